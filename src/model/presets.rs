@@ -1,0 +1,82 @@
+//! Built-in Gaussian-mixture presets: exact models for the page, the CLI and the tests.
+//! Each is a plain [`GmmSpec`], so `scorelab info PRESET` prints the same JSON that
+//! `--model gmm:FILE` accepts.
+
+use super::gmm::{Gmm, GmmSpec};
+use crate::error::{Error, Result};
+use serde_json::json;
+
+/// (name, one-line description)
+pub const PRESETS: &[(&str, &str)] = &[
+    ("two-modes", "two far modes at (-5,-5) and (5,5) with weights 0.8/0.2: the mixture-weight pitfall (NCSN)"),
+    ("ring8", "eight equal modes on a ring of radius 5, std 0.5"),
+    ("anisotropic3", "three anisotropic modes with full covariances and unequal weights"),
+    ("grid25", "a 5x5 grid of equal modes, spacing 3, std 0.4"),
+];
+
+/// Names accepted for a preset.
+pub fn preset_names() -> String {
+    PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
+}
+
+/// The preset's mixture.
+pub fn preset(name: &str) -> Result<Gmm> {
+    let desc = PRESETS
+        .iter()
+        .find(|p| p.0 == name)
+        .ok_or_else(|| {
+            Error::invalid(
+                "model",
+                format!("unknown preset '{name}'; accepted: {}", preset_names()),
+            )
+        })?
+        .1;
+    let spec = match name {
+        "two-modes" => {
+            json!({"weights": [0.8, 0.2], "means": [[-5.0, -5.0], [5.0, 5.0]], "covs": [1.0, 1.0]})
+        }
+        "ring8" => {
+            let means: Vec<[f64; 2]> = (0..8)
+                .map(|i| {
+                    let a = i as f64 * std::f64::consts::PI / 4.0;
+                    [5.0 * a.cos(), 5.0 * a.sin()]
+                })
+                .collect();
+            json!({"weights": vec![0.125; 8], "means": means, "covs": vec![0.25; 8]})
+        }
+        "anisotropic3" => json!({
+            "weights": [0.45, 0.35, 0.2],
+            "means": [[-4.0, -2.0], [4.0, -2.0], [0.0, 4.0]],
+            "covs": [[[2.0, 1.2], [1.2, 1.0]], [[1.0, -0.7], [-0.7, 1.5]], [3.0, 0.3]]
+        }),
+        "grid25" => {
+            let mut means = vec![];
+            for i in 0..5 {
+                for j in 0..5 {
+                    means.push([3.0 * (i as f64 - 2.0), 3.0 * (j as f64 - 2.0)]);
+                }
+            }
+            json!({"weights": vec![0.04; 25], "means": means, "covs": vec![0.16; 25]})
+        }
+        _ => unreachable!("listed in PRESETS"),
+    };
+    let mut spec: GmmSpec = serde_json::from_value(spec).expect("preset JSON is well formed");
+    spec.name = Some(name.to_string());
+    spec.description = Some(desc.to_string());
+    Gmm::from_spec(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_preset_builds() {
+        for (name, _) in super::PRESETS {
+            let g = super::preset(name).unwrap();
+            assert_eq!(g.dim(), 2);
+        }
+        assert!(super::preset("nope")
+            .unwrap_err()
+            .to_string()
+            .contains("two-modes, ring8"));
+    }
+}
