@@ -48,8 +48,23 @@ pub const MAX_PARTICLES: usize = 200_000;
 impl Settings {
     /// Parse JSON settings, naming the field of the first problem.
     pub fn from_json(text: &str) -> Result<Self> {
-        let s: Settings = serde_json::from_str(text).map_err(|e| json_error("config", &e))?;
-        Ok(s)
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| json_error("config", &e))?;
+        Self::from_value(value)
+    }
+
+    /// Settings from an already-parsed JSON value (the wasm API's objects).
+    pub fn from_value(value: serde_json::Value) -> Result<Self> {
+        check_types(&value)?;
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." || path.is_empty() {
+                "config".to_string()
+            } else {
+                path
+            };
+            json_error(&field, e.inner())
+        })
     }
 
     /// Validate values that JSON parsing cannot (ranges, combinations).
@@ -64,6 +79,72 @@ impl Settings {
     pub fn preset_gmm(&self) -> Result<Gmm> {
         presets::preset(&self.model)
     }
+}
+
+/// Type-check the fields of the tagged `sde` and `sampler` objects against their kind's
+/// defaults, so a wrong value names its field (serde reports only the enclosing object).
+fn check_types(value: &serde_json::Value) -> Result<()> {
+    use serde_json::Value;
+    let defaults = |section: &str, kind: &str| -> Option<Value> {
+        match section {
+            "sde" => Sde::from_name(kind)
+                .ok()
+                .and_then(|d| serde_json::to_value(d).ok()),
+            _ => SamplerConfig::from_name(kind)
+                .ok()
+                .and_then(|d| serde_json::to_value(d).ok()),
+        }
+    };
+    let Some(obj) = value.as_object() else {
+        return Ok(());
+    };
+    for section in ["sde", "sampler"] {
+        let Some(given) = obj.get(section).and_then(|v| v.as_object()) else {
+            continue;
+        };
+        let Some(kind) = given.get("kind").and_then(|k| k.as_str()) else {
+            continue;
+        };
+        let Some(Value::Object(def)) = defaults(section, kind) else {
+            continue;
+        };
+        for (key, v) in given {
+            let field = format!("{section}.{key}");
+            let want = match def.get(key) {
+                Some(d) => d,
+                // optional fields absent from the defaults (ALD's sigma_first) are numbers
+                None if section == "sampler" && key == "sigma_first" => &Value::from(1.0),
+                None => continue,
+            };
+            let ok = match want {
+                Value::Number(n) if n.is_u64() => v.is_u64(),
+                Value::Number(_) => v.is_number(),
+                Value::String(_) => v.is_string(),
+                Value::Bool(_) => v.is_boolean(),
+                _ => true,
+            };
+            if !ok {
+                let what = match want {
+                    Value::Number(n) if n.is_u64() => "a non-negative integer".to_string(),
+                    Value::Number(_) => "a number".to_string(),
+                    Value::Bool(_) => "true or false".to_string(),
+                    _ => "a string".to_string(),
+                };
+                return Err(Error::invalid(field, format!("must be {what}, got {v}")));
+            }
+        }
+    }
+    for (key, what) in [
+        ("n", "a non-negative integer"),
+        ("seed", "a non-negative integer"),
+    ] {
+        if let Some(v) = obj.get(key) {
+            if !v.is_u64() {
+                return Err(Error::invalid(key, format!("must be {what}, got {v}")));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Turn a serde error into one line naming the offending field and, for unknown variants,

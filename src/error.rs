@@ -28,6 +28,16 @@ impl Error {
             message: message.to_string(),
         }
     }
+    /// Replace the field name (e.g. a config key by the CLI flag that set it).
+    pub fn relabel(self, field: &str) -> Self {
+        match self {
+            Error::Invalid { message, .. } => Error::Invalid {
+                field: field.into(),
+                message,
+            },
+            other => other,
+        }
+    }
     /// Prefix the field path, e.g. `steps` inside `sampler` becomes `sampler.steps`.
     pub fn within(self, parent: &str) -> Self {
         match self {

@@ -10,10 +10,10 @@ use scorelab::likelihood::{
 };
 use scorelab::model::gmm::{ExactGmm, Gmm};
 use scorelab::model::presets::{self, preset_names};
-use scorelab::sample::pc::{CORRECTOR_NAMES, PREDICTOR_NAMES};
+use scorelab::sample::pc::{CorrectorKind, PredictorKind, CORRECTOR_NAMES, PREDICTOR_NAMES};
 use scorelab::sample::{Sampler, SAMPLER_NAMES};
 use scorelab::sde::{Sde, SDE_NAMES};
-use scorelab::solver::SOLVER_NAMES;
+use scorelab::solver::{SolverKind, SOLVER_NAMES};
 use scorelab::tensor::{host_tensor, read_f64};
 use scorelab::{npy, stats, Error, Result};
 use serde_json::{json, Value};
@@ -61,7 +61,7 @@ struct SdeArgs {
     /// VE: smallest noise std [default: 0.01]
     #[arg(long)]
     sigma_min: Option<f64>,
-    /// VE: largest noise std [default: 20]; ve-notebook: its sigma [default: 25]
+    /// VE: largest noise std [default: 50]; ve-notebook: its sigma [default: 25]
     #[arg(long)]
     sigma_max: Option<f64>,
     /// VP/sub-VP: beta at t=0 [default: 0.1]
@@ -115,7 +115,7 @@ struct SampleArgs {
     /// ode (rk45): absolute tolerance [default: 1e-5]
     #[arg(long)]
     atol: Option<f64>,
-    /// ald: number of noise levels L [default: 10]
+    /// ald: number of noise levels L [default: 20]
     #[arg(long)]
     levels: Option<usize>,
     /// ald: largest noise std sigma_1 [default: the SDE's std at t=1]
@@ -256,6 +256,12 @@ fn apply_sde(base: Sde, a: &SdeArgs) -> Result<Sde> {
                     format!("does not apply to the {name} SDE"),
                 ));
             }
+            if !x.is_finite() {
+                return Err(Error::invalid(
+                    flag,
+                    format!("must be a finite number, got {x}"),
+                ));
+            }
             v[key] = json!(x);
         }
         Ok(())
@@ -287,8 +293,8 @@ fn sample_settings(a: &SampleArgs) -> Result<Settings> {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
             Settings::from_json(&text).map_err(|e| match e {
-                Error::Invalid { message, .. } => {
-                    Error::invalid(format!("--config {path}"), message)
+                Error::Invalid { field, message } => {
+                    Error::invalid(format!("--config {path}: {field}"), message)
                 }
                 o => o,
             })?
@@ -310,6 +316,33 @@ fn sample_settings(a: &SampleArgs) -> Result<Settings> {
         }
     }
     let kind = s.sampler.name();
+    for (flag, val) in [
+        ("--snr", a.snr),
+        ("--rtol", a.rtol),
+        ("--atol", a.atol),
+        ("--sigma-first", a.sigma_first),
+        ("--sigma-last", a.sigma_last),
+        ("--eps", a.eps),
+        ("--t-end", a.t_end),
+    ] {
+        if let Some(x) = val {
+            if !x.is_finite() {
+                return Err(Error::invalid(
+                    flag,
+                    format!("must be a finite number, got {x}"),
+                ));
+            }
+        }
+    }
+    if let Some(p) = &a.predictor {
+        PredictorKind::from_name(p).map_err(|e| e.relabel("--predictor"))?;
+    }
+    if let Some(c) = &a.corrector {
+        CorrectorKind::from_name(c).map_err(|e| e.relabel("--corrector"))?;
+    }
+    if let Some(so) = &a.solver {
+        SolverKind::from_name(so).map_err(|e| e.relabel("--solver"))?;
+    }
     let mut v = serde_json::to_value(&s.sampler).unwrap();
     let mut set = |flag: &str, key: &str, val: Option<Value>, kinds: &[&str]| -> Result<()> {
         if let Some(x) = val {
@@ -390,15 +423,7 @@ fn sample_settings(a: &SampleArgs) -> Result<Settings> {
         a.t_end.map(|x| json!(x)),
         &["em", "pc", "ode"],
     )?;
-    s.sampler = serde_json::from_value(v).map_err(|e| {
-        let msg = e.to_string();
-        let accepted = if msg.contains("predictor") || msg.contains("`em`") {
-            format!("; --predictor accepts {PREDICTOR_NAMES}, --corrector {CORRECTOR_NAMES}, --solver {SOLVER_NAMES}")
-        } else {
-            String::new()
-        };
-        Error::invalid("--sampler", format!("{}{accepted}", msg.split(" at line").next().unwrap_or(&msg)))
-    })?;
+    s.sampler = serde_json::from_value(v).map_err(|e| json_error("--sampler", &e))?;
     if let Some(n) = a.n {
         s.n = n;
     }

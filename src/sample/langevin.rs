@@ -6,8 +6,11 @@
 //! weights (the pitfall in SCIENCE.md §7.3). ALD anneals through σ_1 > … > σ_L with
 //! `α_i = ε σ_i²/σ_L²` and T steps per level, which recovers the weights.
 //!
-//! A noise level σ is mapped to the time t with std(t) = σ under the session's SDE, so ALD
-//! runs with any score model that takes t.
+//! ALD runs in NCSN's (VE) coordinates `y = x/m(t)` with noise level `σ(t) = std(t)/m(t)`
+//! ([`Sde::noise_level`]): level i uses the time t_i with σ(t_i) = σ_i and the score
+//! `∇_y log p = m(t_i) s(m(t_i) y, t_i)`. Under VE (m = 1) this is exactly Algorithm 1; under
+//! VP and sub-VP it is the same algorithm on the rescaled marginals. The particles are
+//! returned as `x = m(t_L) y`.
 
 use crate::error::{Error, Result};
 use crate::model::ScoreModel;
@@ -40,8 +43,10 @@ impl Langevin {
 
 pub struct Ald {
     pub sigmas: Vec<f64>,
-    /// `t_i` with std(t_i) = σ_i.
+    /// `t_i` with noise level σ(t_i) = σ_i.
     pub ts: Vec<f64>,
+    /// `m(t_i)`.
+    pub ms: Vec<f64>,
     pub eps: f64,
     pub steps_per_level: usize,
     pub level: usize,
@@ -62,17 +67,20 @@ impl Ald {
         let ts = sigmas
             .iter()
             .map(|s| {
-                sde.t_of_std(s.min(sde.std(1.0))).ok_or_else(|| {
-                    Error::invalid(
-                        "sampler.sigma_last",
-                        format!("σ = {s} is not reached by the {} SDE", sde.name()),
-                    )
-                })
+                sde.t_of_noise_level(s.min(sde.noise_level(1.0)))
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            "sampler.sigma_last",
+                            format!("σ = {s} is not reached by the {} SDE", sde.name()),
+                        )
+                    })
             })
             .collect::<Result<Vec<_>>>()?;
+        let ms = ts.iter().map(|t| sde.mean_scale(*t)).collect();
         Ok(Ald {
             sigmas,
             ts,
+            ms,
             eps,
             steps_per_level,
             level: 0,
@@ -80,10 +88,11 @@ impl Ald {
         })
     }
 
-    /// One Langevin step at the current level. Returns (x, t_i, α_i, level).
+    /// One Langevin step at the current level on `y = x/m`. Returns (y, t_i, α_i, level);
+    /// after the very last step the returned particles are `x = m(t_L) y`.
     ///
     /// # Shapes
-    /// `x: [n, d]` → `[n, d]`
+    /// `y: [n, d]` → `[n, d]`
     pub fn step<B: Backend>(
         &mut self,
         x: Tensor<B, 2>,
@@ -95,13 +104,16 @@ impl Ald {
         let level = self.level;
         let sigma_l = *self.sigmas.last().unwrap();
         let alpha = self.eps * (self.sigmas[level] / sigma_l).powi(2);
-        let t = self.ts[level];
-        let s = model.score(x.clone(), t);
-        let x = x + s * (alpha / 2.0) + noise.normal::<B>(n, d, device) * alpha.sqrt();
+        let (t, m) = (self.ts[level], self.ms[level]);
+        let s = model.score(x.clone() * m, t) * m;
+        let mut x = x + s * (alpha / 2.0) + noise.normal::<B>(n, d, device) * alpha.sqrt();
         self.inner += 1;
         if self.inner == self.steps_per_level {
             self.inner = 0;
             self.level += 1;
+            if self.level == self.sigmas.len() {
+                x = x * m;
+            }
         }
         (x, t, alpha, level)
     }

@@ -58,9 +58,13 @@ pub enum Sde {
 fn default_sigma_min() -> f64 {
     0.01
 }
-/// 20 covers the largest pairwise distance of the built-in 2-D presets (Song & Ermon 2020's rule).
+/// 50 (score_sde's CIFAR-10 value): comfortably above the largest pairwise distance of the
+/// built-in presets (Song & Ermon 2020's rule). The prior `N(0, σ_max²)` ignores the data
+/// mean, so off-centre data (two-modes, mean (−3, −3)) needs σ_max ≫ ‖E x‖:
+/// KL(p_1 ‖ prior) ≈ ‖E x‖²/(2σ_max²), which the deterministic ODE sampler shows as skewed
+/// mode weights.
 fn default_sigma_max() -> f64 {
-    20.0
+    50.0
 }
 fn default_sigma_notebook() -> f64 {
     25.0
@@ -309,6 +313,30 @@ impl Sde {
         Some(0.5 * (lo + hi))
     }
 
+    /// The VE-equivalent noise level `σ(t) = std(t)/m(t)`: `x(t)/m(t) = x(0) + σ(t) z`, so a
+    /// VP or sub-VP marginal is a rescaled VE marginal with this σ.
+    pub fn noise_level(&self, t: f64) -> f64 {
+        self.std(t) / self.mean_scale(t)
+    }
+
+    /// The time t whose noise level [`Sde::noise_level`] is `sigma`, by bisection; `None`
+    /// outside `[noise_level(0), noise_level(1)]`.
+    pub fn t_of_noise_level(&self, sigma: f64) -> Option<f64> {
+        if !(sigma >= self.noise_level(0.0) && sigma <= self.noise_level(1.0)) {
+            return None;
+        }
+        let (mut lo, mut hi) = (0.0f64, 1.0f64);
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if self.noise_level(mid) < sigma {
+                lo = mid
+            } else {
+                hi = mid
+            }
+        }
+        Some(0.5 * (lo + hi))
+    }
+
     /// True for the variance-exploding family (NCSN ancestral step applies).
     pub fn is_ve(&self) -> bool {
         matches!(self, Sde::Ve { .. } | Sde::VeNotebook { .. })
@@ -354,6 +382,10 @@ mod tests {
                 assert!((back - t).abs() < 1e-9, "{}: {back} vs {t}", sde.name());
             }
             assert!(sde.t_of_std(sde.std(1.0) * 1.01).is_none());
+            for &t in &[0.01, 0.5, 0.99] {
+                let back = sde.t_of_noise_level(sde.noise_level(t)).unwrap();
+                assert!((back - t).abs() < 1e-9, "{}: {back} vs {t}", sde.name());
+            }
         }
     }
 

@@ -1,0 +1,222 @@
+// The playground page: choose a preset, SDE and sampler, then play / pause / step while the
+// particles move from noise to the mixture. `window.scorelab` (and postMessage) drive it.
+import { createSession, load, type Preset, type Session, type Settings, type StepInfo } from './wasm';
+import { parseHash, writeHash, type HashState } from './state';
+import { drawParticles } from './plot';
+import { installApi } from './api';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+const ENUMS: Record<string, string[]> = {
+  predictor: ['em', 'reverse-diffusion', 'ancestral', 'none'],
+  corrector: ['langevin', 'none'],
+  solver: ['rk45', 'rk4', 'heun', 'euler'],
+};
+const SDES = ['ve', 've-notebook', 'vp', 'subvp'];
+const SAMPLERS = ['em', 'pc', 'langevin', 'ald', 'ode'];
+
+export class Playground {
+  session!: Session;
+  presets: Preset[] = [];
+  hash: HashState = { backend: 'auto', embed: false, settings: null };
+  playing = false;
+  stepsPerFrame = 5;
+  info: StepInfo | null = null;
+  particles: Float32Array<ArrayBufferLike> = new Float32Array();
+  private busy: Promise<unknown> = Promise.resolve();
+
+  async start(): Promise<void> {
+    const m = await load();
+    this.presets = m.presets() as Preset[];
+    try {
+      this.hash = parseHash(location.hash);
+    } catch (e) {
+      this.showError((e as Error).message + ' (ignored; using defaults)');
+    }
+    document.body.classList.toggle('embed', this.hash.embed);
+    let created;
+    try {
+      created = await createSession(this.hash.backend, this.hash.settings);
+    } catch (e) {
+      this.showError(`${(e as Error).message} (the link's settings were ignored)`);
+      created = await createSession(this.hash.backend, null);
+    }
+    this.session = created.session;
+    if (created.note) this.showError(created.note);
+    $('backend').textContent = this.session.backend === 'webgpu' ? 'WebGPU' : 'CPU (wasm)';
+    document.body.dataset.backend = this.session.backend;
+    this.buildControls();
+    await this.refresh();
+    this.bindPlayer();
+    document.body.dataset.ready = '1';
+  }
+
+  state(): Settings {
+    return this.session.state();
+  }
+
+  /** Validate and apply settings; on error show it and keep the old ones. */
+  async setState(s: Settings): Promise<void> {
+    await this.serial(async () => {
+      this.playing = false;
+      this.session.setState(s);
+      this.info = null;
+      this.hash.settings = this.state();
+      writeHash(this.hash);
+    });
+    this.buildControls();
+    await this.refresh();
+  }
+
+  /** Run queued work one at a time (the session refuses overlapping commands). */
+  serial<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.busy.then(f, f);
+    this.busy = next.catch(() => undefined);
+    return next;
+  }
+
+  async step(k: number): Promise<StepInfo | null> {
+    const info = await this.serial(() => this.session.step(k) as Promise<StepInfo | null>);
+    if (info) this.info = info;
+    await this.refresh();
+    return this.info;
+  }
+
+  async run(): Promise<StepInfo | null> {
+    this.playing = false;
+    const info = await this.serial(() => this.session.run() as Promise<StepInfo | null>);
+    if (info) this.info = info;
+    await this.refresh();
+    return this.info;
+  }
+
+  async readParticles(): Promise<Float32Array> {
+    return this.serial(() => this.session.particles() as Promise<Float32Array>);
+  }
+
+  async refresh(): Promise<void> {
+    this.particles = await this.readParticles();
+    const s = this.state();
+    const preset = this.presets.find((p) => p.name === s.model);
+    drawParticles($('plot'), this.particles, this.session.dim(), preset?.mixture.means ?? [], { lo: -10, hi: 10 });
+    const i = this.info;
+    $('info').textContent = i
+      ? `step ${i.index}${i.total ? ' / ' + i.total : ''}   t = ${i.t.toFixed(4)}   NFE = ${i.nfe}   step size = ${i.step_size.toExponential(2)}` +
+        (i.accepted === null ? '' : i.accepted ? '   accepted' : '   rejected') +
+        (i.level === null ? '' : `   level ${i.level + 1}`) +
+        (i.denoise ? '   (denoising step)' : '') +
+        (i.done ? '   done' : '')
+      : 'ready: press play or step';
+    if (i?.done) {
+      const r = this.session.report(this.particles, 20);
+      const fmt = (v: number[]) => v.map((w) => w.toFixed(3)).join(' ');
+      $('report').textContent =
+        (r.mode_weights.length <= 10 ? `mode weights ${fmt(r.mode_weights)} (mixture ${fmt(preset?.mixture.weights ?? [])})   ` : '') +
+        `sliced W2 ${r.sw.toFixed(3)} (exact vs exact: ${r.sw_median.toFixed(3)} median)`;
+    } else {
+      $('report').textContent = '';
+    }
+    $('play').textContent = this.playing ? 'pause' : 'play';
+  }
+
+  showError(msg: string): void {
+    const box = $('error');
+    box.textContent = msg;
+    box.hidden = false;
+  }
+
+  clearError(): void {
+    $('error').hidden = true;
+  }
+
+  private bindPlayer(): void {
+    $('play').onclick = () => {
+      this.playing = !this.playing;
+      if (this.playing) this.loop();
+      else void this.refresh();
+    };
+    $('stepbtn').onclick = () => this.guard(() => this.step(1));
+    $('reset').onclick = () => this.guard(() => this.setState(this.state()));
+    $<HTMLSelectElement>('speed').onchange = (e) => {
+      this.stepsPerFrame = Number((e.target as HTMLSelectElement).value);
+    };
+  }
+
+  private async loop(): Promise<void> {
+    while (this.playing) {
+      try {
+        const info = await this.step(this.stepsPerFrame);
+        if (!info || info.done) this.playing = false;
+      } catch (e) {
+        this.playing = false;
+        this.showError((e as Error).message);
+      }
+      await new Promise((r) => requestAnimationFrame(() => r(null)));
+    }
+    await this.refresh();
+  }
+
+  private async guard(f: () => Promise<unknown>): Promise<void> {
+    try {
+      this.clearError();
+      await f();
+    } catch (e) {
+      this.showError((e as Error).message ?? String(e));
+    }
+  }
+
+  /** Rebuild the controls from the current settings (one input per field). */
+  buildControls(): void {
+    const s = this.state();
+    const form = $('controls');
+    form.innerHTML = '';
+    const row = (label: string, el: HTMLElement) => {
+      const l = document.createElement('label');
+      l.textContent = label;
+      l.appendChild(el);
+      form.appendChild(l);
+    };
+    const select = (options: string[], value: string, on: (v: string) => Settings) => {
+      const el = document.createElement('select');
+      for (const o of options) el.add(new Option(o, o, false, o === value));
+      el.onchange = () => this.guard(() => this.setState(on(el.value)));
+      return el;
+    };
+    const number = (value: number, on: (v: number) => Settings) => {
+      const el = document.createElement('input');
+      el.type = 'number';
+      el.step = 'any';
+      el.value = String(value);
+      el.onchange = () => this.guard(() => this.setState(on(Number(el.value))));
+      return el;
+    };
+    const clone = (): Settings => JSON.parse(JSON.stringify(s));
+    row('model', select(this.presets.map((p) => p.name), s.model, (v) => ({ ...clone(), model: v })));
+    row('SDE', select(SDES, s.sde.kind, (v) => ({ ...clone(), sde: { kind: v } })));
+    for (const [k, v] of Object.entries(s.sde)) {
+      if (k === 'kind') continue;
+      row(`  ${k}`, number(v as number, (x) => { const c = clone(); c.sde[k] = x; return c; }));
+    }
+    row('sampler', select(SAMPLERS, s.sampler.kind, (v) => ({ ...clone(), sampler: { kind: v } })));
+    for (const [k, v] of Object.entries(s.sampler)) {
+      if (k === 'kind') continue;
+      const el = ENUMS[k]
+        ? select(ENUMS[k], v as string, (x) => { const c = clone(); c.sampler[k] = x; return c; })
+        : number(v as number, (x) => { const c = clone(); c.sampler[k] = x; return c; });
+      row(`  ${k}`, el);
+    }
+    row('particles', number(s.n, (x) => ({ ...clone(), n: x })));
+    row('seed', number(s.seed, (x) => ({ ...clone(), seed: x })));
+    const dn = document.createElement('input');
+    dn.type = 'checkbox';
+    dn.checked = s.denoise;
+    dn.onchange = () => this.guard(() => this.setState({ ...clone(), denoise: dn.checked }));
+    row('denoise', dn);
+    const preset = this.presets.find((p) => p.name === s.model);
+    $('about').textContent = preset?.description ?? '';
+  }
+}
+
+const pg = new Playground();
+installApi(pg);
+pg.start().catch((e) => pg.showError(`failed to start: ${(e as Error).message ?? e}`));
