@@ -1,6 +1,5 @@
-//! `scorelab`: the native command line (DESIGN.md, CLI contract). Every sampler and the
-//! likelihood are the library's; this file only parses flags, reads and writes files and
-//! shows progress.
+//! The native command line (DESIGN.md, CLI contract). Every sampler and the likelihood are
+//! the library's; this file only parses flags, reads and writes files and shows progress.
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -44,8 +43,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Draw samples by running a sampler from noise to data.
+    #[command(allow_negative_numbers = true)]
     Sample(SampleArgs),
     /// Log-density of data points via the probability-flow ODE (nats per row).
+    #[command(allow_negative_numbers = true)]
     Likelihood(LikelihoodArgs),
     /// Describe a model: a preset name, a gmm JSON file or an .npy file.
     Info { target: String },
@@ -192,7 +193,7 @@ struct LikelihoodArgs {
     chunk: usize,
 }
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Sample(a) => pollster::block_on(sample(a)),

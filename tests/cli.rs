@@ -1,0 +1,334 @@
+//! The CLI contract: outputs in the documented shapes, and one clear line with a non-zero
+//! exit for every kind of bad input (no partial output file left behind).
+
+use scorelab::npy;
+use std::process::Command;
+
+fn scorelab(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_scorelab"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn fails_with(args: &[&str], needle: &str) {
+    let (ok, _, err) = scorelab(args);
+    assert!(!ok, "{args:?} should fail");
+    let line = err.trim_end();
+    assert!(
+        line.lines().count() == 1,
+        "{args:?}: expected one line, got:\n{err}"
+    );
+    assert!(
+        line.starts_with("error: ") && line.contains(needle),
+        "{args:?}: {line}"
+    );
+}
+
+#[test]
+fn sample_then_likelihood_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s.npy");
+    let traj = dir.path().join("t.npy");
+    let o = out.to_str().unwrap();
+    let (ok, _, err) = scorelab(&[
+        "sample",
+        "--model",
+        "ring8",
+        "--sampler",
+        "pc",
+        "--steps",
+        "100",
+        "--n",
+        "300",
+        "--seed",
+        "1",
+        "--out",
+        o,
+        "--trajectory",
+        traj.to_str().unwrap(),
+        "--every",
+        "25",
+    ]);
+    assert!(ok, "{err}");
+    assert!(err.contains("NFE 200"), "{err}");
+    let a = npy::parse(&std::fs::read(&out).unwrap(), "s").unwrap();
+    assert_eq!(a.shape, vec![300, 2]);
+    let t = npy::parse(&std::fs::read(&traj).unwrap(), "t").unwrap();
+    assert_eq!(t.shape, vec![5, 300, 2]); // steps 0, 25, 50, 75, 100
+                                          // same seed, same samples
+    let out2 = dir.path().join("s2.npy");
+    scorelab(&[
+        "sample",
+        "--model",
+        "ring8",
+        "--sampler",
+        "pc",
+        "--steps",
+        "100",
+        "--n",
+        "300",
+        "--seed",
+        "1",
+        "--out",
+        out2.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&out2).unwrap());
+
+    let lp = dir.path().join("lp.npy");
+    let (ok, _, err) = scorelab(&[
+        "likelihood",
+        "--model",
+        "ring8",
+        "--data",
+        o,
+        "--out",
+        lp.to_str().unwrap(),
+        "--prior",
+        "model",
+    ]);
+    assert!(ok, "{err}");
+    let l = npy::parse(&std::fs::read(&lp).unwrap(), "lp").unwrap();
+    assert_eq!(l.shape, vec![300]);
+    assert!(l.data.iter().all(|v| v.is_finite() && *v < 0.0));
+    // float64 input is accepted
+    let x64 = dir.path().join("x64.npy");
+    let mut bytes = npy::to_bytes(&[2, 2], &[0.0; 4]);
+    let at = bytes.windows(3).position(|w| w == b"<f4").unwrap();
+    bytes[at + 2] = b'8';
+    bytes.truncate(bytes.len() - 16);
+    bytes.extend([0u8; 32]);
+    std::fs::write(&x64, bytes).unwrap();
+    let (ok, _, err) = scorelab(&[
+        "likelihood",
+        "--model",
+        "ring8",
+        "--data",
+        x64.to_str().unwrap(),
+        "--out",
+        lp.to_str().unwrap(),
+        "--bpd",
+    ]);
+    assert!(ok, "{err}");
+}
+
+#[test]
+fn config_file_and_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.json");
+    std::fs::write(&cfg, r#"{"model":"two-modes","sde":{"kind":"ve","sigma_max":30},"sampler":{"kind":"ode","solver":"heun","steps":40},"n":50}"#).unwrap();
+    let out = dir.path().join("s.npy");
+    let (ok, _, err) = scorelab(&[
+        "sample",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--steps",
+        "20",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("50 particles, sampler ode on ve SDE: 20 steps, NFE 40"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_input_gets_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("never.npy");
+    let o = out.to_str().unwrap();
+    fails_with(
+        &["sample", "--model", "nope", "--out", o],
+        "two-modes, ring8",
+    );
+    fails_with(
+        &["sample", "--sde", "vq", "--out", o],
+        "ve, ve-notebook, vp, subvp",
+    );
+    fails_with(
+        &["sample", "--sampler", "magic", "--out", o],
+        "em, pc, langevin, ald, ode",
+    );
+    fails_with(&["sample", "--steps", "0", "--out", o], "--steps");
+    fails_with(
+        &["sample", "--sampler", "ode", "--rtol", "nan", "--out", o],
+        "--rtol",
+    );
+    fails_with(
+        &["sample", "--sampler", "ode", "--rtol", "-1", "--out", o],
+        "--rtol",
+    );
+    fails_with(
+        &["sample", "--sde", "ve", "--sigma-min", "0", "--out", o],
+        "--sigma-min",
+    );
+    fails_with(
+        &["sample", "--sde", "vp", "--beta-max", "-2", "--out", o],
+        "--beta-max",
+    );
+    fails_with(
+        &["sample", "--sde", "vp", "--sigma-max", "3", "--out", o],
+        "does not apply",
+    );
+    fails_with(
+        &["sample", "--snr", "0.1", "--sampler", "ode", "--out", o],
+        "does not apply to sampler 'ode'",
+    );
+    fails_with(
+        &["sample", "--predictor", "fancy", "--out", o],
+        "em, reverse-diffusion, ancestral, none",
+    );
+    fails_with(
+        &[
+            "sample",
+            "--sde",
+            "subvp",
+            "--predictor",
+            "ancestral",
+            "--out",
+            o,
+        ],
+        "ancestral",
+    );
+    fails_with(&["sample", "--n", "0", "--out", o], "--n");
+    assert!(!out.exists(), "no output file after a failure");
+
+    let bad_gmm = dir.path().join("g.json");
+    std::fs::write(
+        &bad_gmm,
+        r#"{"weights":[0.5,0.6],"means":[[0,0],[1,1]],"covs":[1,1]}"#,
+    )
+    .unwrap();
+    fails_with(
+        &[
+            "sample",
+            "--model",
+            &format!("gmm:{}", bad_gmm.display()),
+            "--out",
+            o,
+        ],
+        "weights: must sum to 1",
+    );
+    std::fs::write(
+        &bad_gmm,
+        r#"{"weights":[1.0],"means":[[0,0]],"covs":[[[1,2],[2,1]]]}"#,
+    )
+    .unwrap();
+    fails_with(
+        &[
+            "sample",
+            "--model",
+            &format!("gmm:{}", bad_gmm.display()),
+            "--out",
+            o,
+        ],
+        "positive definite",
+    );
+    fails_with(
+        &["sample", "--model", "gmm:/does/not/exist.json", "--out", o],
+        "/does/not/exist.json",
+    );
+    let cfg = dir.path().join("c.json");
+    std::fs::write(&cfg, r#"{"sampler":{"kind":"pc","steps":-3}}"#).unwrap();
+    fails_with(
+        &["sample", "--config", cfg.to_str().unwrap(), "--out", o],
+        "sampler.steps",
+    );
+
+    // .npy inputs: wrong width, wrong rank, wrong dtype, truncated, missing
+    let lp = dir.path().join("lp.npy");
+    let l = lp.to_str().unwrap();
+    let data = dir.path().join("d.npy");
+    let d = data.to_str().unwrap();
+    std::fs::write(&data, npy::to_bytes(&[4, 3], &[0.0; 12])).unwrap();
+    fails_with(
+        &["likelihood", "--model", "ring8", "--data", d, "--out", l],
+        "must have 2 columns",
+    );
+    std::fs::write(&data, npy::to_bytes(&[4], &[0.0; 4])).unwrap();
+    fails_with(
+        &["likelihood", "--model", "ring8", "--data", d, "--out", l],
+        "2-D array",
+    );
+    let mut bytes = npy::to_bytes(&[2, 2], &[0.0; 4]);
+    let at = bytes.windows(3).position(|w| w == b"<f4").unwrap();
+    bytes[at + 1] = b'i';
+    std::fs::write(&data, &bytes).unwrap();
+    fails_with(
+        &["likelihood", "--model", "ring8", "--data", d, "--out", l],
+        "dtype '<i4'",
+    );
+    let mut bytes = npy::to_bytes(&[2, 2], &[0.0; 4]);
+    bytes.truncate(bytes.len() - 2);
+    std::fs::write(&data, &bytes).unwrap();
+    fails_with(
+        &["likelihood", "--model", "ring8", "--data", d, "--out", l],
+        "data bytes",
+    );
+    std::fs::write(&data, npy::to_bytes(&[1, 2], &[f32::NAN, 0.0])).unwrap();
+    fails_with(
+        &["likelihood", "--model", "ring8", "--data", d, "--out", l],
+        "non-finite",
+    );
+    fails_with(
+        &[
+            "likelihood",
+            "--model",
+            "ring8",
+            "--data",
+            "/nope.npy",
+            "--out",
+            l,
+        ],
+        "/nope.npy",
+    );
+    std::fs::write(&data, npy::to_bytes(&[1, 2], &[0.0, 0.0])).unwrap();
+    fails_with(
+        &[
+            "likelihood",
+            "--model",
+            "ring8",
+            "--data",
+            d,
+            "--out",
+            l,
+            "--estimator",
+            "magic",
+        ],
+        "exact, hutchinson",
+    );
+    fails_with(
+        &[
+            "likelihood",
+            "--model",
+            "ring8",
+            "--data",
+            d,
+            "--out",
+            l,
+            "--atol",
+            "0",
+        ],
+        "--atol",
+    );
+    assert!(!lp.exists());
+}
+
+#[test]
+fn info_and_list() {
+    let (ok, out, _) = scorelab(&["info", "two-modes"]);
+    assert!(ok);
+    assert!(out.contains("2 components in 2 dimensions") && out.contains("\"weights\""));
+    let (ok, out, _) = scorelab(&["list"]);
+    assert!(
+        ok && out.contains("grid25") && out.contains("reverse-diffusion") && out.contains("rk45")
+    );
+    fails_with(&["info", "whatever"], "is not a preset");
+}

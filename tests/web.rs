@@ -1,0 +1,90 @@
+//! The wasm API in headless Chromium (wasm-bindgen-test): sessions on the CPU backend and on
+//! WebGPU (SwiftShader), settings validation as JsError, particles as Float32Array.
+//! Run with `make test-wasm` (CHROMEDRIVER=/usr/bin/chromedriver).
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Float32Array, Reflect, JSON};
+use scorelab::web::{normalize_settings, presets, Session};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn obj(json: &str) -> JsValue {
+    JSON::parse(json).unwrap()
+}
+
+fn num(v: &JsValue, key: &str) -> f64 {
+    Reflect::get(v, &key.into())
+        .unwrap()
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} is not a number"))
+}
+
+async fn check_session(backend: &str, settings: &str) {
+    let s = Session::create(backend.into(), obj(settings))
+        .await
+        .map_err(JsValue::from)
+        .unwrap();
+    assert_eq!(s.backend(), backend);
+    let info = JsFuture::from(s.step(3)).await.unwrap();
+    assert_eq!(num(&info, "index"), 3.0);
+    let info = JsFuture::from(s.run()).await.unwrap();
+    assert_eq!(Reflect::get(&info, &"done".into()).unwrap(), JsValue::TRUE);
+    let p: Float32Array = JsFuture::from(s.particles()).await.unwrap().into();
+    let n = num(&s.state().map_err(JsValue::from).unwrap(), "n") as u32;
+    assert_eq!(p.length(), n * 2);
+    let r = s.report(p, 20).map_err(JsValue::from).unwrap();
+    assert_eq!(num(&r, "non_finite"), 0.0);
+    assert!(
+        num(&r, "sw") < 1.25 * num(&r, "sw_q99"),
+        "sliced W2 {} vs q99 {}",
+        num(&r, "sw"),
+        num(&r, "sw_q99")
+    );
+    assert!(num(&r, "max_weight_error") <= 1.25 * num(&r, "weight_error_q99"));
+}
+
+#[wasm_bindgen_test]
+async fn cpu_session_samples_the_mixture() {
+    check_session("cpu", r#"{"model":"ring8","sde":{"kind":"vp"},"sampler":{"kind":"pc","steps":200},"n":1000,"seed":2}"#).await;
+    check_session("cpu", r#"{"model":"anisotropic3","sde":{"kind":"subvp"},"sampler":{"kind":"ode"},"n":1000,"seed":3}"#).await;
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_session_samples_the_mixture() {
+    check_session("webgpu", r#"{"model":"ring8","sde":{"kind":"vp"},"sampler":{"kind":"em","steps":100},"n":500,"seed":4}"#).await;
+}
+
+#[wasm_bindgen_test]
+async fn bad_settings_are_errors_not_panics() {
+    let e = JsValue::from(
+        normalize_settings(obj(r#"{"sampler":{"kind":"ode","rtol":-1}}"#)).unwrap_err(),
+    );
+    let msg = Reflect::get(&e, &"message".into())
+        .unwrap()
+        .as_string()
+        .unwrap();
+    assert!(msg.contains("sampler.rtol"), "{msg}");
+    let e = Session::create("quantum".into(), JsValue::NULL)
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    let msg = Reflect::get(&JsValue::from(e), &"message".into())
+        .unwrap()
+        .as_string()
+        .unwrap();
+    assert!(msg.contains("auto, webgpu, cpu"), "{msg}");
+    let s = Session::create("cpu".into(), JsValue::NULL)
+        .await
+        .map_err(JsValue::from)
+        .unwrap();
+    assert!(s.set_state(obj(r#"{"model":"no-such-preset"}"#)).is_err());
+    assert!(s.set_state(JsValue::from(3)).is_err());
+    // the session still works with its old settings
+    let info = JsFuture::from(s.step(1)).await.unwrap();
+    assert_eq!(num(&info, "index"), 1.0);
+    let list = presets().map_err(JsValue::from).unwrap();
+    assert_eq!(js_sys::Array::from(&list).length(), 4);
+}
