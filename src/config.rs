@@ -192,7 +192,7 @@ mod tests {
                 "invalid sampler.predictor",
             ),
             (
-                r#"{"sde":{"kind":"vp"},"sampler":{"kind":"ald","sigma_first":20}}"#,
+                r#"{"sde":{"kind":"vp"},"sampler":{"kind":"ald","sigma_first":200}}"#,
                 "invalid sampler.sigma_first",
             ),
         ];

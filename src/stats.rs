@@ -55,6 +55,7 @@ pub fn mode_weights(gmm: &Gmm, x: &[f64]) -> Vec<f64> {
 /// How well particles match a mixture, next to what exact samples of the same size give.
 #[derive(Debug, Clone, Serialize)]
 pub struct MixtureReport {
+    /// Rows compared (at most [`MAX_ROWS`]).
     pub n: usize,
     /// Fraction of particles per mode.
     pub mode_weights: Vec<f64>,
@@ -79,10 +80,15 @@ fn quantile(mut v: Vec<f64>, q: f64) -> f64 {
     v[i]
 }
 
+/// Rows compared at most: particles are exchangeable, so the first `MAX_ROWS` are a fair
+/// sample, and the report stays fast for the page's largest particle counts.
+pub const MAX_ROWS: usize = 5000;
+
 /// Compare particles `x` (`[n, d]`) with exact samples of `gmm`; `repeats` exact-vs-exact
-/// draws set the reference spread.
+/// draws set the reference spread. Uses the first [`MAX_ROWS`] rows.
 pub fn mixture_report(gmm: &Gmm, x: &[f64], repeats: usize, seed: u64) -> MixtureReport {
     let d = gmm.dim();
+    let x = &x[..x.len().min(MAX_ROWS * d)];
     let n = x.len() / d;
     let non_finite = x
         .chunks(d)
