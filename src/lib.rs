@@ -9,6 +9,7 @@
 //! one settings shape; [`npy`] and [`stats`] data in and out; `web` the JavaScript façade.
 
 pub mod config;
+pub mod data;
 pub mod error;
 pub mod likelihood;
 pub mod model;
@@ -19,6 +20,8 @@ pub mod sde;
 pub mod solver;
 pub mod stats;
 pub mod tensor;
+pub mod train;
+pub mod weights;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -332,3 +332,156 @@ fn info_and_list() {
     );
     fails_with(&["info", "whatever"], "is not a preset");
 }
+
+#[test]
+fn train_writes_a_weight_file_that_sample_info_and_likelihood_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("m.safetensors");
+    let ws = w.to_str().unwrap();
+    let csv = dir.path().join("pts.csv");
+    let mut text = String::from("x,y\n");
+    for i in 0..200 {
+        let a = i as f64 * 0.1;
+        text += &format!("{},{}\n", 2.0 * a.cos(), 2.0 * a.sin());
+    }
+    std::fs::write(&csv, text).unwrap();
+    let (ok, _, err) = scorelab(&[
+        "train",
+        "--data",
+        csv.to_str().unwrap(),
+        "--steps",
+        "30",
+        "--batch",
+        "32",
+        "--hidden",
+        "16",
+        "--layers",
+        "2",
+        "--out",
+        ws,
+    ]);
+    assert!(ok, "{err}");
+    assert!(err.contains("trained 30 steps"), "{err}");
+    let log = std::fs::read_to_string(format!("{ws}.loss.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 30);
+    let (ok, out, _) = scorelab(&["info", ws]);
+    assert!(
+        ok && out.contains("\"steps\": 30") && out.contains("hidden.0.weight"),
+        "{out}"
+    );
+    let s = dir.path().join("s.npy");
+    let (ok, _, err) = scorelab(&[
+        "sample",
+        "--model",
+        ws,
+        "--sampler",
+        "em",
+        "--steps",
+        "20",
+        "--n",
+        "50",
+        "--out",
+        s.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        npy::parse(&std::fs::read(&s).unwrap(), "s").unwrap().shape,
+        vec![50, 2]
+    );
+    let lp = dir.path().join("lp.npy");
+    let (ok, _, err) = scorelab(&[
+        "likelihood",
+        "--model",
+        ws,
+        "--data",
+        s.to_str().unwrap(),
+        "--out",
+        lp.to_str().unwrap(),
+        "--rtol",
+        "1e-3",
+        "--atol",
+        "1e-3",
+    ]);
+    assert!(ok, "{err}");
+    fails_with(
+        &[
+            "sample",
+            "--model",
+            ws,
+            "--sde",
+            "ve",
+            "--out",
+            s.to_str().unwrap(),
+        ],
+        "trained with",
+    );
+
+    // bad input
+    let never = dir.path().join("never.safetensors");
+    let n = never.to_str().unwrap();
+    fails_with(&["train", "--data", "blobs", "--out", n], "swiss-roll");
+    fails_with(
+        &["train", "--data", "moons", "--lr", "0", "--out", n],
+        "--lr",
+    );
+    fails_with(
+        &["train", "--data", "moons", "--batch", "0", "--out", n],
+        "--batch",
+    );
+    fails_with(
+        &["train", "--data", "moons", "--steps", "0", "--out", n],
+        "--steps",
+    );
+    fails_with(
+        &["train", "--data", "moons", "--model", "unet", "--out", n],
+        "accepted: mlp",
+    );
+    fails_with(
+        &[
+            "train",
+            "--data",
+            "moons",
+            "--objective",
+            "magic",
+            "--out",
+            n,
+        ],
+        "dsm",
+    );
+    fails_with(
+        &[
+            "train",
+            "--data",
+            "moons",
+            "--out",
+            dir.path().join("m.bin").to_str().unwrap(),
+        ],
+        ".safetensors",
+    );
+    std::fs::write(&csv, "1,2\n3\n").unwrap();
+    fails_with(
+        &["train", "--data", csv.to_str().unwrap(), "--out", n],
+        "columns",
+    );
+    std::fs::write(&csv, "a,b\n").unwrap();
+    fails_with(
+        &["train", "--data", csv.to_str().unwrap(), "--out", n],
+        "no data rows",
+    );
+    assert!(!never.exists());
+    // a truncated weight file
+    let bytes = std::fs::read(&w).unwrap();
+    let cut = dir.path().join("cut.safetensors");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    fails_with(
+        &[
+            "sample",
+            "--model",
+            cut.to_str().unwrap(),
+            "--out",
+            s.to_str().unwrap(),
+        ],
+        "cut.safetensors",
+    );
+    fails_with(&["info", cut.to_str().unwrap()], "data section");
+}

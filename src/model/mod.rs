@@ -4,6 +4,7 @@
 //! mixture (the oracle, [`gmm`]) and trained networks are interchangeable.
 
 pub mod gmm;
+pub mod mlp;
 pub mod presets;
 
 use burn::tensor::{backend::Backend, Tensor};

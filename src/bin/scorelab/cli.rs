@@ -1,6 +1,7 @@
 //! The native command line (DESIGN.md, CLI contract). Every sampler and the likelihood are
 //! the library's; this file only parses flags, reads and writes files and shows progress.
 
+use burn::tensor::backend::AutodiffBackend;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use scorelab::config::{json_error, Settings};
@@ -8,12 +9,15 @@ use scorelab::likelihood::{
     bits_per_dim, log_likelihood, Estimator, LikelihoodConfig, Prior, Probe,
 };
 use scorelab::model::gmm::{ExactGmm, Gmm};
+use scorelab::model::mlp::NetScore;
 use scorelab::model::presets::{self, preset_names};
+use scorelab::model::ScoreModel;
 use scorelab::sample::pc::{CorrectorKind, PredictorKind, CORRECTOR_NAMES, PREDICTOR_NAMES};
 use scorelab::sample::{Sampler, SAMPLER_NAMES};
 use scorelab::sde::{Sde, SDE_NAMES};
 use scorelab::solver::{SolverKind, SOLVER_NAMES};
 use scorelab::tensor::{host_tensor, read_f64};
+use scorelab::weights::{self, Architecture, WeightFile};
 use scorelab::{npy, stats, Error, Result};
 use serde_json::{json, Value};
 use std::process::ExitCode;
@@ -22,6 +26,8 @@ use std::time::Instant;
 /// The native build uses the CPU backend in double precision: exact models are cheap, and
 /// likelihood tolerances down to 1e-8 need f64.
 type B = scorelab::CpuBackend<f64>;
+/// Trained networks run in single precision.
+type BNet = scorelab::CpuBackend<f32>;
 
 #[derive(Parser)]
 #[command(
@@ -48,29 +54,32 @@ enum Cmd {
     /// Log-density of data points via the probability-flow ODE (nats per row).
     #[command(allow_negative_numbers = true)]
     Likelihood(LikelihoodArgs),
-    /// Describe a model: a preset name, a gmm JSON file or an .npy file.
+    /// Train a score network (writes a .safetensors weight file with its manifest).
+    #[command(allow_negative_numbers = true)]
+    Train(crate::train::TrainArgs),
+    /// Describe a model: a preset name, a gmm JSON file, a weight file or an .npy file.
     Info { target: String },
     /// List presets, SDEs, samplers, predictors, correctors and ODE solvers.
     List,
 }
 
 #[derive(Args)]
-struct SdeArgs {
+pub(crate) struct SdeArgs {
     /// Forward SDE: ve, ve-notebook, vp, subvp [default: vp]
     #[arg(long)]
-    sde: Option<String>,
+    pub(crate) sde: Option<String>,
     /// VE: smallest noise std [default: 0.01]
     #[arg(long)]
-    sigma_min: Option<f64>,
+    pub(crate) sigma_min: Option<f64>,
     /// VE: largest noise std [default: 50]; ve-notebook: its sigma [default: 25]
     #[arg(long)]
-    sigma_max: Option<f64>,
+    pub(crate) sigma_max: Option<f64>,
     /// VP/sub-VP: beta at t=0 [default: 0.1]
     #[arg(long)]
-    beta_min: Option<f64>,
+    pub(crate) beta_min: Option<f64>,
     /// VP/sub-VP: beta at t=1 [default: 20]
     #[arg(long)]
-    beta_max: Option<f64>,
+    pub(crate) beta_max: Option<f64>,
 }
 
 #[derive(Args)]
@@ -198,6 +207,7 @@ pub fn main() -> ExitCode {
     let result = match cli.cmd {
         Cmd::Sample(a) => pollster::block_on(sample(a)),
         Cmd::Likelihood(a) => pollster::block_on(likelihood(a)),
+        Cmd::Train(a) => pollster::block_on(crate::train::train(a)),
         Cmd::Info { target } => info(&target),
         Cmd::List => {
             list();
@@ -213,8 +223,63 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// A model given on the command line: an exact mixture or a trained network.
+enum Loaded {
+    Exact(Gmm),
+    Net(WeightFile),
+}
+
+/// Is `spec` a weight file (`weights:FILE` or a path ending in `.safetensors`)?
+fn weights_path(spec: &str) -> Option<&str> {
+    spec.strip_prefix("weights:")
+        .or(if spec.ends_with(".safetensors") {
+            Some(spec)
+        } else {
+            None
+        })
+}
+
+/// Resolve `--model`: a preset, `gmm:FILE`, or a weight file.
+fn load_any(spec: &str) -> Result<Loaded> {
+    match weights_path(spec) {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            Ok(Loaded::Net(weights::parse(&bytes, path)?))
+        }
+        None => Ok(Loaded::Exact(load_model(spec)?)),
+    }
+}
+
+/// The mixture a model's samples should match: the model itself, or the preset / gmm file
+/// a network was trained on.
+fn reference_mixture(loaded: &Loaded) -> Option<Gmm> {
+    match loaded {
+        Loaded::Exact(g) => Some(g.clone()),
+        Loaded::Net(f) => load_model(&f.manifest.data).ok(),
+    }
+}
+
+/// A network's SDE, or an error if the flags asked for another one.
+fn net_sde(file: &WeightFile, flags: &SdeArgs, chosen: Sde) -> Result<Sde> {
+    let touched = flags.sde.is_some()
+        || flags.sigma_min.is_some()
+        || flags.sigma_max.is_some()
+        || flags.beta_min.is_some()
+        || flags.beta_max.is_some();
+    if touched && chosen != file.manifest.sde {
+        return Err(Error::invalid(
+            "--sde",
+            format!(
+                "this model was trained with {}; omit --sde and its parameters",
+                serde_json::to_string(&file.manifest.sde).unwrap()
+            ),
+        ));
+    }
+    Ok(file.manifest.sde)
+}
+
 /// Resolve `--model`: a preset name or `gmm:FILE`.
-fn load_model(spec: &str) -> Result<Gmm> {
+pub(crate) fn load_model(spec: &str) -> Result<Gmm> {
     if let Some(path) = spec.strip_prefix("gmm:") {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Gmm::from_json(&text).map_err(|e| match e {
@@ -229,7 +294,7 @@ fn load_model(spec: &str) -> Result<Gmm> {
         Err(Error::invalid(
             "--model",
             format!(
-                "unknown model '{spec}'; accepted: a preset ({}) or gmm:FILE.json",
+                "unknown model '{spec}'; accepted: a preset ({}), gmm:FILE.json or a .safetensors weight file",
                 preset_names()
             ),
         ))
@@ -237,7 +302,7 @@ fn load_model(spec: &str) -> Result<Gmm> {
 }
 
 /// Apply `--sde` and its parameter flags over a starting SDE.
-fn apply_sde(base: Sde, a: &SdeArgs) -> Result<Sde> {
+pub(crate) fn apply_sde(base: Sde, a: &SdeArgs) -> Result<Sde> {
     let mut sde = match &a.sde {
         Some(name) if name != base.name() => Sde::from_name(name).map_err(|_| {
             Error::invalid(
@@ -444,7 +509,7 @@ fn sample_settings(a: &SampleArgs) -> Result<Settings> {
     Ok(s)
 }
 
-fn progress(total: Option<usize>) -> ProgressBar {
+pub(crate) fn progress(total: Option<usize>) -> ProgressBar {
     match total {
         Some(t) => {
             let pb = ProgressBar::new(t as u64);
@@ -469,13 +534,35 @@ fn progress(total: Option<usize>) -> ProgressBar {
 
 async fn sample(a: SampleArgs) -> Result<()> {
     let s = sample_settings(&a)?;
+    let loaded = load_any(&s.model)?;
+    match loaded {
+        // exact models in f64 (cheap, and tight tolerances need it); networks in f32
+        Loaded::Exact(_) => sample_on::<B>(a, s, loaded).await,
+        Loaded::Net(_) => sample_on::<BNet>(a, s, loaded).await,
+    }
+}
+
+async fn sample_on<B: AutodiffBackend>(a: SampleArgs, s: Settings, loaded: Loaded) -> Result<()> {
     if a.every == 0 {
         return Err(Error::invalid("--every", "must be at least 1"));
     }
-    let gmm = load_model(&s.model)?;
-    let d = gmm.dim();
+    let mut s = s;
     let device = Default::default();
-    let model = ExactGmm::<B>::new(gmm.clone(), s.sde, &device);
+    let model: Box<dyn ScoreModel<B>> = match &loaded {
+        Loaded::Exact(gmm) => Box::new(ExactGmm::<B>::new(gmm.clone(), s.sde, &device)),
+        Loaded::Net(file) => {
+            s.sde = net_sde(file, &a.sde, s.sde)?;
+            s.validate()?;
+            let Architecture::Mlp(arch) = &file.manifest.architecture;
+            Box::new(NetScore {
+                net: weights::load_mlp::<B>(file, &s.model, &device)?,
+                sde: s.sde,
+                dim: arch.dim,
+            })
+        }
+    };
+    let d = model.dim();
+    let model = model.as_ref();
     let mut sampler = Sampler::<B>::new(&s.sampler, s.sde, s.n, d, s.seed, s.denoise, &device)?;
     let pb = progress(sampler.total_steps());
     let started = Instant::now();
@@ -487,7 +574,7 @@ async fn sample(a: SampleArgs) -> Result<()> {
     }
     let mut last = None;
     while !sampler.is_done() {
-        let info = sampler.step(&model).await?;
+        let info = sampler.step(model).await?;
         pb.set_position(info.index as u64);
         pb.set_message(format!("t={:.4} NFE={}", info.t, info.nfe));
         if a.trajectory.is_some() && (info.index % a.every == 0 || info.done) {
@@ -515,6 +602,12 @@ async fn sample(a: SampleArgs) -> Result<()> {
         started.elapsed().as_secs_f64(),
         a.out
     );
+    let Some(gmm) = reference_mixture(&loaded) else {
+        return Ok(());
+    };
+    if gmm.dim() != d {
+        return Ok(());
+    }
     let r = stats::mixture_report(&gmm, &x, 20, s.seed);
     let fmt = |v: &[f64]| {
         v.iter()
@@ -537,9 +630,29 @@ async fn sample(a: SampleArgs) -> Result<()> {
 }
 
 async fn likelihood(a: LikelihoodArgs) -> Result<()> {
-    let gmm = load_model(&a.model)?;
-    let sde = apply_sde(Sde::default(), &a.sde)?;
-    let data = npy::read_matrix(&a.data, Some(gmm.dim()))?;
+    let loaded = load_any(&a.model)?;
+    match loaded {
+        Loaded::Exact(_) => likelihood_on::<B>(a, loaded).await,
+        Loaded::Net(_) => likelihood_on::<BNet>(a, loaded).await,
+    }
+}
+
+async fn likelihood_on<B: AutodiffBackend>(a: LikelihoodArgs, loaded: Loaded) -> Result<()> {
+    let mut sde = apply_sde(Sde::default(), &a.sde)?;
+    let device = Default::default();
+    let model: Box<dyn ScoreModel<B>> = match &loaded {
+        Loaded::Exact(gmm) => Box::new(ExactGmm::<B>::new(gmm.clone(), sde, &device)),
+        Loaded::Net(file) => {
+            sde = net_sde(file, &a.sde, sde)?;
+            let Architecture::Mlp(arch) = &file.manifest.architecture;
+            Box::new(NetScore {
+                net: weights::load_mlp::<B>(file, &a.model, &device)?,
+                sde,
+                dim: arch.dim,
+            })
+        }
+    };
+    let data = npy::read_matrix(&a.data, Some(model.dim()))?;
     let estimator = match a.estimator.as_str() {
         "exact" => Estimator::Exact,
         "hutchinson" => Estimator::Hutchinson,
@@ -588,17 +701,16 @@ async fn likelihood(a: LikelihoodArgs) -> Result<()> {
     if a.chunk == 0 {
         return Err(Error::invalid("--chunk", "must be at least 1"));
     }
-    let d = gmm.dim();
+    let d = model.dim();
     let n = data.shape[0];
-    let device = Default::default();
-    let model = ExactGmm::<B>::new(gmm.clone(), sde, &device);
+    let model = model.as_ref();
     let pb = progress(Some(n));
     let started = Instant::now();
     let (mut out, mut nfe) = (Vec::with_capacity(n), 0);
     for (i, rows) in data.data.chunks(a.chunk * d).enumerate() {
         let m = rows.len() / d;
         let x = host_tensor::<B, 2>(rows.to_vec(), [m, d], &device);
-        let r = log_likelihood(&model, &sde, x, &cfg, a.seed.wrapping_add(i as u64)).await?;
+        let r = log_likelihood(model, &sde, x, &cfg, a.seed.wrapping_add(i as u64)).await?;
         nfe += r.nfe;
         out.extend(r.log_p);
         pb.set_position(out.len() as u64);
@@ -610,23 +722,47 @@ async fn likelihood(a: LikelihoodArgs) -> Result<()> {
         .collect();
     npy::write(&a.out, &[n], &vals)?;
     let mean = out.iter().sum::<f64>() / n as f64;
-    let exact = gmm.log_prob_host(&sde, a.t_end, &data.data);
-    let gap = out
-        .iter()
-        .zip(&exact)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max);
     eprintln!(
         "{n} points: mean log p = {mean:.4} nats ({:.4} bits/dim as [0,1] data), NFE {nfe}, {:.2} s -> {}",
         bits_per_dim(mean, d),
         started.elapsed().as_secs_f64(),
         a.out
     );
-    eprintln!("max |ODE - exact mixture log p| = {gap:.2e} nats");
+    if let Loaded::Exact(gmm) = &loaded {
+        let exact = gmm.log_prob_host(&sde, a.t_end, &data.data);
+        let gap = out
+            .iter()
+            .zip(&exact)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        eprintln!("max |ODE - exact mixture log p| = {gap:.2e} nats");
+    }
     Ok(())
 }
 
 fn info(target: &str) -> Result<()> {
+    if let Some(path) = weights_path(target) {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let file = weights::parse(&bytes, path)?;
+        let params: usize = file.tensors.values().map(|(_, d)| d.len()).sum();
+        println!(
+            "scorelab weight file: {} bytes, {} tensors, {params} parameters, fnv1a64 {:016x}",
+            bytes.len(),
+            file.tensors.len(),
+            fnv1a(&bytes)
+        );
+        let mut names: Vec<_> = file
+            .tensors
+            .iter()
+            .map(|(n, (s, _))| (n.clone(), s.clone()))
+            .collect();
+        names.sort();
+        for (n, s) in names {
+            println!("  {n:<20} {s:?}");
+        }
+        println!("{}", serde_json::to_string_pretty(&file.manifest).unwrap());
+        return Ok(());
+    }
     if presets::PRESETS.iter().any(|p| p.0 == target)
         || target.starts_with("gmm:")
         || target.ends_with(".json")
@@ -678,4 +814,11 @@ fn list() {
     println!("  pc correctors (--corrector): {CORRECTOR_NAMES}");
     println!("  ode solvers (--solver): {SOLVER_NAMES}");
     println!("likelihood estimators (--estimator): exact, hutchinson");
+}
+
+/// FNV-1a 64-bit checksum of a file's bytes (`scorelab info`).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100000001b3)
+    })
 }

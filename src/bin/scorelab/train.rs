@@ -1,0 +1,312 @@
+//! `scorelab train`: flags, data loading, checkpoints and the loss log around the library's
+//! [`Trainer`] (the same trainer the browser runs).
+
+use crate::cli::{apply_sde, load_model, progress, SdeArgs};
+use clap::Args;
+use scorelab::data::toy::{toy, toy_names, TOY_SETS};
+use scorelab::model::mlp::MlpScoreConfig;
+use scorelab::model::presets::{preset_names, PRESETS};
+use scorelab::npy;
+use scorelab::sde::Sde;
+use scorelab::train::trainer::Weighting;
+use scorelab::train::{TrainConfig, Trainer};
+use scorelab::weights::{self, Architecture, Manifest};
+use scorelab::{Error, Result};
+use std::io::Write;
+use std::time::Instant;
+
+type TB = scorelab::CpuBackend<f32>;
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// A 2-D toy set (swiss-roll, moons, eight-gaussians, checkerboard, rings, pinwheel,
+    /// spirals), a mixture preset or gmm:FILE.json (sampled), or points in .npy / .csv
+    #[arg(long)]
+    data: String,
+    /// Network: mlp (the U-Net, NCSN, energy and eps forms are not built yet)
+    #[arg(long, default_value = "mlp")]
+    model: String,
+    #[command(flatten)]
+    sde: SdeArgs,
+    /// dsm (λ = std², the notebook) or dsm-likelihood (λ = g²)
+    #[arg(long, default_value = "dsm")]
+    objective: String,
+    #[arg(long, default_value_t = 2000)]
+    steps: usize,
+    #[arg(long, default_value_t = 512)]
+    batch: usize,
+    #[arg(long, default_value_t = 2e-3)]
+    lr: f64,
+    /// Linear learning-rate warm-up steps
+    #[arg(long, default_value_t = 100)]
+    warmup: usize,
+    /// Gradient-norm clip per parameter tensor (0: off)
+    #[arg(long, default_value_t = 1.0)]
+    grad_clip: f64,
+    /// EMA decay of the saved (sampling) weights
+    #[arg(long, default_value_t = 0.999)]
+    ema: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// MLP width
+    #[arg(long, default_value_t = 128)]
+    hidden: usize,
+    /// MLP hidden layers
+    #[arg(long, default_value_t = 3)]
+    layers: usize,
+    /// Points drawn from a generated data set (toy sets, mixtures)
+    #[arg(long, default_value_t = 20_000)]
+    n_data: usize,
+    /// cpu (wgpu and cuda are not wired into the trainer yet)
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+    /// Weight file to write (.safetensors), atomically
+    #[arg(long)]
+    out: String,
+    /// Loss log, JSON lines [default: OUT.loss.jsonl]
+    #[arg(long)]
+    log: Option<String>,
+    /// Write a checkpoint every K steps
+    #[arg(long, default_value_t = 500)]
+    checkpoint_every: usize,
+}
+
+/// Training points `[N, d]` from the `--data` argument.
+fn load_data(spec: &str, n: usize, seed: u64) -> Result<(Vec<f64>, usize)> {
+    if TOY_SETS.iter().any(|t| t.0 == spec) {
+        return Ok((toy(spec, n, seed)?, 2));
+    }
+    if PRESETS.iter().any(|p| p.0 == spec) || spec.starts_with("gmm:") {
+        let g = load_model(spec)?;
+        let mut noise = scorelab::rng::Noise::new(seed);
+        return Ok((g.sample(n, noise.rng()), g.dim()));
+    }
+    if spec.ends_with(".npy") {
+        let a = npy::read_matrix(spec, None)?;
+        return Ok((a.data, a.shape[1]));
+    }
+    if spec.ends_with(".csv") {
+        return read_csv(spec);
+    }
+    if spec == "mnist" || spec == "fashion" {
+        return Err(Error::invalid(
+            "--data",
+            format!("'{spec}' needs the image models, which are not built yet"),
+        ));
+    }
+    Err(Error::invalid(
+        "--data",
+        format!(
+            "unknown data '{spec}'; accepted: {}, a preset ({}), gmm:FILE.json, FILE.npy, FILE.csv",
+            toy_names(),
+            preset_names()
+        ),
+    ))
+}
+
+/// Points from CSV: one row per line, comma/semicolon/whitespace separated, optional header.
+fn read_csv(path: &str) -> Result<(Vec<f64>, usize)> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut out = vec![];
+    let mut width = None;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let cells: Vec<&str> = line
+            .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+            .filter(|c| !c.is_empty())
+            .collect();
+        let parsed: std::result::Result<Vec<f64>, _> =
+            cells.iter().map(|c| c.parse::<f64>()).collect();
+        let row = match parsed {
+            Ok(r) => r,
+            Err(_) if out.is_empty() && width.is_none() => continue, // a header
+            Err(_) => {
+                return Err(Error::invalid(
+                    path,
+                    format!("line {}: not numbers: '{line}'", i + 1),
+                ))
+            }
+        };
+        if row.iter().any(|v| !v.is_finite()) {
+            return Err(Error::invalid(
+                path,
+                format!("line {}: non-finite value", i + 1),
+            ));
+        }
+        match width {
+            None => width = Some(row.len()),
+            Some(w) if w != row.len() => {
+                return Err(Error::invalid(
+                    path,
+                    format!("line {}: {} columns, expected {w}", i + 1, row.len()),
+                ))
+            }
+            _ => {}
+        }
+        out.extend(row);
+    }
+    match width {
+        Some(w) if !out.is_empty() => Ok((out, w)),
+        _ => Err(Error::invalid(path, "has no data rows")),
+    }
+}
+
+/// Write bytes atomically: a temp file in the same folder, then rename.
+fn write_atomic(path: &str, bytes: &[u8]) -> Result<()> {
+    let tmp = format!("{path}.tmp-{}", std::process::id());
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(path, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+pub async fn train(a: TrainArgs) -> Result<()> {
+    if a.model != "mlp" {
+        return Err(Error::invalid(
+            "--model",
+            format!(
+                "unknown or not yet built network '{}'; accepted: mlp",
+                a.model
+            ),
+        ));
+    }
+    if a.backend != "cpu" {
+        return Err(Error::invalid(
+            "--backend",
+            format!(
+                "'{}' is not wired into the trainer yet; accepted: cpu",
+                a.backend
+            ),
+        ));
+    }
+    let weighting = match a.objective.as_str() {
+        "dsm" => Weighting::Std2,
+        "dsm-likelihood" => Weighting::Likelihood,
+        o => {
+            return Err(Error::invalid(
+                "--objective",
+                format!("unknown or not yet built objective '{o}'; accepted: dsm, dsm-likelihood"),
+            ))
+        }
+    };
+    if a.checkpoint_every == 0 {
+        return Err(Error::invalid("--checkpoint-every", "must be at least 1"));
+    }
+    if !a.out.ends_with(".safetensors") {
+        return Err(Error::invalid("--out", "must end in .safetensors"));
+    }
+    scorelab::error::count("--n-data", a.n_data, 1, 10_000_000)?;
+    let sde: Sde = apply_sde(Sde::default(), &a.sde)?;
+    let (data, dim) = load_data(&a.data, a.n_data, a.seed)?;
+    let cfg = TrainConfig {
+        steps: a.steps,
+        batch: a.batch,
+        lr: a.lr,
+        warmup: a.warmup,
+        grad_clip: a.grad_clip,
+        ema: a.ema,
+        seed: a.seed,
+        t_eps: 1e-5,
+        weighting,
+    };
+    cfg.validate().map_err(|e| match e {
+        Error::Invalid { field, message } => {
+            Error::invalid(format!("--{}", field.replace('_', "-")), message)
+        }
+        o => o,
+    })?;
+    let arch = MlpScoreConfig::new(dim)
+        .with_hidden(a.hidden)
+        .with_layers(a.layers);
+    arch.validate().map_err(|e| match e {
+        Error::Invalid { field, message } => {
+            Error::invalid(format!("--{}", field.trim_start_matches("model.")), message)
+        }
+        o => o,
+    })?;
+    let device = Default::default();
+    let mut trainer = Trainer::<TB>::new(arch.clone(), sde, cfg.clone(), data, &device)?;
+    let log_path = a
+        .log
+        .clone()
+        .unwrap_or_else(|| format!("{}.loss.jsonl", a.out));
+    let mut log = std::fs::File::create(&log_path).map_err(|e| Error::io(&log_path, e))?;
+    let command: Vec<String> = std::env::args().collect();
+    let pb = progress(Some(a.steps));
+    let started = Instant::now();
+    let mut ema_loss: Option<f64> = None;
+    let save = |trainer: &Trainer<TB>, ema_loss: Option<f64>, secs: f64| {
+        let mut metrics = std::collections::BTreeMap::new();
+        metrics.insert("loss_ema".to_string(), serde_json::json!(ema_loss));
+        metrics.insert("seconds".to_string(), serde_json::json!(secs));
+        metrics.insert(
+            "steps_per_second".to_string(),
+            serde_json::json!(trainer.step as f64 / secs.max(1e-9)),
+        );
+        metrics.insert("command".to_string(), serde_json::json!(command.join(" ")));
+        let manifest = Manifest {
+            format_version: weights::FORMAT_VERSION,
+            architecture: Architecture::Mlp(arch.clone()),
+            sde,
+            data: a.data.clone(),
+            steps: trainer.step,
+            training: Some(cfg.clone()),
+            ema: true,
+            metrics,
+        };
+        let bytes = pollster::block_on(weights::to_bytes(trainer.ema(), &manifest))?;
+        write_atomic(&a.out, &bytes)
+    };
+    for k in 1..=a.steps {
+        let loss = match trainer.step().await {
+            Ok(l) => l,
+            Err(e) => {
+                pb.abandon();
+                let kept = if std::path::Path::new(&a.out).exists() {
+                    format!("{} keeps the last checkpoint", a.out)
+                } else {
+                    "no checkpoint was written".into()
+                };
+                return Err(Error::invalid("training", format!("{e} ({kept})")));
+            }
+        };
+        ema_loss = Some(match ema_loss {
+            None => loss,
+            Some(m) => 0.98 * m + 0.02 * loss,
+        });
+        let secs = started.elapsed().as_secs_f64();
+        writeln!(
+            log,
+            "{}",
+            serde_json::json!({"step": k, "loss": loss, "seconds": secs})
+        )
+        .map_err(|e| Error::io(&log_path, e))?;
+        if k % 10 == 0 || k == a.steps {
+            pb.set_position(k as u64);
+            pb.set_message(format!(
+                "loss {:.4}  {:.0} steps/s",
+                ema_loss.unwrap(),
+                k as f64 / secs.max(1e-9)
+            ));
+        }
+        if k % a.checkpoint_every == 0 || k == a.steps {
+            save(&trainer, ema_loss, secs)?;
+        }
+    }
+    pb.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "trained {} steps on {} ({} SDE) in {secs:.1} s ({:.0} steps/s), loss {:.4} -> {} (log: {log_path})",
+        a.steps,
+        a.data,
+        sde.name(),
+        a.steps as f64 / secs,
+        ema_loss.unwrap_or(f64::NAN),
+        a.out
+    );
+    Ok(())
+}

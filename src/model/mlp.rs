@@ -1,0 +1,140 @@
+//! The toy score network: an MLP on `[x, γ(t)]` with Gaussian random Fourier time features
+//! `γ(t) = [sin 2πWt, cos 2πWt]`, `W ~ N(0, s²)` fixed (Tancik et al. 2020; the notebook uses
+//! s = 30, score_sde `fourier_scale` 16), SiLU activations, and the output divided by the
+//! marginal std(t) so the network learns a unit-scale quantity (SCIENCE.md §6):
+//! `s_θ(x, t) = f_θ(x, γ(t)) / std(t)`.
+
+use crate::model::ScoreModel;
+use crate::sde::Sde;
+use crate::tensor::host_tensor;
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::{activation::silu, backend::Backend, Distribution, Tensor};
+
+/// Architecture of [`MlpScore`] (stored in weight manifests).
+#[derive(Config, Debug, PartialEq)]
+pub struct MlpScoreConfig {
+    /// Data dimension d.
+    pub dim: usize,
+    /// Width of the hidden layers.
+    #[config(default = 128)]
+    pub hidden: usize,
+    /// Number of hidden layers.
+    #[config(default = 3)]
+    pub layers: usize,
+    /// Fourier frequencies F (the embedding has 2F features).
+    #[config(default = 16)]
+    pub fourier_features: usize,
+    /// Standard deviation s of the fixed frequencies.
+    #[config(default = 16.0)]
+    pub fourier_scale: f64,
+}
+
+impl MlpScoreConfig {
+    pub fn validate(&self) -> crate::Result<()> {
+        crate::error::count("model.dim", self.dim, 1, 4096)?;
+        crate::error::count("model.hidden", self.hidden, 1, 4096)?;
+        crate::error::count("model.layers", self.layers, 1, 32)?;
+        crate::error::count("model.fourier_features", self.fourier_features, 1, 1024)?;
+        crate::error::in_range("model.fourier_scale", self.fourier_scale, 1e-3, 1e3)?;
+        Ok(())
+    }
+
+    /// Every parameter's name and shape (burn's Linear layout, weight `[in, out]`).
+    pub fn param_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let mut v = vec![("fourier".to_string(), vec![self.fourier_features])];
+        let lin = |v: &mut Vec<(String, Vec<usize>)>, name: String, i: usize, o: usize| {
+            v.push((format!("{name}.weight"), vec![i, o]));
+            v.push((format!("{name}.bias"), vec![o]));
+        };
+        lin(
+            &mut v,
+            "input".into(),
+            self.dim + 2 * self.fourier_features,
+            self.hidden,
+        );
+        for l in 0..self.layers - 1 {
+            lin(&mut v, format!("hidden.{l}"), self.hidden, self.hidden);
+        }
+        lin(&mut v, "output".into(), self.hidden, self.dim);
+        v
+    }
+
+    /// A freshly initialised network (burn's default Kaiming-uniform init; the Fourier
+    /// frequencies drawn from the backend RNG, fixed and never trained).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> MlpScore<B> {
+        let w = Tensor::<B, 1>::random(
+            [self.fourier_features],
+            Distribution::Normal(0.0, self.fourier_scale),
+            device,
+        );
+        let input =
+            LinearConfig::new(self.dim + 2 * self.fourier_features, self.hidden).init(device);
+        let hidden = (1..self.layers)
+            .map(|_| LinearConfig::new(self.hidden, self.hidden).init(device))
+            .collect();
+        let output = LinearConfig::new(self.hidden, self.dim).init(device);
+        MlpScore {
+            fourier: Param::from_tensor(w).set_require_grad(false),
+            input,
+            hidden,
+            output,
+        }
+    }
+}
+
+/// `f_θ(x, γ(t))`: see the module docs.
+#[derive(Module, Debug)]
+pub struct MlpScore<B: Backend> {
+    /// Fixed Fourier frequencies W `[F]` (saved with the weights, not trained).
+    pub fourier: Param<Tensor<B, 1>>,
+    pub input: Linear<B>,
+    pub hidden: Vec<Linear<B>>,
+    pub output: Linear<B>,
+}
+
+impl<B: Backend> MlpScore<B> {
+    /// The network output before the division by std: `f_θ(x, γ(t))`.
+    ///
+    /// # Shapes
+    /// `x: [n, d]`, `t: [n, 1]` → `[n, d]`
+    pub fn forward_raw(&self, x: Tensor<B, 2>, t: Tensor<B, 2>) -> Tensor<B, 2> {
+        let w = self.fourier.val().unsqueeze_dim::<2>(0); // [1, F]
+        let proj = t.matmul(w) * (2.0 * std::f64::consts::PI); // [n, F]
+        let h = Tensor::cat(vec![x, proj.clone().sin(), proj.cos()], 1);
+        let mut h = silu(self.input.forward(h));
+        for layer in &self.hidden {
+            h = silu(layer.forward(h));
+        }
+        self.output.forward(h)
+    }
+
+    /// `s_θ(x, t) = f_θ / std(t)` with per-row times.
+    ///
+    /// # Shapes
+    /// `x: [n, d]`, `t: [n, 1]`, `std: [n, 1]` → `[n, d]`
+    pub fn forward(&self, x: Tensor<B, 2>, t: Tensor<B, 2>, std: Tensor<B, 2>) -> Tensor<B, 2> {
+        self.forward_raw(x, t) / std
+    }
+}
+
+/// A trained network bound to its SDE: a [`ScoreModel`] like the exact mixture.
+pub struct NetScore<B: Backend> {
+    pub net: MlpScore<B>,
+    pub sde: Sde,
+    pub dim: usize,
+}
+
+impl<B: Backend> ScoreModel<B> for NetScore<B> {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn score(&self, x: Tensor<B, 2>, t: f64) -> Tensor<B, 2> {
+        let n = x.dims()[0];
+        let device = x.device();
+        let tt = host_tensor::<B, 2>(vec![t; n], [n, 1], &device);
+        self.net.forward_raw(x, tt) / self.sde.std(t)
+    }
+}

@@ -1,0 +1,12 @@
+//! Training score networks: objectives and the trainer shared by the CLI and the browser.
+//!
+//! Implemented so far: continuous-time denoising score matching (Song et al. 2021; the
+//! notebook's `loss_fn`): `t ~ U(ε, 1)`, `x_t = m(t) x_0 + std(t) z`,
+//! `L = E ‖std(t) s_θ(x_t, t) + z‖²` (λ = std², summed over dimensions, averaged over the
+//! batch), or with likelihood weighting λ = g(t)², i.e. `(g/std)² ‖std·s_θ + z‖²`.
+//! The trainer is Adam with linear learning-rate warm-up, per-parameter gradient-norm
+//! clipping (burn's `GradientClippingConfig::Norm`) and an EMA of the weights for sampling.
+
+pub mod trainer;
+
+pub use trainer::{TrainConfig, Trainer};

@@ -1,0 +1,297 @@
+//! The one weight format, native and browser (DESIGN.md invariant 6): a `safetensors` file
+//! whose `__metadata__` holds the scorelab manifest (architecture, SDE, data set, training
+//! settings and steps, metrics, format version) as JSON under the key `scorelab`. This is
+//! the only code that reads or writes it.
+//!
+//! Tensors are named by their module path (`input.weight`, `hidden.0.bias`, `fourier`), in
+//! burn's layout (Linear weights `[in, out]`). Reading validates the header, the offsets,
+//! dtypes, every tensor's shape against the architecture and the set of names before any
+//! tensor is allocated on the device.
+
+use crate::error::{Error, Result};
+use crate::model::mlp::{MlpScore, MlpScoreConfig};
+use crate::sde::Sde;
+use crate::tensor::read_f32;
+use crate::train::TrainConfig;
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::tensor::{backend::Backend, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+pub const FORMAT_VERSION: u32 = 1;
+/// Largest header accepted (bytes).
+const MAX_HEADER: usize = 1 << 24;
+
+/// Network architectures a weight file can hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Architecture {
+    Mlp(MlpScoreConfig),
+}
+
+/// What a weight file says about itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub architecture: Architecture,
+    pub sde: Sde,
+    /// The data set trained on (`ring8`, `gmm:FILE`, `moons`, ...).
+    pub data: String,
+    /// Optimiser steps taken.
+    pub steps: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<TrainConfig>,
+    /// Whether the tensors are the EMA weights (used for sampling).
+    #[serde(default)]
+    pub ema: bool,
+    /// Free-form figures: final loss, seconds, steps/s, the command line.
+    #[serde(default)]
+    pub metrics: BTreeMap<String, serde_json::Value>,
+}
+
+struct Named<B: Backend> {
+    path: Vec<String>,
+    out: Vec<(String, Tensor<B, 1>, Vec<usize>)>,
+}
+impl<B: Backend> ModuleVisitor<B> for Named<B> {
+    fn enter_module(&mut self, name: &str, _container: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _name: &str, _container: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        let v = param.val();
+        let shape = v.dims().to_vec();
+        let n: usize = shape.iter().product();
+        self.out.push((self.path.join("."), v.reshape([n]), shape));
+    }
+}
+
+/// Serialise a network and its manifest (async: reads the tensors back).
+pub async fn to_bytes<B: Backend>(net: &MlpScore<B>, manifest: &Manifest) -> Result<Vec<u8>> {
+    let mut named = Named {
+        path: vec![],
+        out: vec![],
+    };
+    net.visit(&mut named);
+    let mut tensors = Vec::new();
+    for (name, t, shape) in named.out {
+        tensors.push((name, shape, read_f32(t).await?));
+    }
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut header = serde_json::Map::new();
+    let mut meta = serde_json::Map::new();
+    meta.insert(
+        "scorelab".into(),
+        serde_json::Value::String(serde_json::to_string(manifest).expect("manifest serialises")),
+    );
+    header.insert("__metadata__".into(), serde_json::Value::Object(meta));
+    let mut offset = 0usize;
+    for (name, shape, data) in &tensors {
+        let end = offset + 4 * data.len();
+        header.insert(
+            name.clone(),
+            serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, end]}),
+        );
+        offset = end;
+    }
+    let mut h =
+        serde_json::to_string(&serde_json::Value::Object(header)).expect("header serialises");
+    while (8 + h.len()) % 8 != 0 {
+        h.push(' ');
+    }
+    let mut out = Vec::with_capacity(8 + h.len() + offset);
+    out.extend((h.len() as u64).to_le_bytes());
+    out.extend(h.as_bytes());
+    for (_, _, data) in &tensors {
+        for v in data {
+            out.extend(v.to_le_bytes());
+        }
+    }
+    Ok(out)
+}
+
+/// A parsed, validated file: manifest and host tensors by name.
+pub struct WeightFile {
+    pub manifest: Manifest,
+    pub tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
+}
+
+/// Parse and validate the container (header, offsets, dtypes, manifest).
+pub fn parse(bytes: &[u8], what: &str) -> Result<WeightFile> {
+    let bad = |m: String| Error::invalid(what, m);
+    if bytes.len() < 8 {
+        return Err(bad(
+            "not a safetensors file (shorter than its 8-byte header length)".into(),
+        ));
+    }
+    let hlen = u64::from_le_bytes(bytes[..8].try_into().unwrap());
+    if hlen as usize > MAX_HEADER || 8 + hlen as usize > bytes.len() {
+        return Err(bad(format!(
+            "header length {hlen} exceeds the file ({} bytes): truncated or not safetensors",
+            bytes.len()
+        )));
+    }
+    let hlen = hlen as usize;
+    let header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bytes[8..8 + hlen])
+            .map_err(|e| bad(format!("unreadable safetensors header: {e}")))?;
+    let body = &bytes[8 + hlen..];
+    let manifest_json = header
+        .get("__metadata__")
+        .and_then(|m| m.get("scorelab"))
+        .and_then(|s| s.as_str())
+        .ok_or_else(|| {
+            bad("no scorelab manifest in __metadata__ (not a scorelab weight file)".into())
+        })?;
+    let manifest: Manifest =
+        serde_json::from_str(manifest_json).map_err(|e| bad(format!("bad manifest: {e}")))?;
+    if manifest.format_version != FORMAT_VERSION {
+        return Err(bad(format!(
+            "format_version {} is not supported (this build reads {FORMAT_VERSION})",
+            manifest.format_version
+        )));
+    }
+    let mut tensors = HashMap::new();
+    let mut spans = vec![];
+    for (name, info) in &header {
+        if name == "__metadata__" {
+            continue;
+        }
+        let field = |k: &str| {
+            info.get(k)
+                .ok_or_else(|| bad(format!("tensor '{name}' has no {k}")))
+        };
+        let dtype = field("dtype")?.as_str().unwrap_or("");
+        if dtype != "F32" {
+            return Err(bad(format!(
+                "tensor '{name}' has dtype {dtype}; accepted: F32"
+            )));
+        }
+        let shape: Vec<usize> = serde_json::from_value(field("shape")?.clone())
+            .map_err(|_| bad(format!("tensor '{name}' has a bad shape")))?;
+        let offs: [usize; 2] = serde_json::from_value(field("data_offsets")?.clone())
+            .map_err(|_| bad(format!("tensor '{name}' has bad data_offsets")))?;
+        let count = shape
+            .iter()
+            .try_fold(1usize, |a, b| a.checked_mul(*b))
+            .ok_or_else(|| bad(format!("tensor '{name}': shape overflows")))?;
+        if offs[1] < offs[0] || offs[1] > body.len() || offs[1] - offs[0] != 4 * count {
+            return Err(bad(format!(
+                "tensor '{name}' declares shape {shape:?} at bytes {}..{} but the data section has {} bytes",
+                offs[0],
+                offs[1],
+                body.len()
+            )));
+        }
+        spans.push((offs[0], offs[1]));
+        let data = body[offs[0]..offs[1]]
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect::<Vec<_>>();
+        if data.iter().any(|v| !v.is_finite()) {
+            return Err(bad(format!("tensor '{name}' contains non-finite values")));
+        }
+        tensors.insert(name.clone(), (shape, data));
+    }
+    spans.sort();
+    if spans.windows(2).any(|w| w[1].0 < w[0].1) {
+        return Err(bad("tensor data overlaps".into()));
+    }
+    Ok(WeightFile { manifest, tensors })
+}
+
+struct Load<'a> {
+    path: Vec<String>,
+    tensors: &'a HashMap<String, (Vec<usize>, Vec<f32>)>,
+    used: Vec<String>,
+    error: Option<String>,
+}
+impl<B: Backend> ModuleMapper<B> for Load<'_> {
+    fn enter_module(&mut self, name: &str, _container: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _name: &str, _container: &str) {
+        self.path.pop();
+    }
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let name = self.path.join(".");
+        let (id, old, mapper) = param.consume();
+        let want = old.dims().to_vec();
+        let new = match self.tensors.get(&name) {
+            Some((shape, data)) if *shape == want => {
+                self.used.push(name);
+                Tensor::<B, D>::from_data(
+                    TensorData::new(data.clone(), shape.clone()).convert::<B::FloatElem>(),
+                    &old.device(),
+                )
+            }
+            Some((shape, _)) => {
+                self.error.get_or_insert(format!(
+                    "tensor '{name}' has shape {shape:?}, the architecture needs {want:?}"
+                ));
+                old
+            }
+            None => {
+                self.error
+                    .get_or_insert(format!("tensor '{name}' is missing"));
+                old
+            }
+        };
+        Param::from_mapped_value(id, new, mapper)
+    }
+}
+
+/// Build the network a file describes and load its tensors (all checked first).
+pub fn load_mlp<B: Backend>(
+    file: &WeightFile,
+    what: &str,
+    device: &B::Device,
+) -> Result<MlpScore<B>> {
+    let Architecture::Mlp(arch) = &file.manifest.architecture;
+    arch.validate().map_err(|e| e.relabel(what))?;
+    // Check names and shapes against the architecture before allocating on the device.
+    let expected = arch.param_shapes();
+    for (name, shape) in &expected {
+        match file.tensors.get(name) {
+            None => return Err(Error::invalid(what, format!("tensor '{name}' is missing"))),
+            Some((s, _)) if s != shape => {
+                return Err(Error::invalid(
+                    what,
+                    format!("tensor '{name}' has shape {s:?}, the architecture needs {shape:?}"),
+                ))
+            }
+            _ => {}
+        }
+    }
+    if let Some(extra) = file
+        .tensors
+        .keys()
+        .find(|k| !expected.iter().any(|(n, _)| n == *k))
+    {
+        return Err(Error::invalid(
+            what,
+            format!("unexpected tensor '{extra}' for this architecture"),
+        ));
+    }
+    let net = arch.init::<B>(device);
+    let mut load = Load {
+        path: vec![],
+        tensors: &file.tensors,
+        used: vec![],
+        error: None,
+    };
+    let net = net.map(&mut load);
+    if let Some(e) = load.error {
+        return Err(Error::invalid(what, e));
+    }
+    if let Some(extra) = file.tensors.keys().find(|k| !load.used.contains(k)) {
+        return Err(Error::invalid(
+            what,
+            format!("unexpected tensor '{extra}' for this architecture"),
+        ));
+    }
+    Ok(net)
+}

@@ -1,0 +1,210 @@
+//! Training against the oracle: a small MLP trained by denoising score matching on samples of
+//! a mixture learns its score (error against the closed form falls) and samples it; weight
+//! files round-trip and bad ones are rejected.
+
+mod common;
+use common::*;
+use scorelab::model::gmm::ExactGmm;
+use scorelab::model::mlp::MlpScoreConfig;
+use scorelab::model::presets::preset;
+use scorelab::model::ScoreModel;
+use scorelab::rng::Noise;
+use scorelab::sample::Sampler;
+use scorelab::sde::Sde;
+use scorelab::tensor::{host_tensor, read_f64};
+use scorelab::train::{TrainConfig, Trainer};
+use scorelab::weights::{self, Architecture, Manifest};
+
+type AB = scorelab::CpuBackend<f32>;
+type IB = burn::backend::NdArray<f32>;
+
+/// λ-weighted score error `E_t E_{x~p_t} std(t)² ‖s_θ − ∇log p_t‖²` (the DSM objective minus
+/// its constant) at a few times, x drawn exactly from the mixture's marginal.
+fn score_error(model: &dyn ScoreModel<IB>, exact: &ExactGmm<IB>, sde: &Sde) -> f64 {
+    let device = Default::default();
+    let mut noise = Noise::new(77);
+    let mut total = 0.0;
+    let ts = [0.05, 0.2, 0.5, 0.8];
+    for t in ts {
+        let x = exact.gmm.marginal(sde, t).sample(1000, noise.rng());
+        let xt = host_tensor::<IB, 2>(x, [1000, 2], &device);
+        let diff = model.score(xt.clone(), t) - exact.score(xt, t);
+        let e = pollster::block_on(read_f64((diff.clone() * diff).sum_dim(1).mean())).unwrap()[0];
+        total += e * sde.variance(t);
+    }
+    total / ts.len() as f64
+}
+
+#[test]
+fn dsm_learns_the_mixture_score_and_samples_it() {
+    let gmm = preset("ring8").unwrap();
+    let sde = Sde::from_name("vp").unwrap();
+    let device = Default::default();
+    let data = gmm.sample(20_000, Noise::new(1).rng());
+    let train_cfg = TrainConfig {
+        steps: 1500,
+        batch: 256,
+        lr: 2e-3,
+        ..Default::default()
+    };
+    let mut trainer =
+        Trainer::<AB>::new(MlpScoreConfig::new(2), sde, train_cfg, data, &device).unwrap();
+    let exact = ExactGmm::<IB>::new(gmm.clone(), sde, &device);
+    let start = std::time::Instant::now();
+    let mut errors = vec![score_error(&trainer.ema_score(), &exact, &sde)];
+    for k in 1..=1500 {
+        pollster::block_on(trainer.step()).unwrap();
+        if k % 500 == 0 {
+            errors.push(score_error(&trainer.ema_score(), &exact, &sde));
+        }
+    }
+    eprintln!(
+        "1500 steps in {:.1} s; score errors {errors:?}",
+        start.elapsed().as_secs_f64()
+    );
+    assert!(
+        errors[1] < errors[0] && errors[3] < errors[1],
+        "score error must fall: {errors:?}"
+    );
+    let model = trainer.ema_score();
+    let c = cfg(r#"{"kind":"pc","steps":500}"#);
+    let mut s = Sampler::<IB>::new(&c, sde, 2000, 2, 3, false, &device).unwrap();
+    pollster::block_on(s.run(&model, |_, _| {})).unwrap();
+    let x = pollster::block_on(read_f64(s.particles())).unwrap();
+    let r = report(&gmm, &x);
+    eprintln!(
+        "trained model: sliced W2 {:.3} (exact-vs-exact median {:.3}, q99 {:.3}); weights {:?}",
+        r.sw, r.sw_median, r.sw_q99, r.mode_weights
+    );
+    assert!(
+        r.sw < 2.0 * r.sw_q99,
+        "sliced W2 {} vs 2 x q99 {}",
+        r.sw,
+        r.sw_q99
+    );
+    assert!(
+        r.max_weight_error < 2.0 * r.weight_error_q99,
+        "weights {:?}",
+        r.mode_weights
+    );
+}
+
+#[test]
+fn weights_round_trip_and_bad_files_are_rejected() {
+    let gmm = preset("two-modes").unwrap();
+    let sde = Sde::from_name("ve").unwrap();
+    let device = Default::default();
+    let arch = MlpScoreConfig::new(2).with_hidden(32).with_layers(2);
+    let cfg = TrainConfig {
+        steps: 5,
+        batch: 16,
+        ..Default::default()
+    };
+    let mut trainer = Trainer::<AB>::new(
+        arch.clone(),
+        sde,
+        cfg.clone(),
+        gmm.sample(100, Noise::new(2).rng()),
+        &device,
+    )
+    .unwrap();
+    for _ in 0..5 {
+        pollster::block_on(trainer.step()).unwrap();
+    }
+    let manifest = Manifest {
+        format_version: weights::FORMAT_VERSION,
+        architecture: Architecture::Mlp(arch),
+        sde,
+        data: "two-modes".into(),
+        steps: 5,
+        training: Some(cfg),
+        ema: true,
+        metrics: Default::default(),
+    };
+    let bytes = pollster::block_on(weights::to_bytes(trainer.ema(), &manifest)).unwrap();
+    let file = weights::parse(&bytes, "w").unwrap();
+    assert_eq!(file.manifest, manifest);
+    let net = weights::load_mlp::<IB>(&file, "w", &device).unwrap();
+    let loaded = scorelab::model::mlp::NetScore { net, sde, dim: 2 };
+    let x = host_tensor::<IB, 2>(vec![0.3, -1.0, 4.0, 2.0], [2, 2], &device);
+    let a = pollster::block_on(read_f64(trainer.ema_score().score(x.clone(), 0.3))).unwrap();
+    let b = pollster::block_on(read_f64(loaded.score(x, 0.3))).unwrap();
+    assert_eq!(a, b);
+
+    // truncated
+    let e = weights::parse(&bytes[..bytes.len() - 10], "w")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("data section"), "{e}");
+    let e = weights::parse(&bytes[..20], "w").err().unwrap().to_string();
+    assert!(e.contains("truncated"), "{e}");
+    // a tensor declaring a shape it does not have
+    let hlen = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&bytes[8..8 + hlen]).unwrap();
+    let bad_header = header.replacen("\"shape\":[16]", "\"shape\":[17]", 1);
+    assert_ne!(bad_header, header);
+    let mut bad = bytes[..8].to_vec();
+    bad.extend(bad_header.as_bytes());
+    bad.extend(&bytes[8 + hlen..]);
+    let e = weights::parse(&bad, "w").err().unwrap().to_string();
+    assert!(e.contains("declares shape [17]"), "{e}");
+    // the wrong tensors for the architecture
+    let mut file = weights::parse(&bytes, "w").unwrap();
+    let (shape, data) = file.tensors.remove("output.bias").unwrap();
+    file.tensors.insert("output.bias2".into(), (shape, data));
+    let e = weights::load_mlp::<IB>(&file, "w", &device)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("'output.bias' is missing"), "{e}");
+    // not a scorelab file
+    let e = weights::parse(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ", "w")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("manifest") || e.contains("header"), "{e}");
+}
+
+#[test]
+fn nan_loss_stops_with_the_step_and_keeps_the_weights() {
+    let sde = Sde::from_name("vp").unwrap();
+    let device = Default::default();
+    let cfg = TrainConfig {
+        steps: 5,
+        batch: 8,
+        lr: 0.9,
+        warmup: 0,
+        grad_clip: 0.0,
+        ..Default::default()
+    };
+    let data: Vec<f64> = (0..64)
+        .map(|i| if i % 2 == 0 { 1e30 } else { -1e30 })
+        .collect();
+    let mut t = Trainer::<AB>::new(
+        MlpScoreConfig::new(2).with_hidden(8),
+        sde,
+        cfg,
+        data,
+        &device,
+    )
+    .unwrap();
+    let mut err = None;
+    for _ in 0..5 {
+        if let Err(e) = pollster::block_on(t.step()) {
+            err = Some(e.to_string());
+            break;
+        }
+    }
+    let e = err.expect("a non-finite loss must stop training");
+    assert!(e.contains("loss") && e.contains("step"), "{e}");
+    // data with NaN is refused up front
+    let bad = Trainer::<AB>::new(
+        MlpScoreConfig::new(2),
+        sde,
+        TrainConfig::default(),
+        vec![0.0, f64::NAN],
+        &device,
+    );
+    assert!(bad.err().unwrap().to_string().contains("non-finite"));
+}
