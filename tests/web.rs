@@ -88,3 +88,94 @@ async fn bad_settings_are_errors_not_panics() {
     let list = presets().map_err(JsValue::from).unwrap();
     assert_eq!(js_sys::Array::from(&list).length(), 4);
 }
+
+#[wasm_bindgen_test]
+async fn training_in_the_page_lowers_the_loss_and_exports_a_loadable_model() {
+    use scorelab::web::Training;
+    let spec = obj(
+        r#"{"data":"ring8","sde":{"kind":"vp"},"hidden":64,"layers":2,"train":{"batch":128,"lr":0.003,"warmup":10,"seed":1}}"#,
+    );
+    let t = Training::create("cpu".into(), spec)
+        .await
+        .map_err(JsValue::from)
+        .unwrap();
+    let first = JsFuture::from(t.train(20)).await.unwrap();
+    let mut last = first.clone();
+    for _ in 0..10 {
+        last = JsFuture::from(t.train(30)).await.unwrap();
+    }
+    assert_eq!(num(&last, "step"), 320.0);
+    assert!(
+        num(&last, "loss") < num(&first, "loss"),
+        "loss {} -> {}",
+        num(&first, "loss"),
+        num(&last, "loss")
+    );
+    let bytes: js_sys::Uint8Array = JsFuture::from(t.export()).await.unwrap().into();
+    let s = Session::create(
+        "cpu".into(),
+        obj(r#"{"sde":{"kind":"vp"},"sampler":{"kind":"em","steps":50},"n":200}"#),
+    )
+    .await
+    .map_err(JsValue::from)
+    .unwrap();
+    let manifest = s
+        .load_weights("ring8-net".into(), bytes.clone())
+        .map_err(JsValue::from)
+        .unwrap();
+    assert_eq!(num(&manifest, "steps"), 320.0);
+    let state = s.state().map_err(JsValue::from).unwrap();
+    assert_eq!(
+        Reflect::get(&state, &"model".into())
+            .unwrap()
+            .as_string()
+            .unwrap(),
+        "weights:ring8-net"
+    );
+    let info = JsFuture::from(s.run()).await.unwrap();
+    assert_eq!(num(&info, "nfe"), 50.0);
+    // a truncated file is refused and the session keeps its model
+    let cut = bytes.slice(0, bytes.length() / 2);
+    assert!(s.load_weights("cut".into(), cut).is_err());
+    let state = s.state().map_err(JsValue::from).unwrap();
+    assert_eq!(
+        Reflect::get(&state, &"model".into())
+            .unwrap()
+            .as_string()
+            .unwrap(),
+        "weights:ring8-net"
+    );
+    // bad training specs
+    let e = Training::create("cpu".into(), obj(r#"{"data":"blobs"}"#))
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    let msg = Reflect::get(&JsValue::from(e), &"message".into())
+        .unwrap()
+        .as_string()
+        .unwrap();
+    assert!(msg.contains("swiss-roll"), "{msg}");
+    let e = Training::create("cpu".into(), obj(r#"{"data":"moons","train":{"lr":-1}}"#))
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    let msg = Reflect::get(&JsValue::from(e), &"message".into())
+        .unwrap()
+        .as_string()
+        .unwrap();
+    assert!(msg.contains("lr"), "{msg}");
+}
+
+#[wasm_bindgen_test]
+async fn training_runs_on_webgpu() {
+    use scorelab::web::Training;
+    let spec = obj(r#"{"data":"moons","hidden":32,"layers":2,"train":{"batch":64}}"#);
+    let t = Training::create("webgpu".into(), spec)
+        .await
+        .map_err(JsValue::from)
+        .unwrap();
+    assert_eq!(t.backend(), "webgpu");
+    let r = JsFuture::from(t.train(5)).await.unwrap();
+    assert!(num(&r, "loss").is_finite());
+    assert_eq!(num(&r, "step"), 5.0);
+}

@@ -23,8 +23,17 @@ export function installApi(pg: Playground): void {
     },
     particles: () => pg.readParticles(),
     report: async () => pg.session.report(await pg.readParticles(), 20),
-    train: (_k: number) =>
-      Promise.reject(new Error('train: the exact mixture models have nothing to train; trained networks arrive with the training work')),
+    train: (k = 100) => {
+      if (!Number.isInteger(k) || k < 1 || k > 100_000) {
+        return Promise.reject(new Error(`invalid k: must be an integer in [1, 100000], got ${k}`));
+      }
+      return pg.train(k);
+    },
+    useTrained: async () => {
+      if (!pg.training) throw new Error('train first');
+      const bytes = (await pg.serial(() => pg.training!.export())) as Uint8Array;
+      await pg.loadWeights('browser', bytes);
+    },
   };
   (window as any).scorelab = api;
   window.addEventListener('message', async (ev: MessageEvent) => {
@@ -33,7 +42,7 @@ export function installApi(pg: Playground): void {
     const reply = (body: Record<string, unknown>) => (ev.source as Window | null)?.postMessage({ id: msg.id, ...body }, { targetOrigin: '*' });
     const fn = (api as any)[msg.cmd];
     if (typeof fn !== 'function') {
-      reply({ error: `unknown command '${msg.cmd}'; accepted: state, setState, run, step, particles, report` });
+      reply({ error: `unknown command '${msg.cmd}'; accepted: state, setState, run, step, particles, report, train, useTrained` });
       return;
     }
     try {

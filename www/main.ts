@@ -1,6 +1,6 @@
 // The playground page: choose a preset, SDE and sampler, then play / pause / step while the
 // particles move from noise to the mixture. `window.scorelab` (and postMessage) drive it.
-import { createSession, load, type Preset, type Session, type Settings, type StepInfo } from './wasm';
+import { createSession, load, type Preset, type Session, type Settings, type StepInfo, type Training } from './wasm';
 import { parseHash, writeHash, type HashState } from './state';
 import { drawParticles } from './plot';
 import { installApi } from './api';
@@ -18,6 +18,7 @@ const SAMPLERS = ['em', 'pc', 'langevin', 'ald', 'ode'];
 export class Playground {
   session!: Session;
   presets: Preset[] = [];
+  toySets: string[] = [];
   hash: HashState = { backend: 'auto', embed: false, settings: null };
   playing = false;
   stepsPerFrame = 5;
@@ -25,9 +26,13 @@ export class Playground {
   particles: Float32Array<ArrayBufferLike> = new Float32Array();
   private busy: Promise<unknown> = Promise.resolve();
 
+  training: Training | null = null;
+  trainingData = 'ring8';
+
   async start(): Promise<void> {
     const m = await load();
     this.presets = m.presets() as Preset[];
+    this.toySets = (m.toySets() as { name: string }[]).map((t) => t.name);
     try {
       this.hash = parseHash(location.hash);
     } catch (e) {
@@ -48,6 +53,7 @@ export class Playground {
     this.buildControls();
     await this.refresh();
     this.bindPlayer();
+    this.bindTraining();
     document.body.dataset.ready = '1';
   }
 
@@ -97,7 +103,7 @@ export class Playground {
   async refresh(): Promise<void> {
     this.particles = await this.readParticles();
     const s = this.state();
-    const preset = this.presets.find((p) => p.name === s.model);
+    const preset = this.referencePreset();
     drawParticles($('plot'), this.particles, this.session.dim(), preset?.mixture.means ?? [], { lo: -10, hi: 10 });
     const i = this.info;
     $('info').textContent = i
@@ -107,7 +113,7 @@ export class Playground {
         (i.denoise ? '   (denoising step)' : '') +
         (i.done ? '   done' : '')
       : 'ready: press play or step';
-    if (i?.done) {
+    if (i?.done && preset) {
       const r = this.session.report(this.particles, 20);
       const fmt = (v: number[]) => v.map((w) => w.toFixed(3)).join(' ');
       $('report').textContent =
@@ -165,6 +171,84 @@ export class Playground {
     }
   }
 
+  loadedNets: string[] = [];
+  netData = new Map<string, string>();
+
+  /** The preset the current particles should match (a network's training preset). */
+  referencePreset(): Preset | undefined {
+    const s = this.state();
+    const name = s.model.startsWith('weights:') ? this.netData.get(s.model) : s.model;
+    return this.presets.find((p) => p.name === name);
+  }
+
+  /** Train k steps of the page's network (created on first use from the training panel). */
+  async train(k: number): Promise<number> {
+    return this.serial(async () => {
+      if (!this.training) {
+        const m = await load();
+        const s = this.state();
+        this.training = await m.Training.create(this.session.backend, {
+          data: this.trainingData,
+          sde: s.model.startsWith('weights:') ? { kind: 'vp' } : s.sde,
+          hidden: 128,
+          layers: 3,
+          train: { batch: 256, lr: 0.002, warmup: 50, seed: s.seed },
+        });
+      }
+      const r = (await this.training.train(k)) as { loss: number; step: number; steps_per_second: number };
+      $('trainInfo').textContent = `step ${r.step}   loss ${r.loss.toFixed(4)}   ${r.steps_per_second.toFixed(1)} steps/s`;
+      return r.loss;
+    });
+  }
+
+  /** Load weight-file bytes as a model of the session and switch to it. */
+  async loadWeights(name: string, bytes: Uint8Array): Promise<void> {
+    await this.serial(async () => {
+      const manifest = this.session.loadWeights(name, bytes) as { data: string };
+      const key = `weights:${name}`;
+      if (!this.loadedNets.includes(key)) this.loadedNets.push(key);
+      this.netData.set(key, manifest.data);
+      this.info = null;
+      this.hash.settings = null; // a loaded network cannot live in a link
+      writeHash(this.hash);
+    });
+    this.buildControls();
+    await this.refresh();
+  }
+
+  private bindTraining(): void {
+    const sel = $<HTMLSelectElement>('trainData');
+    for (const o of this.toySets.concat(this.presets.map((p) => p.name))) sel.add(new Option(o, o, false, o === this.trainingData));
+    sel.onchange = () => {
+      this.trainingData = sel.value;
+      this.training = null;
+      $('trainInfo').textContent = 'a new network will be trained on ' + sel.value;
+    };
+    $('trainBtn').onclick = () => this.guard(() => this.train(100));
+    $('useTrained').onclick = () =>
+      this.guard(async () => {
+        if (!this.training) throw new Error('train first: press "train 100 steps"');
+        const bytes = (await this.serial(() => this.training!.export())) as Uint8Array;
+        await this.loadWeights(`${this.trainingData}-browser`, bytes);
+      });
+    $('downloadBtn').onclick = () =>
+      this.guard(async () => {
+        if (!this.training) throw new Error('train first: press "train 100 steps"');
+        const bytes = (await this.serial(() => this.training!.export())) as Uint8Array;
+        const a = document.createElement('a');
+        a.href = URL.createObjectURL(new Blob([bytes as BlobPart], { type: 'application/octet-stream' }));
+        a.download = `${this.trainingData}.safetensors`;
+        a.click();
+      });
+    $<HTMLInputElement>('weightsFile').onchange = (e) =>
+      this.guard(async () => {
+        const f = (e.target as HTMLInputElement).files?.[0];
+        if (!f) return;
+        if (f.size > 64 * 1024 * 1024) throw new Error(`${f.name}: too large (${f.size} bytes); weight files are at most 64 MiB`);
+        await this.loadWeights(f.name.replace(/\.safetensors$/, ''), new Uint8Array(await f.arrayBuffer()));
+      });
+  }
+
   /** Rebuild the controls from the current settings (one input per field). */
   buildControls(): void {
     const s = this.state();
@@ -191,7 +275,8 @@ export class Playground {
       return el;
     };
     const clone = (): Settings => JSON.parse(JSON.stringify(s));
-    row('model', select(this.presets.map((p) => p.name), s.model, (v) => ({ ...clone(), model: v })));
+    const models = this.presets.map((p) => p.name).concat(this.loadedNets);
+    row('model', select(models, s.model, (v) => ({ ...clone(), model: v })));
     row('SDE', select(SDES, s.sde.kind, (v) => ({ ...clone(), sde: { kind: v } })));
     for (const [k, v] of Object.entries(s.sde)) {
       if (k === 'kind') continue;
@@ -213,7 +298,7 @@ export class Playground {
     dn.onchange = () => this.guard(() => this.setState({ ...clone(), denoise: dn.checked }));
     row('denoise', dn);
     const preset = this.presets.find((p) => p.name === s.model);
-    $('about').textContent = preset?.description ?? '';
+    $('about').textContent = preset?.description ?? (s.model.startsWith('weights:') ? `trained network ${s.model.slice(8)}` : '');
   }
 }
 

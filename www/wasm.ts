@@ -3,6 +3,7 @@
 import init, * as wasm from '../pkg/scorelab.js';
 
 export type Session = wasm.Session;
+export type Training = wasm.Training;
 export type Settings = Record<string, any>;
 
 export interface StepInfo {

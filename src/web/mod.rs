@@ -7,15 +7,24 @@
 //! else burn's ndarray CPU backend compiled to wasm.
 
 use crate::config::Settings;
+use crate::data::toy::{toy, TOY_SETS};
 use crate::model::gmm::{ExactGmm, Gmm};
+use crate::model::mlp::{MlpScoreConfig, NetScore};
 use crate::model::presets;
+use crate::model::ScoreModel;
 use crate::sample::{Sampler, StepInfo};
+use crate::sde::Sde;
 use crate::stats;
 use crate::tensor::read_f32;
+use crate::train::{TrainConfig, Trainer};
+use crate::weights::{self, Architecture, Manifest, WeightFile};
+use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::backend::Backend;
+use js_sys::Uint8Array;
 use js_sys::{Float32Array, Promise};
 use serde::Serialize;
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
@@ -41,25 +50,64 @@ fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
         .map_err(js_err)
 }
 
+/// Networks loaded into a session, by model name (`weights:NAME`).
+type Nets = Rc<RefCell<HashMap<String, Rc<WeightFile>>>>;
+
 struct Run<B: Backend> {
     device: B::Device,
     settings: Settings,
-    gmm: Gmm,
-    model: ExactGmm<B>,
+    /// The mixture samples are compared with: the preset, or the preset a network was trained on.
+    gmm: Option<Gmm>,
+    model: Box<dyn ScoreModel<B>>,
     sampler: Sampler<B>,
     last: Option<StepInfo>,
 }
 
 impl<B: Backend> Run<B> {
-    fn new(settings: Settings, device: B::Device) -> crate::Result<Self> {
+    fn new(settings: Settings, device: B::Device, nets: &Nets) -> crate::Result<Self> {
         settings.validate()?;
-        let gmm = settings.preset_gmm()?;
-        let model = ExactGmm::new(gmm.clone(), settings.sde, &device);
+        let (model, gmm): (Box<dyn ScoreModel<B>>, Option<Gmm>) =
+            if settings.model.starts_with("weights:") {
+                let file = nets.borrow().get(&settings.model).cloned().ok_or_else(|| {
+                    crate::Error::invalid(
+                        "model",
+                        format!(
+                            "'{}' is not loaded; load the weight file first",
+                            settings.model
+                        ),
+                    )
+                })?;
+                if settings.sde != file.manifest.sde {
+                    return Err(crate::Error::invalid(
+                        "sde",
+                        format!(
+                            "this model was trained with {}",
+                            serde_json::to_string(&file.manifest.sde).unwrap()
+                        ),
+                    ));
+                }
+                let Architecture::Mlp(arch) = &file.manifest.architecture;
+                let net = weights::load_mlp::<B>(&file, "model", &device)?;
+                (
+                    Box::new(NetScore {
+                        net,
+                        sde: settings.sde,
+                        dim: arch.dim,
+                    }),
+                    presets::preset(&file.manifest.data).ok(),
+                )
+            } else {
+                let gmm = settings.preset_gmm()?;
+                (
+                    Box::new(ExactGmm::new(gmm.clone(), settings.sde, &device)),
+                    Some(gmm),
+                )
+            };
         let sampler = Sampler::new(
             &settings.sampler,
             settings.sde,
             settings.n,
-            gmm.dim(),
+            model.dim(),
             settings.seed,
             settings.denoise,
             &device,
@@ -79,14 +127,14 @@ impl<B: Backend> Run<B> {
             if self.sampler.is_done() {
                 break;
             }
-            self.last = Some(self.sampler.step(&self.model).await?);
+            self.last = Some(self.sampler.step(self.model.as_ref()).await?);
         }
         Ok(self.last)
     }
 
     async fn run(&mut self) -> crate::Result<Option<StepInfo>> {
         while !self.sampler.is_done() {
-            self.last = Some(self.sampler.step(&self.model).await?);
+            self.last = Some(self.sampler.step(self.model.as_ref()).await?);
         }
         Ok(self.last)
     }
@@ -108,6 +156,35 @@ macro_rules! with_run {
             Engine::Cpu($r) => $body,
         }
     };
+}
+
+/// Resolve "webgpu" / "cpu" / "auto" to whether WebGPU is used, initialising it once.
+async fn choose_backend(backend: &str) -> Result<bool, JsError> {
+    let want_gpu = match backend {
+        "webgpu" => true,
+        "cpu" => false,
+        "auto" => webgpu_adapter_available().await,
+        o => {
+            return Err(JsError::new(&format!(
+                "invalid backend: unknown '{o}'; accepted: auto, webgpu, cpu"
+            )))
+        }
+    };
+    if want_gpu && !GPU_READY.with(|c| c.get()) {
+        if !webgpu_adapter_available().await {
+            return Err(JsError::new(
+                "invalid backend: this browser offers no WebGPU adapter; use cpu",
+            ));
+        }
+        let device = burn::backend::wgpu::WgpuDevice::default();
+        burn::backend::wgpu::init_setup_async::<burn::backend::wgpu::graphics::WebGpu>(
+            &device,
+            Default::default(),
+        )
+        .await;
+        GPU_READY.with(|c| c.set(true));
+    }
+    Ok(want_gpu)
 }
 
 /// Is a WebGPU adapter available? (`navigator.gpu.requestAdapter()` resolves non-null.)
@@ -140,6 +217,7 @@ async fn webgpu_adapter_available() -> bool {
 pub struct Session {
     engine: Rc<RefCell<Engine>>,
     backend: String,
+    nets: Nets,
 }
 
 fn busy() -> JsValue {
@@ -152,43 +230,49 @@ impl Session {
     /// `settings`: an object in the `--config` shape (missing fields take defaults).
     pub async fn create(backend: String, settings: JsValue) -> Result<Session, JsError> {
         let settings: Settings = parse_settings(settings)?;
-        let want_gpu = match backend.as_str() {
-            "webgpu" => true,
-            "cpu" => false,
-            "auto" => webgpu_adapter_available().await,
-            o => {
-                return Err(JsError::new(&format!(
-                    "invalid backend: unknown '{o}'; accepted: auto, webgpu, cpu"
-                )))
-            }
-        };
-        if want_gpu {
-            if !GPU_READY.with(|c| c.get()) {
-                if !webgpu_adapter_available().await {
-                    return Err(JsError::new(
-                        "invalid backend: this browser offers no WebGPU adapter; use cpu",
-                    ));
-                }
-                let device = burn::backend::wgpu::WgpuDevice::default();
-                burn::backend::wgpu::init_setup_async::<burn::backend::wgpu::graphics::WebGpu>(
-                    &device,
-                    Default::default(),
-                )
-                .await;
-                GPU_READY.with(|c| c.set(true));
-            }
-            let run = Run::<Gpu>::new(settings, Default::default()).map_err(js_err)?;
+        let nets: Nets = Default::default();
+        if choose_backend(&backend).await? {
+            let run = Run::<Gpu>::new(settings, Default::default(), &nets).map_err(js_err)?;
             Ok(Session {
                 engine: Rc::new(RefCell::new(Engine::Gpu(run))),
                 backend: "webgpu".into(),
+                nets,
             })
         } else {
-            let run = Run::<Cpu>::new(settings, Default::default()).map_err(js_err)?;
+            let run = Run::<Cpu>::new(settings, Default::default(), &nets).map_err(js_err)?;
             Ok(Session {
                 engine: Rc::new(RefCell::new(Engine::Cpu(run))),
                 backend: "cpu".into(),
+                nets,
             })
         }
+    }
+
+    /// Load a weight file (bytes of a `.safetensors` written by `scorelab train` or by
+    /// [`Training::export`]) as model `weights:NAME`, and switch to it with its SDE.
+    /// Returns the manifest. Nothing changes if the file is invalid.
+    #[wasm_bindgen(js_name = loadWeights)]
+    pub fn load_weights(&self, name: String, bytes: Uint8Array) -> Result<JsValue, JsError> {
+        let file = weights::parse(&bytes.to_vec(), &name).map_err(js_err)?;
+        let manifest = to_js(&file.manifest)?;
+        let key = format!("weights:{name}");
+        let sde = file.manifest.sde;
+        let previous = self.nets.borrow_mut().insert(key.clone(), Rc::new(file));
+        let mut s: Settings = {
+            let e = self.engine.try_borrow().map_err(|_| JsError::new("busy"))?;
+            with_run!(&*e, r => r.settings.clone())
+        };
+        s.model = key.clone();
+        s.sde = sde;
+        if let Err(e) = self.set_state(to_js(&s)?) {
+            let mut nets = self.nets.borrow_mut();
+            match previous {
+                Some(p) => nets.insert(key, p),
+                None => nets.remove(&key),
+            };
+            return Err(e);
+        }
+        Ok(manifest)
     }
 
     /// "webgpu" or "cpu".
@@ -212,8 +296,12 @@ impl Session {
             .try_borrow_mut()
             .map_err(|_| JsError::new("busy: a sampler step is running"))?;
         match &mut *e {
-            Engine::Gpu(r) => *r = Run::new(settings, r.device.clone()).map_err(js_err)?,
-            Engine::Cpu(r) => *r = Run::new(settings, r.device.clone()).map_err(js_err)?,
+            Engine::Gpu(r) => {
+                *r = Run::new(settings, r.device.clone(), &self.nets).map_err(js_err)?
+            }
+            Engine::Cpu(r) => {
+                *r = Run::new(settings, r.device.clone(), &self.nets).map_err(js_err)?
+            }
         }
         Ok(())
     }
@@ -270,14 +358,16 @@ impl Session {
     /// Dimension of the current model.
     pub fn dim(&self) -> Result<usize, JsError> {
         let e = self.engine.try_borrow().map_err(|_| JsError::new("busy"))?;
-        Ok(with_run!(&*e, r => r.gmm.dim()))
+        Ok(with_run!(&*e, r => r.model.dim()))
     }
 
     /// Compare particles (n·d values) with the current mixture: mode weights, sliced
     /// Wasserstein, and the exact-vs-exact spread of both at the same n.
     pub fn report(&self, particles: Float32Array, repeats: u32) -> Result<JsValue, JsError> {
         let e = self.engine.try_borrow().map_err(|_| JsError::new("busy"))?;
-        let gmm = with_run!(&*e, r => r.gmm.clone());
+        let gmm = with_run!(&*e, r => r.gmm.clone()).ok_or_else(|| {
+            JsError::new("report: this model has no reference mixture to compare with")
+        })?;
         let x: Vec<f64> = particles.to_vec().into_iter().map(|v| v as f64).collect();
         if x.is_empty() || x.len() % gmm.dim() != 0 {
             return Err(JsError::new(&format!(
@@ -299,8 +389,9 @@ fn parse_settings(v: JsValue) -> Result<Settings, JsError> {
     if v.is_undefined() || v.is_null() {
         return Ok(Settings::default());
     }
-    let s: Settings = serde_wasm_bindgen::from_value(v)
-        .map_err(|e| JsError::new(&format!("invalid settings: {e}")))?;
+    let json: serde_json::Value = serde_wasm_bindgen::from_value(v)
+        .map_err(|e| JsError::new(&format!("invalid settings: not a plain JSON object ({e})")))?;
+    let s = Settings::from_value(json).map_err(js_err)?;
     s.validate().map_err(js_err)?;
     Ok(s)
 }
@@ -344,4 +435,207 @@ pub fn sampler_defaults(kind: String) -> Result<JsValue, JsError> {
 #[wasm_bindgen(js_name = sdeDefaults)]
 pub fn sde_defaults(kind: String) -> Result<JsValue, JsError> {
     to_js(&crate::sde::Sde::from_name(&kind).map_err(js_err)?)
+}
+
+/// What to train in the page: the `--config`-like JSON of [`Training::create`].
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrainSpec {
+    /// A toy set or a mixture preset.
+    data: String,
+    #[serde(default = "d_n_data")]
+    n_data: usize,
+    #[serde(default)]
+    sde: Sde,
+    #[serde(default)]
+    train: Option<TrainConfig>,
+    #[serde(default = "d_hidden")]
+    hidden: usize,
+    #[serde(default = "d_layers")]
+    layers: usize,
+}
+fn d_n_data() -> usize {
+    10_000
+}
+fn d_hidden() -> usize {
+    128
+}
+fn d_layers() -> usize {
+    3
+}
+
+struct TrainRun<B: AutodiffBackend> {
+    trainer: Trainer<B>,
+    data: String,
+    seconds: f64,
+}
+
+impl<B: AutodiffBackend> TrainRun<B> {
+    fn new(spec: TrainSpec, device: &B::Device) -> crate::Result<Self> {
+        crate::error::count("n_data", spec.n_data, 1, 1_000_000)?;
+        let (data, dim) = if TOY_SETS.iter().any(|t| t.0 == spec.data) {
+            (
+                toy(
+                    &spec.data,
+                    spec.n_data,
+                    spec.train.as_ref().map_or(0, |t| t.seed),
+                )?,
+                2,
+            )
+        } else if let Ok(g) = presets::preset(&spec.data) {
+            let mut noise = crate::rng::Noise::new(spec.train.as_ref().map_or(0, |t| t.seed));
+            (g.sample(spec.n_data, noise.rng()), g.dim())
+        } else {
+            return Err(crate::Error::invalid(
+                "data",
+                format!(
+                    "unknown data '{}'; accepted: {}, {}",
+                    spec.data,
+                    crate::data::toy::toy_names(),
+                    presets::preset_names()
+                ),
+            ));
+        };
+        let arch = MlpScoreConfig::new(dim)
+            .with_hidden(spec.hidden)
+            .with_layers(spec.layers);
+        let trainer = Trainer::new(arch, spec.sde, spec.train.unwrap_or_default(), data, device)?;
+        Ok(TrainRun {
+            trainer,
+            data: spec.data,
+            seconds: 0.0,
+        })
+    }
+
+    async fn train(&mut self, k: u32) -> crate::Result<TrainReport> {
+        let t0 = js_sys::Date::now();
+        let mut loss = f64::NAN;
+        for _ in 0..k {
+            loss = self.trainer.step().await?;
+        }
+        let dt = (js_sys::Date::now() - t0) / 1000.0;
+        self.seconds += dt;
+        Ok(TrainReport {
+            loss,
+            step: self.trainer.step,
+            steps_per_second: k as f64 / dt.max(1e-9),
+        })
+    }
+
+    async fn export(&self) -> crate::Result<Vec<u8>> {
+        let mut metrics = std::collections::BTreeMap::new();
+        metrics.insert(
+            "loss".to_string(),
+            serde_json::json!(self.trainer.last_loss),
+        );
+        metrics.insert("seconds".to_string(), serde_json::json!(self.seconds));
+        metrics.insert("trained_in".to_string(), serde_json::json!("browser"));
+        let manifest = Manifest {
+            format_version: weights::FORMAT_VERSION,
+            architecture: Architecture::Mlp(self.trainer.arch.clone()),
+            sde: self.trainer.sde,
+            data: self.data.clone(),
+            steps: self.trainer.step,
+            training: Some(self.trainer.cfg.clone()),
+            ema: true,
+            metrics,
+        };
+        weights::to_bytes(self.trainer.ema(), &manifest).await
+    }
+}
+
+#[derive(Serialize)]
+struct TrainReport {
+    loss: f64,
+    step: usize,
+    steps_per_second: f64,
+}
+
+enum TrainEngine {
+    Gpu(TrainRun<Gpu>),
+    Cpu(TrainRun<Cpu>),
+}
+
+macro_rules! with_train {
+    ($engine:expr, $r:ident => $body:expr) => {
+        match $engine {
+            TrainEngine::Gpu($r) => $body,
+            TrainEngine::Cpu($r) => $body,
+        }
+    };
+}
+
+/// A score network trained in the page (the same [`Trainer`] as `scorelab train`).
+#[wasm_bindgen]
+pub struct Training {
+    engine: Rc<RefCell<TrainEngine>>,
+    backend: String,
+}
+
+#[wasm_bindgen]
+impl Training {
+    /// `spec`: `{data, n_data?, sde?, train?: {steps, batch, lr, ...}, hidden?, layers?}`.
+    pub async fn create(backend: String, spec: JsValue) -> Result<Training, JsError> {
+        let json: serde_json::Value = serde_wasm_bindgen::from_value(spec)
+            .map_err(|e| JsError::new(&format!("invalid training: {e}")))?;
+        let spec: TrainSpec = serde_path_to_error::deserialize(json)
+            .map_err(|e| JsError::new(&format!("invalid training.{}: {}", e.path(), e.inner())))?;
+        if choose_backend(&backend).await? {
+            let run = TrainRun::<Gpu>::new(spec, &Default::default()).map_err(js_err)?;
+            Ok(Training {
+                engine: Rc::new(RefCell::new(TrainEngine::Gpu(run))),
+                backend: "webgpu".into(),
+            })
+        } else {
+            let run = TrainRun::<Cpu>::new(spec, &Default::default()).map_err(js_err)?;
+            Ok(Training {
+                engine: Rc::new(RefCell::new(TrainEngine::Cpu(run))),
+                backend: "cpu".into(),
+            })
+        }
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        self.backend.clone()
+    }
+
+    /// Train `k` steps; resolves to `{loss, step, steps_per_second}`. A non-finite loss
+    /// rejects with the step and keeps the last good weights.
+    pub fn train(&self, k: u32) -> Promise {
+        let engine = self.engine.clone();
+        future_to_promise(async move {
+            let mut e = engine.try_borrow_mut().map_err(|_| busy())?;
+            let r = with_train!(&mut *e, r => r.train(k).await)
+                .map_err(|x| JsValue::from(js_err(x)))?;
+            to_js(&r).map_err(JsValue::from)
+        })
+    }
+
+    /// The EMA weights as a `.safetensors` file (Uint8Array) that `scorelab sample` reads.
+    pub fn export(&self) -> Promise {
+        let engine = self.engine.clone();
+        future_to_promise(async move {
+            let e = engine.try_borrow().map_err(|_| busy())?;
+            let bytes =
+                with_train!(&*e, r => r.export().await).map_err(|x| JsValue::from(js_err(x)))?;
+            Ok(Uint8Array::from(&bytes[..]).into())
+        })
+    }
+}
+
+/// The 2-D toy data sets a [`Training`] accepts: `[{name, description}]`.
+#[wasm_bindgen(js_name = toySets)]
+pub fn toy_sets() -> Result<JsValue, JsError> {
+    #[derive(Serialize)]
+    struct T {
+        name: &'static str,
+        description: &'static str,
+    }
+    to_js(
+        &TOY_SETS
+            .iter()
+            .map(|(name, description)| T { name, description })
+            .collect::<Vec<_>>(),
+    )
 }

@@ -123,7 +123,7 @@ await test('bad input: a clear message, and the page keeps working', async () =>
   assert.match(msg, /invalid n/);
   // through the controls: a negative step count shows the message on the page
   await page.evaluate(() => window.scorelab.setState({ sampler: { kind: 'pc' } }));
-  const steps = page.locator('#controls label', { hasText: 'steps' }).first().locator('input');
+  const steps = page.locator('#controls label').filter({ hasText: /^\s*steps$/ }).locator('input');
   await steps.fill('-5');
   await steps.dispatchEvent('change');
   await page.waitForSelector('#error:not([hidden])');
@@ -133,7 +133,7 @@ await test('bad input: a clear message, and the page keeps working', async () =>
   assert.equal(info.index, 3);
   // postMessage commands answer with the same results
   const reply = await page.evaluate(() => new Promise((resolve) => {
-    window.addEventListener('message', (e) => { if (e.data && e.data.id === 42) resolve(e.data); });
+    window.addEventListener('message', (e) => { if (e.data && e.data.id === 42 && !e.data.cmd) resolve(e.data); });
     window.postMessage({ id: 42, cmd: 'nonsense' }, '*');
   }));
   assert.match(reply.error, /unknown command/);
@@ -145,6 +145,28 @@ await test('embed=1 hides the controls', async () => {
   assert.equal(await page.isVisible('#controls'), false);
   assert.equal(await page.isVisible('#plot'), true);
   await page.screenshot({ path: 'test-results/embed.png' });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+await test('in-page training lowers the loss; the trained model samples; a bad file shows a message', async () => {
+  const { page, errors } = await open('#backend=cpu');
+  const first = await page.evaluate(() => window.scorelab.train(50));
+  let last = first;
+  for (let i = 0; i < 6; i++) last = await page.evaluate(() => window.scorelab.train(50));
+  assert.ok(Number.isFinite(first) && last < first, `loss ${first} -> ${last}`);
+  assert.match(await page.textContent('#trainInfo'), /step 350/);
+  await page.evaluate(() => window.scorelab.useTrained());
+  assert.equal((await page.evaluate(() => window.scorelab.state())).model, 'weights:browser');
+  await page.evaluate(() => window.scorelab.setState({ ...window.scorelab.state(), sampler: { kind: 'em', steps: 100 }, n: 500 }));
+  const info = await page.evaluate(() => window.scorelab.run());
+  assert.equal(info.done, true);
+  await page.screenshot({ path: 'test-results/trained-in-page.png' });
+  // a file that is not a weight file: a message, and the page keeps its model
+  await page.setInputFiles('#weightsFile', { name: 'junk.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a model at all') });
+  await page.waitForSelector('#error:not([hidden])');
+  assert.match(await page.textContent('#error'), /junk/);
+  assert.equal((await page.evaluate(() => window.scorelab.state())).model, 'weights:browser');
   assert.deepEqual(errors, []);
   await page.close();
 });
