@@ -57,7 +57,7 @@ test-native:
 	cargo test --release
 
 test-wasm: deps-rust deps-browser
-	CHROMEDRIVER=/usr/bin/chromedriver cargo test --release --target $(WASM_TARGET) --test web
+	CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=600 cargo test --release --target $(WASM_TARGET) --test web
 
 test-browser: page deps-browser
 	node www/tests/page.test.mjs
