@@ -446,8 +446,52 @@ fn train_writes_a_weight_file_that_sample_info_and_likelihood_read() {
             "--out",
             n,
         ],
-        "dsm",
+        "dsm, dsm-likelihood, ssm, ism",
     );
+    fails_with(
+        &[
+            "train",
+            "--data",
+            "moons",
+            "--weighting",
+            "magic",
+            "--out",
+            n,
+        ],
+        "std2, likelihood",
+    );
+    fails_with(
+        &[
+            "train",
+            "--data",
+            "moons",
+            "--objective",
+            "ssm",
+            "--probe",
+            "magic",
+            "--out",
+            n,
+        ],
+        "rademacher",
+    );
+    for objective in ["ssm", "ism", "dsm-likelihood"] {
+        let (ok, _, err) = scorelab(&[
+            "train",
+            "--data",
+            "moons",
+            "--objective",
+            objective,
+            "--steps",
+            "5",
+            "--batch",
+            "16",
+            "--hidden",
+            "8",
+            "--out",
+            ws,
+        ]);
+        assert!(ok, "{objective}: {err}");
+    }
     fails_with(
         &[
             "train",

@@ -1,6 +1,7 @@
 //! Training score networks: objectives and the trainer shared by the CLI and the browser.
 //!
-//! Implemented so far: continuous-time denoising score matching (Song et al. 2021; the
+//! Objectives ([`trainer::Objective`]): denoising, sliced and implicit score matching on the
+//! perturbed marginals. Denoising score matching is the continuous-time form (Song et al. 2021; the
 //! notebook's `loss_fn`): `t ~ U(ε, 1)`, `x_t = m(t) x_0 + std(t) z`,
 //! `L = E ‖std(t) s_θ(x_t, t) + z‖²` (λ = std², summed over dimensions, averaged over the
 //! batch), or with likelihood weighting λ = g(t)², i.e. `(g/std)² ‖std·s_θ + z‖²`.
@@ -9,4 +10,4 @@
 
 pub mod trainer;
 
-pub use trainer::{TrainConfig, Trainer};
+pub use trainer::{Objective, TrainConfig, Trainer};

@@ -46,6 +46,41 @@ fn d_ema() -> f64 {
 fn d_t_eps() -> f64 {
     1e-5
 }
+/// What the network is trained to minimise (SCIENCE.md §1). All are applied to the
+/// perturbed marginals p_t (x_t = m x_0 + std z, t ~ U(ε, 1)) with the weighting λ(t).
+///
+/// burn's autodiff is first order, so the two objectives that need ∇ₓs inside the loss use
+/// central finite differences along a direction v with step `h = 1e-2·std(t)`
+/// (finite-difference score matching, Pang et al. 2020): `vᵀ∇ₓs v ≈ vᵀ(s(x+hv) − s(x−hv))/2h`,
+/// whose error is O(h²) (tests/train.rs compares it with the autodiff divergence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Objective {
+    /// Denoising score matching (Vincent 2011; Song et al. 2021): `‖std·s + z‖²`.
+    Dsm,
+    /// Sliced score matching, variance-reduced (Song et al. 2019): `vᵀ∇s v + ½‖s‖²`,
+    /// v ~ N(0, I) (or Rademacher with `probe`).
+    Ssm,
+    /// Implicit (Hyvärinen) score matching with the full trace: `tr ∇s + ½‖s‖²`
+    /// (d directional derivatives: fine in 2-D, hopeless for images).
+    Ism,
+}
+
+/// Probe distribution of sliced score matching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SlicedProbe {
+    Gaussian,
+    Rademacher,
+}
+
+fn d_objective() -> Objective {
+    Objective::Dsm
+}
+fn d_probe() -> SlicedProbe {
+    SlicedProbe::Gaussian
+}
+
 fn d_weighting() -> Weighting {
     Weighting::Std2
 }
@@ -76,6 +111,11 @@ pub struct TrainConfig {
     pub t_eps: f64,
     #[serde(default = "d_weighting")]
     pub weighting: Weighting,
+    #[serde(default = "d_objective")]
+    pub objective: Objective,
+    /// Sliced score matching's projection distribution.
+    #[serde(default = "d_probe")]
+    pub probe: SlicedProbe,
 }
 
 impl Default for TrainConfig {
@@ -195,15 +235,18 @@ impl<B: AutodiffBackend> Trainer<B> {
         })
     }
 
-    /// Continuous-time DSM loss of the network on a batch (see the module docs).
+    /// The training loss of the network on a batch: `objective` on the perturbed marginals
+    /// with weighting λ (see [`Objective`] and the module docs).
     ///
     /// # Shapes
     /// `x0: [n, d]` → `[1]`
-    pub fn dsm_loss<BB: Backend>(
+    pub fn loss<BB: Backend>(
         net: &MlpScore<BB>,
         sde: &Sde,
         x0: Tensor<BB, 2>,
         weighting: Weighting,
+        objective: Objective,
+        probe: SlicedProbe,
         t_eps: f64,
         noise: &mut Noise,
     ) -> Tensor<BB, 1> {
@@ -217,8 +260,38 @@ impl<B: AutodiffBackend> Trainer<B> {
         let z = noise.normal::<BB>(n, d, &device);
         let col = |v: Vec<f64>| host_tensor::<BB, 2>(v, [n, 1], &device);
         let xt = x0 * col(m) + z.clone() * col(s.clone());
-        let raw = net.forward_raw(xt, col(ts.clone())); // = std·s_θ
-        let per_row = (raw + z).powi_scalar(2).sum_dim(1); // [n, 1]
+        let tcol = col(ts.clone());
+        let raw = net.forward_raw(xt.clone(), tcol.clone()); // = std·s_θ
+        let per_row = match objective {
+            Objective::Dsm => (raw + z).powi_scalar(2).sum_dim(1), // [n, 1]
+            Objective::Ssm | Objective::Ism => {
+                // λ = std²: std²(vᵀ∇s v) + ½‖std·s‖², with std·s = raw. The directional
+                // derivative of raw along v with step h = 1e-2·std: std²·vᵀ∇s v = std·vᵀ∇raw v.
+                let h = col(s.iter().map(|v| 1e-2 * v).collect());
+                let dirs: Vec<Tensor<BB, 2>> = match objective {
+                    Objective::Ssm => vec![match probe {
+                        SlicedProbe::Gaussian => noise.normal::<BB>(n, d, &device),
+                        SlicedProbe::Rademacher => noise.rademacher::<BB>(n, d, &device),
+                    }],
+                    _ => (0..d)
+                        .map(|i| {
+                            let e: Vec<f64> = (0..n * d)
+                                .map(|j| if j % d == i { 1.0 } else { 0.0 })
+                                .collect();
+                            host_tensor::<BB, 2>(e, [n, d], &device)
+                        })
+                        .collect(),
+                };
+                let mut trace = Tensor::<BB, 2>::zeros([n, 1], &device);
+                for v in dirs {
+                    let step = v.clone() * h.clone();
+                    let plus = net.forward_raw(xt.clone() + step.clone(), tcol.clone());
+                    let minus = net.forward_raw(xt.clone() - step, tcol.clone());
+                    trace = trace + ((plus - minus) * v).sum_dim(1) / (h.clone() * 2.0);
+                }
+                trace * col(s.clone()) + raw.powi_scalar(2).sum_dim(1) * 0.5
+            }
+        };
         let per_row = match weighting {
             Weighting::Std2 => per_row,
             Weighting::Likelihood => {
@@ -249,11 +322,13 @@ impl<B: AutodiffBackend> Trainer<B> {
     pub async fn step(&mut self) -> Result<f64> {
         let x0 = self.batch();
         let model = self.model.take().expect("model present between steps");
-        let loss = Self::dsm_loss(
+        let loss = Self::loss(
             &model,
             &self.sde,
             x0,
             self.cfg.weighting,
+            self.cfg.objective,
+            self.cfg.probe,
             self.cfg.t_eps,
             &mut self.noise,
         );

@@ -8,7 +8,7 @@ use scorelab::model::mlp::MlpScoreConfig;
 use scorelab::model::presets::{preset_names, PRESETS};
 use scorelab::npy;
 use scorelab::sde::Sde;
-use scorelab::train::trainer::Weighting;
+use scorelab::train::trainer::{Objective, SlicedProbe, Weighting};
 use scorelab::train::{TrainConfig, Trainer};
 use scorelab::weights::{self, Architecture, Manifest};
 use scorelab::{Error, Result};
@@ -28,9 +28,16 @@ pub struct TrainArgs {
     model: String,
     #[command(flatten)]
     sde: SdeArgs,
-    /// dsm (λ = std², the notebook) or dsm-likelihood (λ = g²)
+    /// dsm (denoising), ssm (sliced, finite differences), ism (implicit, full trace by finite
+    /// differences); dsm-likelihood = dsm with --weighting likelihood
     #[arg(long, default_value = "dsm")]
     objective: String,
+    /// λ(t): std2 (the notebook) or likelihood (g²)
+    #[arg(long, default_value = "std2")]
+    weighting: String,
+    /// ssm: projection distribution, gaussian or rademacher
+    #[arg(long, default_value = "gaussian")]
+    probe: String,
     #[arg(long, default_value_t = 2000)]
     steps: usize,
     #[arg(long, default_value_t = 512)]
@@ -183,13 +190,35 @@ pub async fn train(a: TrainArgs) -> Result<()> {
             ),
         ));
     }
-    let weighting = match a.objective.as_str() {
-        "dsm" => Weighting::Std2,
-        "dsm-likelihood" => Weighting::Likelihood,
+    let (objective, mut weighting) = match a.objective.as_str() {
+        "dsm" => (Objective::Dsm, Weighting::Std2),
+        "dsm-likelihood" => (Objective::Dsm, Weighting::Likelihood),
+        "ssm" => (Objective::Ssm, Weighting::Std2),
+        "ism" => (Objective::Ism, Weighting::Std2),
+        o => return Err(Error::invalid(
+            "--objective",
+            format!(
+                "unknown or not yet built objective '{o}'; accepted: dsm, dsm-likelihood, ssm, ism"
+            ),
+        )),
+    };
+    match a.weighting.as_str() {
+        "std2" => {}
+        "likelihood" => weighting = Weighting::Likelihood,
         o => {
             return Err(Error::invalid(
-                "--objective",
-                format!("unknown or not yet built objective '{o}'; accepted: dsm, dsm-likelihood"),
+                "--weighting",
+                format!("unknown '{o}'; accepted: std2, likelihood"),
+            ))
+        }
+    }
+    let probe = match a.probe.as_str() {
+        "gaussian" => SlicedProbe::Gaussian,
+        "rademacher" => SlicedProbe::Rademacher,
+        o => {
+            return Err(Error::invalid(
+                "--probe",
+                format!("unknown '{o}'; accepted: gaussian, rademacher"),
             ))
         }
     };
@@ -212,6 +241,8 @@ pub async fn train(a: TrainArgs) -> Result<()> {
         seed: a.seed,
         t_eps: 1e-5,
         weighting,
+        objective,
+        probe,
     };
     cfg.validate().map_err(|e| match e {
         Error::Invalid { field, message } => {
