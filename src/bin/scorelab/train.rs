@@ -195,12 +195,14 @@ pub async fn train(a: TrainArgs) -> Result<()> {
         "dsm-likelihood" => (Objective::Dsm, Weighting::Likelihood),
         "ssm" => (Objective::Ssm, Weighting::Std2),
         "ism" => (Objective::Ism, Weighting::Std2),
-        o => return Err(Error::invalid(
-            "--objective",
-            format!(
+        o => {
+            return Err(Error::invalid(
+                "--objective",
+                format!(
                 "unknown or not yet built objective '{o}'; accepted: dsm, dsm-likelihood, ssm, ism"
             ),
-        )),
+            ))
+        }
     };
     match a.weighting.as_str() {
         "std2" => {}
