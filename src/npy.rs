@@ -162,10 +162,15 @@ pub fn to_bytes(shape: &[usize], data: &[f32]) -> Vec<u8> {
     out
 }
 
-/// Write float32 `.npy` atomically (temp file + rename): no partial file on failure.
+/// Write float32 `.npy` atomically: no partial file on failure.
 pub fn write(path: &str, shape: &[usize], data: &[f32]) -> Result<()> {
+    write_atomic(path, &to_bytes(shape, data))
+}
+
+/// Write bytes atomically: a temp file beside `path`, then rename (outputs and checkpoints).
+pub fn write_atomic(path: &str, bytes: &[u8]) -> Result<()> {
     let tmp = format!("{path}.tmp-{}", std::process::id());
-    std::fs::write(&tmp, to_bytes(shape, data)).map_err(|e| Error::io(path, e))?;
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(path, e))?;
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         Error::io(path, e)

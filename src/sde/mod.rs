@@ -297,20 +297,7 @@ impl Sde {
     /// The time t whose marginal std equals `std` (std is increasing in t), by bisection.
     /// `None` when `std` is outside `[std(0), std(1)]`.
     pub fn t_of_std(&self, std: f64) -> Option<f64> {
-        let (lo_s, hi_s) = (self.std(0.0), self.std(1.0));
-        if !(std >= lo_s && std <= hi_s) {
-            return None;
-        }
-        let (mut lo, mut hi) = (0.0f64, 1.0f64);
-        for _ in 0..200 {
-            let mid = 0.5 * (lo + hi);
-            if self.std(mid) < std {
-                lo = mid
-            } else {
-                hi = mid
-            }
-        }
-        Some(0.5 * (lo + hi))
+        invert_increasing(|t| self.std(t), std)
     }
 
     /// The VE-equivalent noise level `σ(t) = std(t)/m(t)`: `x(t)/m(t) = x(0) + σ(t) z`, so a
@@ -322,25 +309,31 @@ impl Sde {
     /// The time t whose noise level [`Sde::noise_level`] is `sigma`, by bisection; `None`
     /// outside `[noise_level(0), noise_level(1)]`.
     pub fn t_of_noise_level(&self, sigma: f64) -> Option<f64> {
-        if !(sigma >= self.noise_level(0.0) && sigma <= self.noise_level(1.0)) {
-            return None;
-        }
-        let (mut lo, mut hi) = (0.0f64, 1.0f64);
-        for _ in 0..200 {
-            let mid = 0.5 * (lo + hi);
-            if self.noise_level(mid) < sigma {
-                lo = mid
-            } else {
-                hi = mid
-            }
-        }
-        Some(0.5 * (lo + hi))
+        invert_increasing(|t| self.noise_level(t), sigma)
     }
 
     /// True for the variance-exploding family (NCSN ancestral step applies).
     pub fn is_ve(&self) -> bool {
         matches!(self, Sde::Ve { .. } | Sde::VeNotebook { .. })
     }
+}
+
+/// The t in [0, 1] with `f(t) = target` for an increasing `f`, by bisection; `None` when
+/// `target` is outside `[f(0), f(1)]`.
+fn invert_increasing(f: impl Fn(f64) -> f64, target: f64) -> Option<f64> {
+    if !(target >= f(0.0) && target <= f(1.0)) {
+        return None;
+    }
+    let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if f(mid) < target {
+            lo = mid
+        } else {
+            hi = mid
+        }
+    }
+    Some(0.5 * (lo + hi))
 }
 
 #[cfg(test)]

@@ -161,16 +161,6 @@ fn read_csv(path: &str) -> Result<(Vec<f64>, usize)> {
     }
 }
 
-/// Write bytes atomically: a temp file in the same folder, then rename.
-fn write_atomic(path: &str, bytes: &[u8]) -> Result<()> {
-    let tmp = format!("{path}.tmp-{}", std::process::id());
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(path, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
-}
-
 pub async fn train(a: TrainArgs) -> Result<()> {
     if a.model != "mlp" {
         return Err(Error::invalid(
@@ -292,7 +282,7 @@ pub async fn train(a: TrainArgs) -> Result<()> {
             metrics,
         };
         let bytes = pollster::block_on(weights::to_bytes(trainer.ema(), &manifest))?;
-        write_atomic(&a.out, &bytes)
+        npy::write_atomic(&a.out, &bytes)
     };
     for k in 1..=a.steps {
         let loss = match trainer.step().await {
