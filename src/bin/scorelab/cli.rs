@@ -653,36 +653,9 @@ async fn likelihood_on<B: AutodiffBackend>(a: LikelihoodArgs, loaded: Loaded) ->
         }
     };
     let data = npy::read_matrix(&a.data, Some(model.dim()))?;
-    let estimator = match a.estimator.as_str() {
-        "exact" => Estimator::Exact,
-        "hutchinson" => Estimator::Hutchinson,
-        o => {
-            return Err(Error::invalid(
-                "--estimator",
-                format!("unknown '{o}'; accepted: exact, hutchinson"),
-            ))
-        }
-    };
-    let probe = match a.probe.as_str() {
-        "gaussian" => Probe::Gaussian,
-        "rademacher" => Probe::Rademacher,
-        o => {
-            return Err(Error::invalid(
-                "--probe",
-                format!("unknown '{o}'; accepted: gaussian, rademacher"),
-            ))
-        }
-    };
-    let prior = match a.prior.as_str() {
-        "sde" => Prior::Sde,
-        "model" => Prior::Model,
-        o => {
-            return Err(Error::invalid(
-                "--prior",
-                format!("unknown '{o}'; accepted: sde, model"),
-            ))
-        }
-    };
+    let estimator: Estimator = parse_choice("--estimator", &a.estimator, "exact, hutchinson")?;
+    let probe: Probe = parse_choice("--probe", &a.probe, "gaussian, rademacher")?;
+    let prior: Prior = parse_choice("--prior", &a.prior, "sde, model")?;
     let cfg = LikelihoodConfig {
         estimator,
         probe,
@@ -821,4 +794,15 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
         (h ^ *b as u64).wrapping_mul(0x100000001b3)
     })
+}
+
+/// Parse a flag's value into a kebab-case serde enum, or one line naming the flag and the
+/// accepted values.
+pub(crate) fn parse_choice<T: serde::de::DeserializeOwned>(
+    flag: &str,
+    value: &str,
+    accepted: &str,
+) -> Result<T> {
+    serde_json::from_value(Value::String(value.to_string()))
+        .map_err(|_| Error::invalid(flag, format!("unknown '{value}'; accepted: {accepted}")))
 }

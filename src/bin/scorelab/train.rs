@@ -1,7 +1,7 @@
 //! `scorelab train`: flags, data loading, checkpoints and the loss log around the library's
 //! [`Trainer`] (the same trainer the browser runs).
 
-use crate::cli::{apply_sde, load_model, progress, SdeArgs};
+use crate::cli::{apply_sde, load_model, parse_choice, progress, SdeArgs};
 use clap::Args;
 use scorelab::data::toy::{toy, toy_names, TOY_SETS};
 use scorelab::model::mlp::MlpScoreConfig;
@@ -194,26 +194,12 @@ pub async fn train(a: TrainArgs) -> Result<()> {
             ))
         }
     };
-    match a.weighting.as_str() {
-        "std2" => {}
-        "likelihood" => weighting = Weighting::Likelihood,
-        o => {
-            return Err(Error::invalid(
-                "--weighting",
-                format!("unknown '{o}'; accepted: std2, likelihood"),
-            ))
-        }
+    if parse_choice::<Weighting>("--weighting", &a.weighting, "std2, likelihood")?
+        == Weighting::Likelihood
+    {
+        weighting = Weighting::Likelihood;
     }
-    let probe = match a.probe.as_str() {
-        "gaussian" => SlicedProbe::Gaussian,
-        "rademacher" => SlicedProbe::Rademacher,
-        o => {
-            return Err(Error::invalid(
-                "--probe",
-                format!("unknown '{o}'; accepted: gaussian, rademacher"),
-            ))
-        }
-    };
+    let probe: SlicedProbe = parse_choice("--probe", &a.probe, "gaussian, rademacher")?;
     if a.checkpoint_every == 0 {
         return Err(Error::invalid("--checkpoint-every", "must be at least 1"));
     }
