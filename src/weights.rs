@@ -9,7 +9,8 @@
 //! tensor is allocated on the device.
 
 use crate::error::{Error, Result};
-use crate::model::mlp::{MlpScore, MlpScoreConfig};
+pub use crate::model::net::Architecture;
+use crate::model::net::{Net, NetScore};
 use crate::sde::Sde;
 use crate::tensor::read_f32;
 use crate::train::TrainConfig;
@@ -21,13 +22,6 @@ use std::collections::{BTreeMap, HashMap};
 pub const FORMAT_VERSION: u32 = 1;
 /// Largest header accepted (bytes).
 const MAX_HEADER: usize = 1 << 24;
-
-/// Network architectures a weight file can hold.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Architecture {
-    Mlp(MlpScoreConfig),
-}
 
 /// What a weight file says about itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,12 +48,21 @@ struct Named<B: Backend> {
     path: Vec<String>,
     out: Vec<(String, Tensor<B, 1>, Vec<usize>)>,
 }
+/// Enum variants (`Net::Mlp`) are not part of tensor names.
+fn named_container(container: &str) -> bool {
+    !container.starts_with("Enum:")
+}
+
 impl<B: Backend> ModuleVisitor<B> for Named<B> {
-    fn enter_module(&mut self, name: &str, _container: &str) {
-        self.path.push(name.to_string());
+    fn enter_module(&mut self, name: &str, container: &str) {
+        if named_container(container) {
+            self.path.push(name.to_string());
+        }
     }
-    fn exit_module(&mut self, _name: &str, _container: &str) {
-        self.path.pop();
+    fn exit_module(&mut self, _name: &str, container: &str) {
+        if named_container(container) {
+            self.path.pop();
+        }
     }
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         let v = param.val();
@@ -69,8 +72,11 @@ impl<B: Backend> ModuleVisitor<B> for Named<B> {
     }
 }
 
-/// Serialise a network and its manifest (async: reads the tensors back).
-pub async fn to_bytes<B: Backend>(net: &MlpScore<B>, manifest: &Manifest) -> Result<Vec<u8>> {
+/// A host tensor for the file: name, shape, values.
+pub type HostTensor = (String, Vec<usize>, Vec<f32>);
+
+/// Every float parameter of a network by name, read back to the host (async).
+pub async fn host_tensors<B: Backend>(net: &Net<B>, prefix: &str) -> Result<Vec<HostTensor>> {
     let mut named = Named {
         path: vec![],
         out: vec![],
@@ -78,8 +84,19 @@ pub async fn to_bytes<B: Backend>(net: &MlpScore<B>, manifest: &Manifest) -> Res
     net.visit(&mut named);
     let mut tensors = Vec::new();
     for (name, t, shape) in named.out {
-        tensors.push((name, shape, read_f32(t).await?));
+        tensors.push((format!("{prefix}{name}"), shape, read_f32(t).await?));
     }
+    Ok(tensors)
+}
+
+/// Serialise a network and its manifest (async: reads the tensors back).
+pub async fn to_bytes<B: Backend>(net: &Net<B>, manifest: &Manifest) -> Result<Vec<u8>> {
+    let tensors = host_tensors(net, "").await?;
+    Ok(encode(tensors, manifest))
+}
+
+/// Serialise host tensors and a manifest as safetensors.
+pub fn encode(mut tensors: Vec<HostTensor>, manifest: &Manifest) -> Vec<u8> {
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     let mut header = serde_json::Map::new();
     let mut meta = serde_json::Map::new();
@@ -110,7 +127,7 @@ pub async fn to_bytes<B: Backend>(net: &MlpScore<B>, manifest: &Manifest) -> Res
             out.extend(v.to_le_bytes());
         }
     }
-    Ok(out)
+    out
 }
 
 /// A parsed, validated file: manifest and host tensors by name.
@@ -204,20 +221,25 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<WeightFile> {
 }
 
 struct Load<'a> {
+    prefix: &'a str,
     path: Vec<String>,
     tensors: &'a HashMap<String, (Vec<usize>, Vec<f32>)>,
     used: Vec<String>,
     error: Option<String>,
 }
 impl<B: Backend> ModuleMapper<B> for Load<'_> {
-    fn enter_module(&mut self, name: &str, _container: &str) {
-        self.path.push(name.to_string());
+    fn enter_module(&mut self, name: &str, container: &str) {
+        if named_container(container) {
+            self.path.push(name.to_string());
+        }
     }
-    fn exit_module(&mut self, _name: &str, _container: &str) {
-        self.path.pop();
+    fn exit_module(&mut self, _name: &str, container: &str) {
+        if named_container(container) {
+            self.path.pop();
+        }
     }
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
-        let name = self.path.join(".");
+        let name = format!("{}{}", self.prefix, self.path.join("."));
         let (id, old, mapper) = param.consume();
         let want = old.dims().to_vec();
         let new = match self.tensors.get(&name) {
@@ -244,24 +266,51 @@ impl<B: Backend> ModuleMapper<B> for Load<'_> {
     }
 }
 
-/// Build the network a file describes and load its tensors (all checked first).
-pub fn load_mlp<B: Backend>(
-    file: &WeightFile,
-    what: &str,
-    device: &B::Device,
-) -> Result<MlpScore<B>> {
-    let Architecture::Mlp(arch) = &file.manifest.architecture;
+/// Names and shapes of every parameter of an architecture (from a fresh CPU instance, so
+/// only the validated architecture, never the file, decides what is allocated).
+pub fn param_shapes(arch: &Architecture) -> Vec<(String, Vec<usize>)> {
+    type Cpu = burn::backend::NdArray<f32>;
+    let net = arch.init::<Cpu>(&Default::default());
+    let mut named = Named::<Cpu> {
+        path: vec![],
+        out: vec![],
+    };
+    net.visit(&mut named);
+    named.out.into_iter().map(|(n, _, s)| (n, s)).collect()
+}
+
+/// Prefix of the training state a checkpoint carries for `--resume` (raw weights and Adam
+/// moments; see [`crate::train::Trainer::state`]).
+pub const TRAIN_PREFIXES: [&str; 3] = ["train.model.", "train.adam.m1.", "train.adam.m2."];
+
+/// Check names and shapes against the architecture before anything is allocated: the
+/// sampling weights must all be present; the training state is all there or absent.
+fn check_tensors(file: &WeightFile, what: &str) -> Result<()> {
+    let arch = &file.manifest.architecture;
     arch.validate().map_err(|e| e.relabel(what))?;
-    // Check names and shapes against the architecture before allocating on the device.
-    let expected = arch.param_shapes();
+    let expected = param_shapes(arch);
+    let bad = |m: String| Error::invalid(what, m);
+    let has_state = file.tensors.keys().any(|k| k.starts_with("train."));
+    let mut names: Vec<(String, &Vec<usize>)> = vec![];
     for (name, shape) in &expected {
+        names.push((name.clone(), shape));
+        if has_state {
+            for p in TRAIN_PREFIXES {
+                // Fixed (untrained) parameters have no Adam moments.
+                if p != "train.model." && name == "fourier" {
+                    continue;
+                }
+                names.push((format!("{p}{name}"), shape));
+            }
+        }
+    }
+    for (name, shape) in &names {
         match file.tensors.get(name) {
-            None => return Err(Error::invalid(what, format!("tensor '{name}' is missing"))),
-            Some((s, _)) if s != shape => {
-                return Err(Error::invalid(
-                    what,
-                    format!("tensor '{name}' has shape {s:?}, the architecture needs {shape:?}"),
-                ))
+            None => return Err(bad(format!("tensor '{name}' is missing"))),
+            Some((s, _)) if s != *shape => {
+                return Err(bad(format!(
+                    "tensor '{name}' has shape {s:?}, the architecture needs {shape:?}"
+                )))
             }
             _ => {}
         }
@@ -269,15 +318,26 @@ pub fn load_mlp<B: Backend>(
     if let Some(extra) = file
         .tensors
         .keys()
-        .find(|k| !expected.iter().any(|(n, _)| n == *k))
+        .find(|k| !names.iter().any(|(n, _)| n == *k))
     {
-        return Err(Error::invalid(
-            what,
-            format!("unexpected tensor '{extra}' for this architecture"),
-        ));
+        return Err(bad(format!(
+            "unexpected tensor '{extra}' for this architecture ({})",
+            arch.name()
+        )));
     }
-    let net = arch.init::<B>(device);
+    Ok(())
+}
+
+/// Load the tensors named `prefix + path` into a fresh network (names checked already).
+pub fn load_prefixed<B: Backend>(
+    file: &WeightFile,
+    prefix: &str,
+    what: &str,
+    device: &B::Device,
+) -> Result<Net<B>> {
+    let net = file.manifest.architecture.init::<B>(device);
     let mut load = Load {
+        prefix,
         path: vec![],
         tensors: &file.tensors,
         used: vec![],
@@ -287,11 +347,24 @@ pub fn load_mlp<B: Backend>(
     if let Some(e) = load.error {
         return Err(Error::invalid(what, e));
     }
-    if let Some(extra) = file.tensors.keys().find(|k| !load.used.contains(k)) {
-        return Err(Error::invalid(
-            what,
-            format!("unexpected tensor '{extra}' for this architecture"),
-        ));
-    }
     Ok(net)
+}
+
+/// Build the network a file describes and load its sampling weights (all checked first).
+pub fn load_net<B: Backend>(file: &WeightFile, what: &str, device: &B::Device) -> Result<Net<B>> {
+    check_tensors(file, what)?;
+    load_prefixed(file, "", what, device)
+}
+
+/// The file's network as a score model under the SDE it was trained with.
+pub fn load_score<B: Backend>(
+    file: &WeightFile,
+    what: &str,
+    device: &B::Device,
+) -> Result<NetScore<B>> {
+    Ok(NetScore {
+        net: load_net(file, what, device)?,
+        arch: file.manifest.architecture.clone(),
+        sde: file.manifest.sde,
+    })
 }

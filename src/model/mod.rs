@@ -3,9 +3,13 @@
 //! Samplers and the likelihood take a `&dyn ScoreModel<B>`, so the exact Gaussian
 //! mixture (the oracle, [`gmm`]) and trained networks are interchangeable.
 
+pub mod conv;
+pub mod energy;
 pub mod gmm;
 pub mod mlp;
+pub mod net;
 pub mod presets;
+pub mod unet;
 
 use burn::tensor::{backend::Backend, Tensor};
 

@@ -3,13 +3,19 @@
 //! last good weights. Each [`Trainer::step`] is async because it reads the loss back.
 
 use crate::error::{count, in_range, Error, Result};
-use crate::model::mlp::{MlpScore, MlpScoreConfig, NetScore};
+use crate::model::net::{Architecture, Net, NetScore};
 use crate::rng::Noise;
+use crate::sde::ladder::ncsn_sigmas;
 use crate::sde::Sde;
-use crate::tensor::{host_tensor, read_scalar};
+use crate::tensor::{host_tensor, read_f32, read_scalar};
+use crate::weights::{self, HostTensor, WeightFile};
 use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{adaptor::OptimizerAdaptor, Adam, AdamConfig, GradientsParams, Optimizer};
+use burn::optim::record::AdaptorRecord;
+use burn::optim::{
+    adaptor::OptimizerAdaptor, Adam, AdamConfig, AdamState, AdaptiveMomentumState, GradientsParams,
+    Optimizer,
+};
 use burn::tensor::{backend::AutodiffBackend, backend::Backend, Tensor};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -64,6 +70,15 @@ pub enum Objective {
     /// Implicit (Hyvärinen) score matching with the full trace: `tr ∇s + ½‖s‖²`
     /// (d directional derivatives: fine in 2-D, hopeless for images).
     Ism,
+    /// NCSN's multi-scale DSM (Song & Ermon 2019, eq. 6): σ drawn uniformly from the
+    /// geometric ladder of `levels` noise levels from σ(1) down to `sigma_last`, λ(σ) = σ²,
+    /// i.e. `‖σ s_θ(x̃, σ) + z‖²` with `x̃ = x + σz` (in VE coordinates; for VP/sub-VP the
+    /// ladder's times t_i with σ(t_i) = σ_i are used).
+    Ncsn,
+    /// DDPM's simple ε loss (Ho et al. 2020, eq. 14): `t = i/N`, i uniform in 1..N,
+    /// `‖ε_θ(x_t, t) − ε‖²` = `‖r_θ + ε‖²` with `r_θ = −ε_θ` (Tweedie). It is DSM with λ = std²
+    /// restricted to the N discrete times of the chain.
+    Ddpm,
 }
 
 /// Probe distribution of sliced score matching.
@@ -79,6 +94,16 @@ fn d_objective() -> Objective {
 }
 fn d_probe() -> SlicedProbe {
     SlicedProbe::Gaussian
+}
+
+fn d_levels() -> usize {
+    20
+}
+fn d_sigma_last() -> f64 {
+    0.01
+}
+fn d_ddpm_steps() -> usize {
+    1000
 }
 
 fn d_weighting() -> Weighting {
@@ -116,6 +141,18 @@ pub struct TrainConfig {
     /// Sliced score matching's projection distribution.
     #[serde(default = "d_probe")]
     pub probe: SlicedProbe,
+    /// NCSN objective: number of noise levels L of the ladder.
+    #[serde(default = "d_levels")]
+    pub levels: usize,
+    /// NCSN objective: the smallest noise level σ_L.
+    #[serde(default = "d_sigma_last")]
+    pub sigma_last: f64,
+    /// DDPM objective: number of discrete steps N.
+    #[serde(default = "d_ddpm_steps")]
+    pub ddpm_steps: usize,
+    /// Uniform dequantisation of 8-bit pixel data, `x = (255x + u)/256` (images).
+    #[serde(default)]
+    pub dequantize: bool,
 }
 
 impl Default for TrainConfig {
@@ -133,6 +170,9 @@ impl TrainConfig {
         in_range("grad_clip", self.grad_clip, 0.0, 1e6)?;
         in_range("ema", self.ema, 0.0, 0.999_999)?;
         in_range("t_eps", self.t_eps, 1e-7, 0.5)?;
+        count("levels", self.levels, 1, 100_000)?;
+        in_range("sigma_last", self.sigma_last, 1e-6, 1e3)?;
+        count("ddpm_steps", self.ddpm_steps, 1, 1_000_000)?;
         Ok(())
     }
 }
@@ -166,18 +206,102 @@ impl<B: Backend> ModuleMapper<B> for EmaUpdate<B> {
     }
 }
 
+/// Parameter names (as in the weight file), ids and shapes.
+struct ParamNames {
+    path: Vec<String>,
+    out: Vec<(String, ParamId, Vec<usize>)>,
+}
+impl<B: Backend> ModuleVisitor<B> for ParamNames {
+    fn enter_module(&mut self, name: &str, container: &str) {
+        if !container.starts_with("Enum:") {
+            self.path.push(name.to_string());
+        }
+    }
+    fn exit_module(&mut self, _name: &str, container: &str) {
+        if !container.starts_with("Enum:") {
+            self.path.pop();
+        }
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        self.out
+            .push((self.path.join("."), param.id, param.val().dims().to_vec()));
+    }
+}
+
+/// Adam's moments of one parameter, flattened (ranks 1 to 4 occur in our networks).
+fn adam_moments<B: AutodiffBackend>(
+    rec: &AdaptorRecord<Adam, B>,
+) -> (Tensor<B::InnerBackend, 1>, Tensor<B::InnerBackend, 1>) {
+    fn flat<BB: Backend, const D: usize>(s: AdamState<BB, D>) -> (Tensor<BB, 1>, Tensor<BB, 1>) {
+        let m = s.momentum;
+        let n = m.moment_1.shape().num_elements();
+        (m.moment_1.reshape([n]), m.moment_2.reshape([n]))
+    }
+    // The record does not know its rank; the rank of the stored tensor decides.
+    match rec.clone() {
+        AdaptorRecord::V1(v) => match v {
+            burn::optim::record::AdaptorRecordV1::Rank1(s) => flat(s),
+            burn::optim::record::AdaptorRecordV1::Rank2(s) => flat(s),
+            burn::optim::record::AdaptorRecordV1::Rank3(s) => flat(s),
+            burn::optim::record::AdaptorRecordV1::Rank4(s) => flat(s),
+            _ => unreachable!("our networks have parameters of rank 1 to 4"),
+        },
+    }
+}
+
+fn host_f32<IB: Backend, const D: usize>(
+    v: &[f32],
+    shape: &[usize],
+    device: &IB::Device,
+) -> Tensor<IB, D> {
+    Tensor::from_data(
+        burn::tensor::TensorData::new(v.to_vec(), shape.to_vec()).convert::<IB::FloatElem>(),
+        device,
+    )
+}
+
+/// An Adam record for one parameter from host moments.
+fn adam_record<B: AutodiffBackend>(
+    time: usize,
+    m1: &[f32],
+    m2: &[f32],
+    shape: &[usize],
+    device: &B::Device,
+) -> AdaptorRecord<Adam, B> {
+    fn make<BB: AutodiffBackend, const D: usize>(
+        time: usize,
+        m1: &[f32],
+        m2: &[f32],
+        shape: &[usize],
+        device: &BB::Device,
+    ) -> AdaptorRecord<Adam, BB> {
+        let t = |v: &[f32]| host_f32::<BB::InnerBackend, D>(v, shape, device);
+        AdaptorRecord::from_state::<D>(AdamState {
+            momentum: AdaptiveMomentumState::new(time, t(m1), t(m2)),
+        })
+    }
+    match shape.len() {
+        1 => make::<B, 1>(time, m1, m2, shape, device),
+        2 => make::<B, 2>(time, m1, m2, shape, device),
+        3 => make::<B, 3>(time, m1, m2, shape, device),
+        _ => make::<B, 4>(time, m1, m2, shape, device),
+    }
+}
+
 /// A training run in progress on host data `[N, d]`.
 pub struct Trainer<B: AutodiffBackend> {
     pub cfg: TrainConfig,
-    pub arch: MlpScoreConfig,
+    pub arch: Architecture,
     pub sde: Sde,
-    model: Option<MlpScore<B>>,
-    ema: MlpScore<B::InnerBackend>,
-    optim: OptimizerAdaptor<Adam, MlpScore<B>, B>,
+    model: Option<Net<B>>,
+    ema: Net<B::InnerBackend>,
+    optim: OptimizerAdaptor<Adam, Net<B>, B>,
     data: Vec<f64>,
     n_data: usize,
     noise: Noise,
     device: B::Device,
+    /// The NCSN objective's ladder times t_i (σ(t_i) = σ_i); empty for other objectives.
+    ladder: Vec<f64>,
     /// Optimiser steps taken.
     pub step: usize,
     /// The last finite loss.
@@ -185,9 +309,9 @@ pub struct Trainer<B: AutodiffBackend> {
 }
 
 impl<B: AutodiffBackend> Trainer<B> {
-    /// Start a run. `data` is row-major `[N, arch.dim]`.
+    /// Start a run. `data` is row-major `[N, arch.dim()]`.
     pub fn new(
-        arch: MlpScoreConfig,
+        arch: Architecture,
         sde: Sde,
         cfg: TrainConfig,
         data: Vec<f64>,
@@ -196,7 +320,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         arch.validate()?;
         sde.validate()?;
         cfg.validate()?;
-        let d = arch.dim;
+        let d = arch.dim();
         if data.is_empty() || data.len() % d != 0 {
             return Err(Error::invalid(
                 "data",
@@ -209,6 +333,11 @@ impl<B: AutodiffBackend> Trainer<B> {
                 format!("row {} has a non-finite value", i / d),
             ));
         }
+        let ladder = if cfg.objective == Objective::Ncsn {
+            Self::ladder_times(&sde, &cfg)?
+        } else {
+            vec![]
+        };
         B::seed(device, cfg.seed);
         let model = arch.init::<B>(device);
         let ema = model.valid();
@@ -217,7 +346,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             adam =
                 adam.with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.grad_clip as f32)));
         }
-        let optim = adam.init::<B, MlpScore<B>>();
+        let optim = adam.init::<B, Net<B>>();
         let n_data = data.len() / d;
         Ok(Trainer {
             noise: Noise::new(cfg.seed.wrapping_add(1)),
@@ -230,46 +359,76 @@ impl<B: AutodiffBackend> Trainer<B> {
             data,
             n_data,
             device: device.clone(),
+            ladder,
             step: 0,
             last_loss: None,
         })
     }
 
-    /// The training loss of the network on a batch: `objective` on the perturbed marginals
-    /// with weighting λ (see [`Objective`] and the module docs).
+    /// The times t_i of NCSN's σ ladder under `sde` (σ(t_i) = σ_i).
+    pub fn ladder_times(sde: &Sde, cfg: &TrainConfig) -> Result<Vec<f64>> {
+        let top = sde.noise_level(1.0);
+        ncsn_sigmas(cfg.levels, top, cfg.sigma_last.min(top))?
+            .iter()
+            .map(|s| {
+                sde.t_of_noise_level(*s).ok_or_else(|| {
+                    Error::invalid(
+                        "sigma_last",
+                        format!("σ = {s} is not reached by the {} SDE", sde.name()),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Training times for a batch of n: `U(ε, 1)`, the ladder's or the chain's discrete times.
+    fn times(cfg: &TrainConfig, ladder: &[f64], n: usize, noise: &mut Noise) -> Vec<f64> {
+        let rng = noise.rng();
+        (0..n)
+            .map(|_| match cfg.objective {
+                Objective::Ncsn => ladder[rng.random_range(0..ladder.len())],
+                Objective::Ddpm => {
+                    rng.random_range(1..=cfg.ddpm_steps) as f64 / cfg.ddpm_steps as f64
+                }
+                _ => cfg.t_eps + (1.0 - cfg.t_eps) * rng.random::<f64>(),
+            })
+            .collect()
+    }
+
+    /// The training loss of the network on a batch: `cfg.objective` on the perturbed
+    /// marginals with weighting λ (see [`Objective`] and the module docs). `ladder` holds the
+    /// NCSN ladder's times ([`Trainer::ladder_times`]) for that objective.
     ///
     /// # Shapes
     /// `x0: [n, d]` → `[1]`
     pub fn loss<BB: Backend>(
-        net: &MlpScore<BB>,
+        net: &Net<BB>,
+        arch: &Architecture,
         sde: &Sde,
         x0: Tensor<BB, 2>,
-        weighting: Weighting,
-        objective: Objective,
-        probe: SlicedProbe,
-        t_eps: f64,
+        cfg: &TrainConfig,
+        ladder: &[f64],
         noise: &mut Noise,
     ) -> Tensor<BB, 1> {
         let [n, d] = x0.dims();
         let device = x0.device();
-        let ts: Vec<f64> = (0..n)
-            .map(|_| t_eps + (1.0 - t_eps) * noise.rng().random::<f64>())
-            .collect();
+        let ts = Self::times(cfg, ladder, n, noise);
         let m: Vec<f64> = ts.iter().map(|t| sde.mean_scale(*t)).collect();
         let s: Vec<f64> = ts.iter().map(|t| sde.std(*t)).collect();
         let z = noise.normal::<BB>(n, d, &device);
         let col = |v: Vec<f64>| host_tensor::<BB, 2>(v, [n, 1], &device);
         let xt = x0 * col(m) + z.clone() * col(s.clone());
-        let tcol = col(ts.clone());
-        let raw = net.forward_raw(xt.clone(), tcol.clone()); // = std·s_θ
-        let per_row = match objective {
-            Objective::Dsm => (raw + z).powi_scalar(2).sum_dim(1), // [n, 1]
+        let raw = net.scaled_score(arch, sde, xt.clone(), &ts); // = std·s_θ
+        let per_row = match cfg.objective {
+            Objective::Dsm | Objective::Ncsn | Objective::Ddpm => {
+                (raw + z).powi_scalar(2).sum_dim(1) // [n, 1]
+            }
             Objective::Ssm | Objective::Ism => {
                 // λ = std²: std²(vᵀ∇s v) + ½‖std·s‖², with std·s = raw. The directional
                 // derivative of raw along v with step h = 1e-2·std: std²·vᵀ∇s v = std·vᵀ∇raw v.
                 let h = col(s.iter().map(|v| 1e-2 * v).collect());
-                let dirs: Vec<Tensor<BB, 2>> = match objective {
-                    Objective::Ssm => vec![match probe {
+                let dirs: Vec<Tensor<BB, 2>> = match cfg.objective {
+                    Objective::Ssm => vec![match cfg.probe {
                         SlicedProbe::Gaussian => noise.normal::<BB>(n, d, &device),
                         SlicedProbe::Rademacher => noise.rademacher::<BB>(n, d, &device),
                     }],
@@ -285,14 +444,14 @@ impl<B: AutodiffBackend> Trainer<B> {
                 let mut trace = Tensor::<BB, 2>::zeros([n, 1], &device);
                 for v in dirs {
                     let step = v.clone() * h.clone();
-                    let plus = net.forward_raw(xt.clone() + step.clone(), tcol.clone());
-                    let minus = net.forward_raw(xt.clone() - step, tcol.clone());
+                    let plus = net.scaled_score(arch, sde, xt.clone() + step.clone(), &ts);
+                    let minus = net.scaled_score(arch, sde, xt.clone() - step, &ts);
                     trace = trace + ((plus - minus) * v).sum_dim(1) / (h.clone() * 2.0);
                 }
                 trace * col(s.clone()) + raw.powi_scalar(2).sum_dim(1) * 0.5
             }
         };
-        let per_row = match weighting {
+        let per_row = match cfg.weighting {
             Weighting::Std2 => per_row,
             Weighting::Likelihood => {
                 let w: Vec<f64> = ts
@@ -307,12 +466,19 @@ impl<B: AutodiffBackend> Trainer<B> {
     }
 
     fn batch(&mut self) -> Tensor<B, 2> {
-        let d = self.arch.dim;
+        let d = self.arch.dim();
         let b = self.cfg.batch;
         let mut rows = Vec::with_capacity(b * d);
         for _ in 0..b {
             let i = self.noise.rng().random_range(0..self.n_data);
             rows.extend_from_slice(&self.data[i * d..(i + 1) * d]);
+        }
+        if self.cfg.dequantize {
+            // x = (k + u)/256 for 8-bit pixels k = 255·x (SCIENCE.md §5).
+            let rng = self.noise.rng();
+            for v in rows.iter_mut() {
+                *v = ((*v * 255.0).round() + rng.random::<f64>()) / 256.0;
+            }
         }
         host_tensor(rows, [b, d], &self.device)
     }
@@ -324,12 +490,11 @@ impl<B: AutodiffBackend> Trainer<B> {
         let model = self.model.take().expect("model present between steps");
         let loss = Self::loss(
             &model,
+            &self.arch,
             &self.sde,
             x0,
-            self.cfg.weighting,
-            self.cfg.objective,
-            self.cfg.probe,
-            self.cfg.t_eps,
+            &self.cfg,
+            &self.ladder,
             &mut self.noise,
         );
         let value = match read_scalar(loss.clone()).await {
@@ -370,21 +535,101 @@ impl<B: AutodiffBackend> Trainer<B> {
         Ok(value)
     }
 
+    /// The training state a checkpoint carries for `--resume`: the raw weights under
+    /// `train.model.` and Adam's first and second moments under `train.adam.m1.`/`m2.`
+    /// (the sampling weights, the EMA, are written under the plain names by the caller).
+    pub async fn state(&self) -> Result<Vec<HostTensor>> {
+        let model = self.model();
+        let mut out = weights::host_tensors(model, "train.model.").await?;
+        let mut names = ParamNames {
+            path: vec![],
+            out: vec![],
+        };
+        model.visit(&mut names);
+        let record = self.optim.to_record();
+        let mut moments = vec![];
+        for (name, id, shape) in names.out {
+            if let Some((m1, m2)) = record.get(&id).map(adam_moments) {
+                moments.push((format!("train.adam.m1.{name}"), shape.clone(), m1));
+                moments.push((format!("train.adam.m2.{name}"), shape, m2));
+            }
+        }
+        for (name, shape, t) in moments {
+            out.push((name, shape, read_f32(t).await?));
+        }
+        Ok(out)
+    }
+
+    /// Continue from a checkpoint written with [`Trainer::state`]: raw and EMA weights, Adam
+    /// moments and the step count. The batch and noise streams restart from `seed + step`,
+    /// so a resumed run is seeded but not bit-identical to an uninterrupted one.
+    pub fn restore(&mut self, file: &WeightFile, what: &str) -> Result<()> {
+        if file.manifest.architecture != self.arch {
+            return Err(Error::invalid(
+                what,
+                format!(
+                    "was trained as {} with a different architecture; resume with the same --model",
+                    file.manifest.architecture.name()
+                ),
+            ));
+        }
+        if file.manifest.sde != self.sde {
+            return Err(Error::invalid(
+                what,
+                "was trained with a different SDE; resume with the same --sde",
+            ));
+        }
+        if !file.tensors.contains_key(&format!(
+            "train.model.{}",
+            weights::param_shapes(&self.arch)[0].0
+        )) {
+            return Err(Error::invalid(
+                what,
+                "holds no training state (it was written without it); cannot resume",
+            ));
+        }
+        let ema = weights::load_net::<B::InnerBackend>(file, what, &self.device)?;
+        let model = weights::load_prefixed::<B>(file, "train.model.", what, &self.device)?;
+        let mut names = ParamNames {
+            path: vec![],
+            out: vec![],
+        };
+        model.visit(&mut names);
+        let steps = file.manifest.steps;
+        // (burn's record map type is hashbrown's; start from the optimiser's own, emptied.)
+        let mut record = self.optim.to_record();
+        record.clear();
+        for (name, id, shape) in names.out {
+            let m1 = file.tensors.get(&format!("train.adam.m1.{name}"));
+            let m2 = file.tensors.get(&format!("train.adam.m2.{name}"));
+            if let (Some((_, m1)), Some((_, m2))) = (m1, m2) {
+                record.insert(id, adam_record::<B>(steps, m1, m2, &shape, &self.device));
+            }
+        }
+        let optim = std::mem::replace(&mut self.optim, AdamConfig::new().init());
+        self.optim = optim.load_record(record);
+        self.model = Some(model);
+        self.ema = ema;
+        self.step = steps;
+        self.noise = Noise::new(self.cfg.seed.wrapping_add(1).wrapping_add(steps as u64));
+        Ok(())
+    }
+
     /// The EMA network as a score model for sampling (no autodiff).
     pub fn ema_score(&self) -> NetScore<B::InnerBackend> {
         NetScore {
             net: self.ema.clone(),
+            arch: self.arch.clone(),
             sde: self.sde,
-            dim: self.arch.dim,
         }
     }
 
     /// The raw (non-EMA) network.
-    pub fn model(&self) -> &MlpScore<B> {
+    pub fn model(&self) -> &Net<B> {
         self.model.as_ref().expect("model present between steps")
     }
 
-    pub fn ema(&self) -> &MlpScore<B::InnerBackend> {
+    pub fn ema(&self) -> &Net<B::InnerBackend> {
         &self.ema
     }
 }

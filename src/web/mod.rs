@@ -9,7 +9,7 @@
 use crate::config::Settings;
 use crate::data::toy::{toy, TOY_SETS};
 use crate::model::gmm::{ExactGmm, Gmm};
-use crate::model::mlp::{MlpScoreConfig, NetScore};
+use crate::model::mlp::MlpScoreConfig;
 use crate::model::presets;
 use crate::model::ScoreModel;
 use crate::sample::{Sampler, StepInfo};
@@ -86,14 +86,8 @@ impl<B: Backend> Run<B> {
                         ),
                     ));
                 }
-                let Architecture::Mlp(arch) = &file.manifest.architecture;
-                let net = weights::load_mlp::<B>(&file, "model", &device)?;
                 (
-                    Box::new(NetScore {
-                        net,
-                        sde: settings.sde,
-                        dim: arch.dim,
-                    }),
+                    Box::new(weights::load_score::<B>(&file, "model", &device)?),
                     presets::preset(&file.manifest.data).ok(),
                 )
             } else {
@@ -496,9 +490,11 @@ impl<B: AutodiffBackend> TrainRun<B> {
                 ),
             ));
         };
-        let arch = MlpScoreConfig::new(dim)
-            .with_hidden(spec.hidden)
-            .with_layers(spec.layers);
+        let arch = Architecture::Mlp(
+            MlpScoreConfig::new(dim)
+                .with_hidden(spec.hidden)
+                .with_layers(spec.layers),
+        );
         let trainer = Trainer::new(arch, spec.sde, spec.train.unwrap_or_default(), data, device)?;
         Ok(TrainRun {
             trainer,
@@ -532,7 +528,7 @@ impl<B: AutodiffBackend> TrainRun<B> {
         metrics.insert("trained_in".to_string(), serde_json::json!("browser"));
         let manifest = Manifest {
             format_version: weights::FORMAT_VERSION,
-            architecture: Architecture::Mlp(self.trainer.arch.clone()),
+            architecture: self.trainer.arch.clone(),
             sde: self.trainer.sde,
             data: self.data.clone(),
             steps: self.trainer.step,

@@ -9,7 +9,6 @@ use scorelab::likelihood::{
     bits_per_dim, log_likelihood, Estimator, LikelihoodConfig, Prior, Probe,
 };
 use scorelab::model::gmm::{ExactGmm, Gmm};
-use scorelab::model::mlp::NetScore;
 use scorelab::model::presets::{self, preset_names};
 use scorelab::model::ScoreModel;
 use scorelab::sample::pc::{CorrectorKind, PredictorKind, CORRECTOR_NAMES, PREDICTOR_NAMES};
@@ -17,7 +16,7 @@ use scorelab::sample::{Sampler, SAMPLER_NAMES};
 use scorelab::sde::{Sde, SDE_NAMES};
 use scorelab::solver::{SolverKind, SOLVER_NAMES};
 use scorelab::tensor::{host_tensor, read_f64};
-use scorelab::weights::{self, Architecture, WeightFile};
+use scorelab::weights::{self, WeightFile};
 use scorelab::{npy, stats, Error, Result};
 use serde_json::{json, Value};
 use std::process::ExitCode;
@@ -80,6 +79,17 @@ pub(crate) struct SdeArgs {
     /// VP/sub-VP: beta at t=1 [default: 20]
     #[arg(long)]
     pub(crate) beta_max: Option<f64>,
+}
+
+impl SdeArgs {
+    /// No SDE flag was given.
+    pub(crate) fn is_default(&self) -> bool {
+        self.sde.is_none()
+            && self.sigma_min.is_none()
+            && self.sigma_max.is_none()
+            && self.beta_min.is_none()
+            && self.beta_max.is_none()
+    }
 }
 
 #[derive(Args)]
@@ -553,12 +563,7 @@ async fn sample_on<B: AutodiffBackend>(a: SampleArgs, s: Settings, loaded: Loade
         Loaded::Net(file) => {
             s.sde = net_sde(file, &a.sde, s.sde)?;
             s.validate()?;
-            let Architecture::Mlp(arch) = &file.manifest.architecture;
-            Box::new(NetScore {
-                net: weights::load_mlp::<B>(file, &s.model, &device)?,
-                sde: s.sde,
-                dim: arch.dim,
-            })
+            Box::new(weights::load_score::<B>(file, &s.model, &device)?)
         }
     };
     let d = model.dim();
@@ -644,12 +649,7 @@ async fn likelihood_on<B: AutodiffBackend>(a: LikelihoodArgs, loaded: Loaded) ->
         Loaded::Exact(gmm) => Box::new(ExactGmm::<B>::new(gmm.clone(), sde, &device)),
         Loaded::Net(file) => {
             sde = net_sde(file, &a.sde, sde)?;
-            let Architecture::Mlp(arch) = &file.manifest.architecture;
-            Box::new(NetScore {
-                net: weights::load_mlp::<B>(file, &a.model, &device)?,
-                sde,
-                dim: arch.dim,
-            })
+            Box::new(weights::load_score::<B>(file, &a.model, &device)?)
         }
     };
     let data = npy::read_matrix(&a.data, Some(model.dim()))?;

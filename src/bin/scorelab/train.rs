@@ -2,9 +2,9 @@
 //! [`Trainer`] (the same trainer the browser runs).
 
 use crate::cli::{apply_sde, load_model, parse_choice, progress, SdeArgs};
+use burn::tensor::backend::AutodiffBackend;
 use clap::Args;
 use scorelab::data::toy::{toy, toy_names, TOY_SETS};
-use scorelab::model::mlp::MlpScoreConfig;
 use scorelab::model::presets::{preset_names, PRESETS};
 use scorelab::npy;
 use scorelab::sde::Sde;
@@ -23,13 +23,15 @@ pub struct TrainArgs {
     /// spirals), a mixture preset or gmm:FILE.json (sampled), or points in .npy / .csv
     #[arg(long)]
     data: String,
-    /// Network: mlp (the U-Net, NCSN, energy and eps forms are not built yet)
+    /// Network: mlp (Fourier-feature MLP), ncsn (noise-conditional MLP), eps (ε-prediction
+    /// MLP, DDPM), energy (score = -∇E), unet (the notebook's 28x28 U-Net)
     #[arg(long, default_value = "mlp")]
     model: String,
     #[command(flatten)]
     sde: SdeArgs,
-    /// dsm (denoising), ssm (sliced, finite differences), ism (implicit, full trace by finite
-    /// differences); dsm-likelihood = dsm with --weighting likelihood
+    /// dsm (continuous-time denoising), ncsn (multi-scale DSM on the σ ladder), ddpm (ε loss
+    /// on N discrete steps), ssm (sliced, finite differences), ism (implicit, full trace by
+    /// finite differences); dsm-likelihood = dsm with --weighting likelihood
     #[arg(long, default_value = "dsm")]
     objective: String,
     /// λ(t): std2 (the notebook) or likelihood (g²)
@@ -64,9 +66,25 @@ pub struct TrainArgs {
     /// Points drawn from a generated data set (toy sets, mixtures)
     #[arg(long, default_value_t = 20_000)]
     n_data: usize,
-    /// cpu (wgpu and cuda are not wired into the trainer yet)
+    /// cpu (ndarray), wgpu (Vulkan/Metal/DX12; build with --features wgpu), cuda (build with
+    /// --features cuda)
     #[arg(long, default_value = "cpu")]
     backend: String,
+    /// Continue from the checkpoint at --out (weights, EMA and Adam state) up to --steps
+    #[arg(long)]
+    resume: bool,
+    /// Write only the sampling (EMA) weights: smaller files that cannot be resumed
+    #[arg(long)]
+    no_state: bool,
+    /// Uniform dequantisation of pixel data, (255x + u)/256 (default: on for image sets)
+    #[arg(long)]
+    dequantize: Option<bool>,
+    /// ncsn objective: noise levels L
+    #[arg(long, default_value_t = 20)]
+    levels: usize,
+    /// ddpm objective: discrete steps N
+    #[arg(long, default_value_t = 1000)]
+    ddpm_steps: usize,
     /// Weight file to write (.safetensors), atomically
     #[arg(long)]
     out: String,
@@ -95,16 +113,14 @@ fn load_data(spec: &str, n: usize, seed: u64) -> Result<(Vec<f64>, usize)> {
     if spec.ends_with(".csv") {
         return read_csv(spec);
     }
-    if spec == "mnist" || spec == "fashion" {
-        return Err(Error::invalid(
-            "--data",
-            format!("'{spec}' needs the image models, which are not built yet"),
-        ));
+    if let Some(images) = scorelab::data::images::named(spec) {
+        let images = images?;
+        return Ok((images.pixels, scorelab::data::images::PIXELS));
     }
     Err(Error::invalid(
         "--data",
         format!(
-            "unknown data '{spec}'; accepted: {}, a preset ({}), gmm:FILE.json, FILE.npy, FILE.csv",
+            "unknown data '{spec}'; accepted: {}, a preset ({}), mnist, fashion, gmm:FILE.json, FILE.npy, FILE.csv",
             toy_names(),
             preset_names()
         ),
@@ -162,35 +178,44 @@ fn read_csv(path: &str) -> Result<(Vec<f64>, usize)> {
 }
 
 pub async fn train(a: TrainArgs) -> Result<()> {
-    if a.model != "mlp" {
-        return Err(Error::invalid(
-            "--model",
-            format!(
-                "unknown or not yet built network '{}'; accepted: mlp",
-                a.model
-            ),
-        ));
-    }
-    if a.backend != "cpu" {
-        return Err(Error::invalid(
+    match a.backend.as_str() {
+        "cpu" => train_on::<TB>(a, Default::default()).await,
+        #[cfg(feature = "wgpu")]
+        "wgpu" => {
+            train_on::<burn::backend::Autodiff<burn::backend::Wgpu>>(a, Default::default()).await
+        }
+        #[cfg(feature = "cuda")]
+        "cuda" => {
+            train_on::<burn::backend::Autodiff<burn::backend::Cuda>>(a, Default::default()).await
+        }
+        "wgpu" | "cuda" => Err(Error::invalid(
             "--backend",
             format!(
-                "'{}' is not wired into the trainer yet; accepted: cpu",
+                "this build has no {0} backend; rebuild with `cargo build --release --features {0}`",
                 a.backend
             ),
-        ));
+        )),
+        other => Err(Error::invalid(
+            "--backend",
+            format!("unknown backend '{other}'; accepted: cpu, wgpu, cuda"),
+        )),
     }
+}
+
+async fn train_on<B: AutodiffBackend>(a: TrainArgs, device: B::Device) -> Result<()> {
     let (objective, mut weighting) = match a.objective.as_str() {
         "dsm" => (Objective::Dsm, Weighting::Std2),
         "dsm-likelihood" => (Objective::Dsm, Weighting::Likelihood),
+        "ncsn" => (Objective::Ncsn, Weighting::Std2),
+        "ddpm" => (Objective::Ddpm, Weighting::Std2),
         "ssm" => (Objective::Ssm, Weighting::Std2),
         "ism" => (Objective::Ism, Weighting::Std2),
         o => {
             return Err(Error::invalid(
                 "--objective",
                 format!(
-                "unknown or not yet built objective '{o}'; accepted: dsm, dsm-likelihood, ssm, ism"
-            ),
+                    "unknown objective '{o}'; accepted: dsm, dsm-likelihood, ncsn, ddpm, ssm, ism"
+                ),
             ))
         }
     };
@@ -208,6 +233,23 @@ pub async fn train(a: TrainArgs) -> Result<()> {
     }
     scorelab::error::count("--n-data", a.n_data, 1, 10_000_000)?;
     let sde: Sde = apply_sde(Sde::default(), &a.sde)?;
+    let previous = if a.resume {
+        let bytes = std::fs::read(&a.out).map_err(|e| {
+            Error::io(
+                &a.out,
+                format!("{e} (--resume continues the checkpoint at --out)"),
+            )
+        })?;
+        Some(weights::parse(&bytes, &a.out)?)
+    } else {
+        None
+    };
+    // A resumed run keeps the checkpoint's SDE unless one was given.
+    let sde = match &previous {
+        Some(f) if a.sde.is_default() => f.manifest.sde,
+        _ => sde,
+    };
+    let image_data = scorelab::data::images::named(&a.data).is_some();
     let (data, dim) = load_data(&a.data, a.n_data, a.seed)?;
     let cfg = TrainConfig {
         steps: a.steps,
@@ -221,45 +263,79 @@ pub async fn train(a: TrainArgs) -> Result<()> {
         weighting,
         objective,
         probe,
+        levels: a.levels,
+        sigma_last: 0.01,
+        ddpm_steps: a.ddpm_steps,
+        dequantize: a.dequantize.unwrap_or(image_data),
     };
-    cfg.validate().map_err(|e| match e {
-        Error::Invalid { field, message } => {
-            Error::invalid(format!("--{}", field.replace('_', "-")), message)
-        }
+    let flag = |e: Error| match e {
+        Error::Invalid { field, message } => Error::invalid(
+            format!("--{}", field.trim_start_matches("model.").replace('_', "-")),
+            message,
+        ),
         o => o,
-    })?;
-    let arch = MlpScoreConfig::new(dim)
-        .with_hidden(a.hidden)
-        .with_layers(a.layers);
-    arch.validate().map_err(|e| match e {
-        Error::Invalid { field, message } => {
-            Error::invalid(format!("--{}", field.trim_start_matches("model.")), message)
+    };
+    cfg.validate().map_err(flag)?;
+    let arch = match Architecture::named(&a.model, dim)? {
+        Architecture::Mlp(c) => Architecture::Mlp(c.with_hidden(a.hidden).with_layers(a.layers)),
+        Architecture::Energy(c) => {
+            Architecture::Energy(c.with_hidden(a.hidden).with_layers(a.layers))
         }
-        o => o,
-    })?;
-    let device = Default::default();
-    let mut trainer = Trainer::<TB>::new(arch.clone(), sde, cfg.clone(), data, &device)?;
+        u => u,
+    };
+    arch.validate().map_err(flag)?;
+    let mut trainer = Trainer::<B>::new(arch.clone(), sde, cfg.clone(), data, &device)?;
+    let mut seconds_before = 0.0;
+    if let Some(file) = &previous {
+        trainer.restore(file, &a.out)?;
+        seconds_before = file
+            .manifest
+            .metrics
+            .get("seconds")
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0);
+        if trainer.step >= a.steps {
+            return Err(Error::invalid(
+                "--steps",
+                format!(
+                    "the checkpoint has already taken {} steps; ask for more to resume",
+                    trainer.step
+                ),
+            ));
+        }
+    }
+    let first = trainer.step + 1;
     let log_path = a
         .log
         .clone()
         .unwrap_or_else(|| format!("{}.loss.jsonl", a.out));
-    let mut log = std::fs::File::create(&log_path).map_err(|e| Error::io(&log_path, e))?;
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(a.resume)
+        .truncate(!a.resume)
+        .open(&log_path)
+        .map_err(|e| Error::io(&log_path, e))?;
     let command: Vec<String> = std::env::args().collect();
     let pb = progress(Some(a.steps));
+    pb.set_position(trainer.step as u64);
     let started = Instant::now();
     let mut ema_loss: Option<f64> = None;
-    let save = |trainer: &Trainer<TB>, ema_loss: Option<f64>, secs: f64| {
+    let save = |trainer: &Trainer<B>, ema_loss: Option<f64>, secs: f64| {
         let mut metrics = std::collections::BTreeMap::new();
         metrics.insert("loss_ema".to_string(), serde_json::json!(ema_loss));
         metrics.insert("seconds".to_string(), serde_json::json!(secs));
         metrics.insert(
             "steps_per_second".to_string(),
-            serde_json::json!(trainer.step as f64 / secs.max(1e-9)),
+            serde_json::json!(
+                (trainer.step + 1 - first) as f64 / (secs - seconds_before).max(1e-9)
+            ),
         );
+        metrics.insert("backend".to_string(), serde_json::json!(a.backend));
         metrics.insert("command".to_string(), serde_json::json!(command.join(" ")));
         let manifest = Manifest {
             format_version: weights::FORMAT_VERSION,
-            architecture: Architecture::Mlp(arch.clone()),
+            architecture: arch.clone(),
             sde,
             data: a.data.clone(),
             steps: trainer.step,
@@ -267,10 +343,13 @@ pub async fn train(a: TrainArgs) -> Result<()> {
             ema: true,
             metrics,
         };
-        let bytes = pollster::block_on(weights::to_bytes(trainer.ema(), &manifest))?;
-        npy::write_atomic(&a.out, &bytes)
+        let mut tensors = pollster::block_on(weights::host_tensors(trainer.ema(), ""))?;
+        if !a.no_state {
+            tensors.extend(pollster::block_on(trainer.state())?);
+        }
+        npy::write_atomic(&a.out, &weights::encode(tensors, &manifest))
     };
-    for k in 1..=a.steps {
+    for k in first..=a.steps {
         let loss = match trainer.step().await {
             Ok(l) => l,
             Err(e) => {
@@ -287,7 +366,7 @@ pub async fn train(a: TrainArgs) -> Result<()> {
             None => loss,
             Some(m) => 0.98 * m + 0.02 * loss,
         });
-        let secs = started.elapsed().as_secs_f64();
+        let secs = seconds_before + started.elapsed().as_secs_f64();
         writeln!(
             log,
             "{}",
@@ -297,9 +376,9 @@ pub async fn train(a: TrainArgs) -> Result<()> {
         if k % 10 == 0 || k == a.steps {
             pb.set_position(k as u64);
             pb.set_message(format!(
-                "loss {:.4}  {:.0} steps/s",
+                "loss {:.4}  {:.1} steps/s",
                 ema_loss.unwrap(),
-                k as f64 / secs.max(1e-9)
+                (k + 1 - first) as f64 / started.elapsed().as_secs_f64().max(1e-9)
             ));
         }
         if k % a.checkpoint_every == 0 || k == a.steps {
@@ -309,11 +388,12 @@ pub async fn train(a: TrainArgs) -> Result<()> {
     pb.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "trained {} steps on {} ({} SDE) in {secs:.1} s ({:.0} steps/s), loss {:.4} -> {} (log: {log_path})",
+        "trained steps {first}..{} on {} ({} SDE, {}) in {secs:.1} s ({:.1} steps/s), loss {:.4} -> {} (log: {log_path})",
         a.steps,
         a.data,
         sde.name(),
-        a.steps as f64 / secs,
+        a.backend,
+        (a.steps + 1 - first) as f64 / secs,
         ema_loss.unwrap_or(f64::NAN),
         a.out
     );

@@ -1,0 +1,230 @@
+//! Trained score networks behind one type: the architectures ([`Architecture`]), the module
+//! ([`Net`], a burn enum module so one trainer, one optimiser and one weight format serve all
+//! of them) and the score model bound to its SDE ([`NetScore`]).
+//!
+//! Every network computes the *scaled score* `r_θ(x, t) = std(t)·s_θ(x, t)` and the score is
+//! `r_θ / std(t)` (the notebook's output rescaling, SCIENCE.md §6). The variants differ in
+//! what they condition on and what their output means:
+//!
+//! - `mlp`: `r_θ = f_θ(x, γ(t))` (continuous-time score network).
+//! - `ncsn`: the noise-conditional form of NCSN (Song & Ermon 2019/2020): the same MLP fed the
+//!   noise level, `f_θ(x, γ(ln σ(t)))`, with σ = std/m; `s_θ = f_θ/σ` in VE coordinates.
+//! - `eps`: ε-prediction (DDPM, Ho et al. 2020): the network predicts the noise ε in
+//!   `x_t = m x₀ + std·ε`, and Tweedie's formula gives `s_θ = −ε_θ / std`, i.e. `r_θ = −ε_θ`.
+//! - `energy`: `r_θ = −∇ₓ e_θ(x, γ(t))`, a conservative field ([`super::energy`]).
+//! - `unet`: the notebook's U-Net for 28×28 images ([`super::unet`]).
+
+use super::energy::{EnergyConfig, EnergyMlp};
+use super::mlp::{MlpScore, MlpScoreConfig};
+use super::unet::{UNet, UNetConfig};
+use super::ScoreModel;
+use crate::sde::Sde;
+use crate::tensor::host_tensor;
+use burn::module::Module;
+use burn::tensor::{backend::Backend, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// What the network's time input is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Conditioning {
+    /// The diffusion time t ∈ [0, 1].
+    #[default]
+    Time,
+    /// The noise level ln σ(t), σ = std/m (NCSN's noise-conditional network), rescaled
+    /// ([`Architecture::cond`]).
+    LogSigma,
+}
+
+/// What the network's output means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Output {
+    /// The scaled score `std·s`.
+    #[default]
+    Score,
+    /// The noise ε (DDPM); the scaled score is `−ε`.
+    Eps,
+}
+
+/// Network architectures a weight file can hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Architecture {
+    Mlp(MlpScoreConfig),
+    Energy(EnergyConfig),
+    Unet(UNetConfig),
+}
+
+impl Architecture {
+    /// The CLI's `--model` names for networks and the architecture each builds for data of
+    /// dimension `dim`.
+    pub const NAMES: [&'static str; 5] = ["mlp", "ncsn", "eps", "energy", "unet"];
+
+    pub fn named(name: &str, dim: usize) -> crate::Result<Self> {
+        Ok(match name {
+            "mlp" => Architecture::Mlp(MlpScoreConfig::new(dim)),
+            // Low-frequency features: trained on L discrete levels, the network must still
+            // interpolate smoothly between them for continuous-time samplers.
+            "ncsn" => Architecture::Mlp(
+                MlpScoreConfig::new(dim)
+                    .with_conditioning(Conditioning::LogSigma)
+                    .with_fourier_scale(2.0),
+            ),
+            "eps" => Architecture::Mlp(MlpScoreConfig::new(dim).with_output(Output::Eps)),
+            "energy" => Architecture::Energy(EnergyConfig::new(dim)),
+            "unet" => {
+                let cfg = UNetConfig::new();
+                if dim != cfg.dim() {
+                    return Err(crate::Error::invalid(
+                        "model",
+                        format!("unet needs 28x28 images (784 values per row), the data has {dim} per row"),
+                    ));
+                }
+                Architecture::Unet(cfg)
+            }
+            other => {
+                return Err(crate::Error::invalid(
+                    "model",
+                    format!(
+                        "unknown network '{other}'; accepted: {}",
+                        Self::NAMES.join(", ")
+                    ),
+                ))
+            }
+        })
+    }
+
+    /// A short name for messages and manifests.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Architecture::Mlp(c) => match (c.conditioning, c.output) {
+                (Conditioning::LogSigma, _) => "ncsn",
+                (_, Output::Eps) => "eps",
+                _ => "mlp",
+            },
+            Architecture::Energy(_) => "energy",
+            Architecture::Unet(_) => "unet",
+        }
+    }
+
+    pub fn validate(&self) -> crate::Result<()> {
+        match self {
+            Architecture::Mlp(c) => c.validate(),
+            Architecture::Energy(c) => c.validate(),
+            Architecture::Unet(c) => c.validate(),
+        }
+    }
+
+    /// Data dimension d (rows of `[n, d]`; images flattened).
+    pub fn dim(&self) -> usize {
+        match self {
+            Architecture::Mlp(c) => c.dim,
+            Architecture::Energy(c) => c.dim,
+            Architecture::Unet(c) => c.dim(),
+        }
+    }
+
+    pub fn conditioning(&self) -> Conditioning {
+        match self {
+            Architecture::Mlp(c) => c.conditioning,
+            Architecture::Energy(c) => c.conditioning,
+            Architecture::Unet(c) => c.conditioning,
+        }
+    }
+
+    pub fn output(&self) -> Output {
+        match self {
+            Architecture::Mlp(c) => c.output,
+            _ => Output::Score,
+        }
+    }
+
+    /// A freshly initialised network.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Net<B> {
+        match self {
+            Architecture::Mlp(c) => Net::Mlp(c.init(device)),
+            Architecture::Energy(c) => Net::Energy(c.init(device)),
+            Architecture::Unet(c) => Net::Unet(c.init(device)),
+        }
+    }
+
+    /// The conditioning input for times `ts` under `sde`. The noise-conditional form sees
+    /// `u = (ln σ − ln σ_lo)/(ln σ_hi − ln σ_lo)` with σ_lo = 0.01 (the ladder's σ_L) and
+    /// σ_hi = σ(1): ln σ rescaled to about [0, 1] so the Fourier features have the same
+    /// frequencies as for t (for VE with σ_min = 0.01, u = t exactly: NCSN's ladder is the
+    /// VE SDE sampled at L times).
+    pub fn cond(&self, sde: &Sde, ts: &[f64]) -> Vec<f64> {
+        match self.conditioning() {
+            Conditioning::Time => ts.to_vec(),
+            Conditioning::LogSigma => {
+                let lo = 0.01f64.ln();
+                let span = (sde.noise_level(1.0).ln() - lo).max(1e-6);
+                ts.iter()
+                    .map(|t| (sde.noise_level(*t).max(1e-12).ln() - lo) / span)
+                    .collect()
+            }
+        }
+    }
+}
+
+/// Any of the networks (a burn enum module: parameters are named as in the variant's
+/// struct; [`crate::weights`] leaves the variant name out of tensor names).
+#[derive(Module, Debug)]
+pub enum Net<B: Backend> {
+    Mlp(MlpScore<B>),
+    Energy(EnergyMlp<B>),
+    Unet(UNet<B>),
+}
+
+impl<B: Backend> Net<B> {
+    /// The network's own output for conditioning values `cond`.
+    ///
+    /// # Shapes
+    /// `x: [n, d]`, `cond: [n, 1]` → `[n, d]`
+    pub fn forward(&self, x: Tensor<B, 2>, cond: Tensor<B, 2>) -> Tensor<B, 2> {
+        match self {
+            Net::Mlp(m) => m.forward_raw(x, cond),
+            Net::Energy(m) => m.neg_grad(x, cond),
+            Net::Unet(m) => m.forward_raw(x, cond),
+        }
+    }
+
+    /// The scaled score `r_θ = std(t)·s_θ(x, t)` at per-row times `ts` (module docs).
+    ///
+    /// # Shapes
+    /// `x: [n, d]`, `ts: n` → `[n, d]`
+    pub fn scaled_score(
+        &self,
+        arch: &Architecture,
+        sde: &Sde,
+        x: Tensor<B, 2>,
+        ts: &[f64],
+    ) -> Tensor<B, 2> {
+        let n = ts.len();
+        let cond = host_tensor::<B, 2>(arch.cond(sde, ts), [n, 1], &x.device());
+        let out = self.forward(x, cond);
+        match arch.output() {
+            Output::Score => out,
+            Output::Eps => out.neg(),
+        }
+    }
+}
+
+/// A trained network bound to its SDE: a [`ScoreModel`] like the exact mixture.
+pub struct NetScore<B: Backend> {
+    pub net: Net<B>,
+    pub arch: Architecture,
+    pub sde: Sde,
+}
+
+impl<B: Backend> ScoreModel<B> for NetScore<B> {
+    fn dim(&self) -> usize {
+        self.arch.dim()
+    }
+
+    fn score(&self, x: Tensor<B, 2>, t: f64) -> Tensor<B, 2> {
+        let n = x.dims()[0];
+        self.net.scaled_score(&self.arch, &self.sde, x, &vec![t; n]) / self.sde.std(t)
+    }
+}

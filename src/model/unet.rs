@@ -1,0 +1,213 @@
+//! The notebook's time-dependent U-Net `ScoreNet` for 28×28 images (Song, "Score-based
+//! generative modeling in PyTorch", the tutorial notebook in `shared/seeds/002`):
+//! four stride-2 encoder convolutions (channels 32/64/128/256, no padding), three transposed
+//! decoder convolutions with skip connections, a Gaussian-Fourier time embedding (256
+//! features, scale 30) followed by a dense layer and SiLU, added to every block through a
+//! per-block dense layer, GroupNorm (4 groups on the first block, 32 elsewhere), SiLU, and
+//! the output divided by the marginal std (SCIENCE.md §6). Spatial sizes 28→26→12→5→2 and
+//! back 2→5→12→26→28.
+//!
+//! Field names are the notebook's (`conv1`, `dense1`, `gnorm1`, ..., `tconv1`), so a PyTorch
+//! state dict maps onto this module by a fixed rename (see [`crate::weights::pytorch`]).
+
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::{GroupNorm, GroupNormConfig, Linear, LinearConfig};
+use burn::tensor::{activation::silu, backend::Backend, Distribution, Tensor};
+
+use super::conv::{conv2d, conv_transpose2d};
+use super::net::Conditioning;
+
+/// Architecture of [`UNet`] (stored in weight manifests).
+#[derive(Config, Debug, PartialEq)]
+pub struct UNetConfig {
+    /// Image side (28 for MNIST and Fashion-MNIST; the strides fix it).
+    #[config(default = 28)]
+    pub side: usize,
+    /// Channels of the four resolutions.
+    #[config(default = "[32, 64, 128, 256]")]
+    pub channels: [usize; 4],
+    /// Time embedding width (Fourier features and the dense layer).
+    #[config(default = 256)]
+    pub embed_dim: usize,
+    /// Standard deviation of the fixed Fourier frequencies (notebook: 30).
+    #[config(default = 30.0)]
+    pub fourier_scale: f64,
+    /// What the time embedding sees: t (the notebook) or ln σ(t).
+    #[config(default = "Conditioning::Time")]
+    pub conditioning: Conditioning,
+}
+
+impl UNetConfig {
+    pub fn validate(&self) -> crate::Result<()> {
+        if self.side != 28 {
+            return Err(crate::Error::invalid(
+                "model.side",
+                format!("{} is not supported; accepted: 28", self.side),
+            ));
+        }
+        for (i, c) in self.channels.iter().enumerate() {
+            crate::error::count(&format!("model.channels[{i}]"), *c, 32, 1024)?;
+            if c % 32 != 0 {
+                return Err(crate::Error::invalid(
+                    &format!("model.channels[{i}]"),
+                    format!("{c} must be a multiple of 32 (GroupNorm with 32 groups)"),
+                ));
+            }
+        }
+        crate::error::count("model.embed_dim", self.embed_dim, 2, 4096)?;
+        if self.embed_dim % 2 != 0 {
+            return Err(crate::Error::invalid(
+                "model.embed_dim",
+                format!("{} must be even", self.embed_dim),
+            ));
+        }
+        crate::error::in_range("model.fourier_scale", self.fourier_scale, 1e-3, 1e3)?;
+        Ok(())
+    }
+
+    /// Flattened data dimension (1 × side × side).
+    pub fn dim(&self) -> usize {
+        self.side * self.side
+    }
+
+    pub fn init<B: Backend>(&self, device: &B::Device) -> UNet<B> {
+        let [c0, c1, c2, c3] = self.channels;
+        let e = self.embed_dim;
+        let conv = |i, o, s| {
+            Conv2dConfig::new([i, o], [3, 3])
+                .with_stride([s, s])
+                .with_bias(false)
+                .init(device)
+        };
+        let tconv = |i, o, s, pad_out| {
+            ConvTranspose2dConfig::new([i, o], [3, 3])
+                .with_stride([s, s])
+                .with_padding_out([pad_out, pad_out])
+                .with_bias(false)
+                .init(device)
+        };
+        let dense = |o| LinearConfig::new(e, o).init(device);
+        let gn = |g, c| GroupNormConfig::new(g, c).init(device);
+        let w = Tensor::<B, 1>::random(
+            [e / 2],
+            Distribution::Normal(0.0, self.fourier_scale),
+            device,
+        );
+        UNet {
+            fourier: Param::from_tensor(w).set_require_grad(false),
+            embed: LinearConfig::new(e, e).init(device),
+            conv1: conv(1, c0, 1),
+            dense1: dense(c0),
+            gnorm1: gn(4, c0),
+            conv2: conv(c0, c1, 2),
+            dense2: dense(c1),
+            gnorm2: gn(32, c1),
+            conv3: conv(c1, c2, 2),
+            dense3: dense(c2),
+            gnorm3: gn(32, c2),
+            conv4: conv(c2, c3, 2),
+            dense4: dense(c3),
+            gnorm4: gn(32, c3),
+            tconv4: tconv(c3, c2, 2, 0),
+            dense5: dense(c2),
+            tgnorm4: gn(32, c2),
+            tconv3: tconv(c2 + c2, c1, 2, 1),
+            dense6: dense(c1),
+            tgnorm3: gn(32, c1),
+            tconv2: tconv(c1 + c1, c0, 2, 1),
+            dense7: dense(c0),
+            tgnorm2: gn(32, c0),
+            tconv1: ConvTranspose2dConfig::new([c0 + c0, 1], [3, 3]).init(device),
+            side: self.side,
+        }
+    }
+}
+
+/// The notebook's `ScoreNet` (see the module docs).
+#[derive(Module, Debug)]
+pub struct UNet<B: Backend> {
+    /// Fixed Fourier frequencies W `[embed_dim/2]` (the notebook's `embed.0.W`).
+    pub fourier: Param<Tensor<B, 1>>,
+    pub embed: Linear<B>,
+    pub conv1: Conv2d<B>,
+    pub dense1: Linear<B>,
+    pub gnorm1: GroupNorm<B>,
+    pub conv2: Conv2d<B>,
+    pub dense2: Linear<B>,
+    pub gnorm2: GroupNorm<B>,
+    pub conv3: Conv2d<B>,
+    pub dense3: Linear<B>,
+    pub gnorm3: GroupNorm<B>,
+    pub conv4: Conv2d<B>,
+    pub dense4: Linear<B>,
+    pub gnorm4: GroupNorm<B>,
+    pub tconv4: ConvTranspose2d<B>,
+    pub dense5: Linear<B>,
+    pub tgnorm4: GroupNorm<B>,
+    pub tconv3: ConvTranspose2d<B>,
+    pub dense6: Linear<B>,
+    pub tgnorm3: GroupNorm<B>,
+    pub tconv2: ConvTranspose2d<B>,
+    pub dense7: Linear<B>,
+    pub tgnorm2: GroupNorm<B>,
+    pub tconv1: ConvTranspose2d<B>,
+    pub side: usize,
+}
+
+/// `h + dense(embed)` broadcast over the image: `[n, c, h, w] + [n, c] → [n, c, h, w]`.
+fn add_embed<B: Backend>(h: Tensor<B, 4>, dense: &Linear<B>, embed: Tensor<B, 2>) -> Tensor<B, 4> {
+    h + dense.forward(embed).unsqueeze_dims::<4>(&[2, 3])
+}
+
+fn conv<B: Backend>(c: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    conv2d(x, c.weight.val(), c.stride[0])
+}
+
+fn tconv<B: Backend>(c: &ConvTranspose2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    let y = conv_transpose2d(x, c.weight.val(), c.stride[0], c.padding_out[0]);
+    match &c.bias {
+        Some(b) => y + b.val().reshape([1, -1, 1, 1]),
+        None => y,
+    }
+}
+
+impl<B: Backend> UNet<B> {
+    /// The network output before the division by std (`std(t)·s_θ`).
+    ///
+    /// # Shapes
+    /// `x: [n, side²]` (flattened images), `cond: [n, 1]` → `[n, side²]`
+    pub fn forward_raw(&self, x: Tensor<B, 2>, cond: Tensor<B, 2>) -> Tensor<B, 2> {
+        let [n, d] = x.dims();
+        let side = self.side;
+        let x = x.reshape([n, 1, side, side]);
+        let w = self.fourier.val().unsqueeze_dim::<2>(0); // [1, E/2]
+        let proj = cond.matmul(w) * (2.0 * std::f64::consts::PI);
+        let embed = silu(
+            self.embed
+                .forward(Tensor::cat(vec![proj.clone().sin(), proj.cos()], 1)),
+        );
+        let block = |h: Tensor<B, 4>, dense: &Linear<B>, norm: &GroupNorm<B>| {
+            silu(norm.forward(add_embed(h, dense, embed.clone())))
+        };
+        // Convolutions as matmuls (see [`super::conv`]): same results as the modules' own.
+        let h1 = block(conv(&self.conv1, x), &self.dense1, &self.gnorm1);
+        let h2 = block(conv(&self.conv2, h1.clone()), &self.dense2, &self.gnorm2);
+        let h3 = block(conv(&self.conv3, h2.clone()), &self.dense3, &self.gnorm3);
+        let h4 = block(conv(&self.conv4, h3.clone()), &self.dense4, &self.gnorm4);
+        let h = block(tconv(&self.tconv4, h4), &self.dense5, &self.tgnorm4);
+        let h = block(
+            tconv(&self.tconv3, Tensor::cat(vec![h, h3], 1)),
+            &self.dense6,
+            &self.tgnorm3,
+        );
+        let h = block(
+            tconv(&self.tconv2, Tensor::cat(vec![h, h2], 1)),
+            &self.dense7,
+            &self.tgnorm2,
+        );
+        let h = tconv(&self.tconv1, Tensor::cat(vec![h, h1], 1));
+        h.reshape([n, d])
+    }
+}
