@@ -96,15 +96,25 @@ pub async fn to_bytes<B: Backend>(net: &Net<B>, manifest: &Manifest) -> Result<V
 }
 
 /// Serialise host tensors and a manifest as safetensors.
-pub fn encode(mut tensors: Vec<HostTensor>, manifest: &Manifest) -> Vec<u8> {
+pub fn encode(tensors: Vec<HostTensor>, manifest: &Manifest) -> Vec<u8> {
+    encode_with(tensors, Some(manifest))
+}
+
+/// Serialise host tensors as safetensors with or without a scorelab manifest (without one,
+/// the file is what any safetensors writer, e.g. PyTorch's, produces).
+pub fn encode_with(mut tensors: Vec<HostTensor>, manifest: Option<&Manifest>) -> Vec<u8> {
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     let mut header = serde_json::Map::new();
-    let mut meta = serde_json::Map::new();
-    meta.insert(
-        "scorelab".into(),
-        serde_json::Value::String(serde_json::to_string(manifest).expect("manifest serialises")),
-    );
-    header.insert("__metadata__".into(), serde_json::Value::Object(meta));
+    if let Some(manifest) = manifest {
+        let mut meta = serde_json::Map::new();
+        meta.insert(
+            "scorelab".into(),
+            serde_json::Value::String(
+                serde_json::to_string(manifest).expect("manifest serialises"),
+            ),
+        );
+        header.insert("__metadata__".into(), serde_json::Value::Object(meta));
+    }
     let mut offset = 0usize;
     for (name, shape, data) in &tensors {
         let end = offset + 4 * data.len();
@@ -159,12 +169,22 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<WeightFile> {
     let manifest_json = header
         .get("__metadata__")
         .and_then(|m| m.get("scorelab"))
-        .and_then(|s| s.as_str())
-        .ok_or_else(|| {
-            bad("no scorelab manifest in __metadata__ (not a scorelab weight file)".into())
-        })?;
-    let manifest: Manifest =
-        serde_json::from_str(manifest_json).map_err(|e| bad(format!("bad manifest: {e}")))?;
+        .and_then(|s| s.as_str());
+    let is_pytorch = manifest_json.is_none()
+        && (header.contains_key(pytorch::MARKER)
+            || header.contains_key(&format!("module.{}", pytorch::MARKER)));
+    let manifest: Manifest = match manifest_json {
+        Some(json) => {
+            serde_json::from_str(json).map_err(|e| bad(format!("bad manifest: {e}")))?
+        }
+        None if is_pytorch => pytorch::manifest(),
+        None => {
+            return Err(bad(format!(
+                "no scorelab manifest in __metadata__ and no '{}' tensor of the notebook's PyTorch ScoreNet: not a weight file this tool reads",
+                pytorch::MARKER
+            )))
+        }
+    };
     if manifest.format_version != FORMAT_VERSION {
         return Err(bad(format!(
             "format_version {} is not supported (this build reads {FORMAT_VERSION})",
@@ -216,6 +236,9 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<WeightFile> {
     spans.sort();
     if spans.windows(2).any(|w| w[1].0 < w[0].1) {
         return Err(bad("tensor data overlaps".into()));
+    }
+    if is_pytorch {
+        tensors = pytorch::rename(tensors).map_err(bad)?;
     }
     Ok(WeightFile { manifest, tensors })
 }
@@ -367,4 +390,93 @@ pub fn load_score<B: Backend>(
         arch: file.manifest.architecture.clone(),
         sde: file.manifest.sde,
     })
+}
+
+/// Loading a `state_dict` of the notebook's PyTorch `ScoreNet` saved with
+/// `safetensors.torch.save_file(model.state_dict(), path)` (no scorelab manifest).
+///
+/// The file is recognised by its `embed.0.W` tensor and read as the notebook's model: the U-Net
+/// with default channels under the VE SDE with σ = 25 (`ve-notebook`). Name mapping
+/// (PyTorch → scorelab), everything else identical in name and layout:
+///
+/// | PyTorch                         | scorelab                     | layout                    |
+/// |---------------------------------|------------------------------|---------------------------|
+/// | `embed.0.W` `[128]`             | `fourier`                    | same                      |
+/// | `embed.1.weight` `[256, 256]`   | `embed.weight`               | transposed (`[in, out]`)  |
+/// | `embed.1.bias`                  | `embed.bias`                 | same                      |
+/// | `denseK.dense.weight` `[C, 256]`| `denseK.weight` `[256, C]`   | transposed                |
+/// | `denseK.dense.bias`             | `denseK.bias`                | same                      |
+/// | `gnormK.weight`, `tgnormK.weight` | `gnormK.gamma`, `tgnormK.gamma` | same                |
+/// | `gnormK.bias`, `tgnormK.bias`   | `gnormK.beta`, `tgnormK.beta`| same                      |
+/// | `convK.weight` `[out, in, 3, 3]`| `convK.weight`               | same (burn = PyTorch)     |
+/// | `tconvK.weight` `[in, out, 3, 3]`, `tconv1.bias` | same        | same                      |
+///
+/// A `module.` prefix (from `nn.DataParallel`, as in the notebook) is dropped.
+pub mod pytorch {
+    use super::*;
+    use crate::model::unet::UNetConfig;
+
+    /// The tensor that identifies the notebook's ScoreNet.
+    pub const MARKER: &str = "embed.0.W";
+
+    pub fn manifest() -> Manifest {
+        let mut metrics = BTreeMap::new();
+        metrics.insert(
+            "source".to_string(),
+            serde_json::json!("PyTorch state_dict of the notebook ScoreNet"),
+        );
+        Manifest {
+            format_version: FORMAT_VERSION,
+            architecture: Architecture::Unet(UNetConfig::new()),
+            sde: Sde::from_name("ve-notebook").expect("a known SDE"),
+            data: "mnist".into(),
+            steps: 0,
+            training: None,
+            ema: false,
+            metrics,
+        }
+    }
+
+    fn transpose(shape: &[usize], data: &[f32]) -> (Vec<usize>, Vec<f32>) {
+        let (r, c) = (shape[0], shape[1]);
+        let mut out = vec![0.0; data.len()];
+        for i in 0..r {
+            for j in 0..c {
+                out[j * r + i] = data[i * c + j];
+            }
+        }
+        (vec![c, r], out)
+    }
+
+    /// PyTorch names and layouts to scorelab's (see the module docs).
+    pub fn rename(
+        tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
+    ) -> std::result::Result<HashMap<String, (Vec<usize>, Vec<f32>)>, String> {
+        let mut out = HashMap::new();
+        for (name, (shape, data)) in tensors {
+            let name = name.strip_prefix("module.").unwrap_or(&name).to_string();
+            let parts: Vec<&str> = name.split('.').collect();
+            let linear = |shape: &Vec<usize>, data: &Vec<f32>, n: &str| {
+                if shape.len() == 2 {
+                    Ok(transpose(shape, data))
+                } else {
+                    Err(format!(
+                        "PyTorch tensor '{n}' should be a matrix, has shape {shape:?}"
+                    ))
+                }
+            };
+            let (new, value) = match parts.as_slice() {
+                ["embed", "0", "W"] => ("fourier".to_string(), (shape, data)),
+                ["embed", "1", "weight"] => ("embed.weight".into(), linear(&shape, &data, &name)?),
+                ["embed", "1", "bias"] => ("embed.bias".into(), (shape, data)),
+                [d, "dense", "weight"] => (format!("{d}.weight"), linear(&shape, &data, &name)?),
+                [d, "dense", "bias"] => (format!("{d}.bias"), (shape, data)),
+                [g, "weight"] if g.contains("gnorm") => (format!("{g}.gamma"), (shape, data)),
+                [g, "bias"] if g.contains("gnorm") => (format!("{g}.beta"), (shape, data)),
+                _ => (name.clone(), (shape, data)),
+            };
+            out.insert(new, value);
+        }
+        Ok(out)
+    }
 }

@@ -467,3 +467,67 @@ fn unet_trains_on_images_and_round_trips() {
     let b = pollster::block_on(read_f64(loaded.score(x, 0.4))).unwrap();
     assert_eq!(a, b);
 }
+
+#[test]
+fn a_pytorch_state_dict_of_the_notebook_scorenet_loads() {
+    // Write a U-Net's weights the way `safetensors.torch.save_file(model.state_dict())` would
+    // for the notebook's ScoreNet (PyTorch names, Linear weights [out, in], no manifest) and
+    // check the loaded model computes the same scores.
+    let device = Default::default();
+    let sde = Sde::from_name("ve-notebook").unwrap();
+    let arch = Architecture::named("unet", 784).unwrap();
+    let net = arch.init::<IB>(&device);
+    let ours = pollster::block_on(weights::host_tensors(&net, "")).unwrap();
+    let t = |shape: &[usize], d: &[f32]| {
+        let (r, c) = (shape[0], shape[1]);
+        let mut o = vec![0.0; d.len()];
+        for i in 0..r {
+            for j in 0..c {
+                o[j * r + i] = d[i * c + j];
+            }
+        }
+        (vec![c, r], o)
+    };
+    let torch: Vec<weights::HostTensor> = ours
+        .iter()
+        .map(|(name, shape, data)| {
+            let p: Vec<&str> = name.split('.').collect();
+            let (n, (s, d)) = match p.as_slice() {
+                ["fourier"] => ("embed.0.W".to_string(), (shape.clone(), data.clone())),
+                ["embed", "weight"] => ("embed.1.weight".into(), t(shape, data)),
+                ["embed", "bias"] => ("embed.1.bias".into(), (shape.clone(), data.clone())),
+                [d, "weight"] if d.starts_with("dense") => {
+                    (format!("{d}.dense.weight"), t(shape, data))
+                }
+                [d, "bias"] if d.starts_with("dense") => {
+                    (format!("{d}.dense.bias"), (shape.clone(), data.clone()))
+                }
+                [g, "gamma"] => (format!("{g}.weight"), (shape.clone(), data.clone())),
+                [g, "beta"] => (format!("{g}.bias"), (shape.clone(), data.clone())),
+                _ => (name.clone(), (shape.clone(), data.clone())),
+            };
+            (format!("module.{n}"), s, d)
+        })
+        .collect();
+    assert!(torch.iter().any(|t| t.0 == "module.dense3.dense.weight"));
+    let bytes = weights::encode_with(torch, None);
+    let file = weights::parse(&bytes, "scorenet.safetensors").unwrap();
+    assert_eq!(file.manifest.sde, sde);
+    let loaded = weights::load_score::<IB>(&file, "scorenet.safetensors", &device).unwrap();
+    let x = host_tensor::<IB, 2>(
+        (0..2 * 784).map(|i| (i % 5) as f64 / 5.0).collect(),
+        [2, 784],
+        &device,
+    );
+    let a = pollster::block_on(read_f64(loaded.score(x.clone(), 0.3))).unwrap();
+    let direct = scorelab::model::net::NetScore { net, arch, sde };
+    let b = pollster::block_on(read_f64(direct.score(x, 0.3))).unwrap();
+    assert_eq!(a, b);
+    // A safetensors file that is neither ours nor the notebook's is refused by name.
+    let other = weights::encode_with(vec![("w".into(), vec![1], vec![0.0])], None);
+    let e = weights::parse(&other, "x.safetensors")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("embed.0.W"), "{e}");
+}

