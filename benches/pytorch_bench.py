@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The same measurements as `cargo bench --bench train`, in PyTorch on the same machine
-(not part of CI; `pip install torch`). Architectures are the notebook's ScoreNet (U-Net,
+(not part of CI; `pip install torch safetensors numpy`). Architectures are the notebook's ScoreNet (U-Net,
 channels 32/64/128/256, embed 256, GroupNorm, output / std) and the toy MLP (16 Gaussian
 Fourier frequencies, 3 x 128 SiLU, output / std); losses are the notebook's DSM.
 
@@ -168,7 +168,11 @@ def main():
     if a.save:
         from safetensors.torch import save_file
         save_file({k: v.contiguous() for k, v in net.state_dict().items()}, a.save)
-        print(f"wrote {a.save}")
+        x = torch.tensor([((i * 37) % 101) / 101.0 for i in range(2 * 784)]).reshape(2, 1, 28, 28)
+        with torch.no_grad():
+            s = net(x, torch.full((2,), 0.5)).reshape(-1)
+        print(f"wrote {a.save}; score at the check input: {s[:4].tolist()} sum {s.sum().item()}")
+        print(f"compare: cargo run --release --example check_pytorch {a.save}")
 
 
 if __name__ == "__main__":

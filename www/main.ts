@@ -240,6 +240,17 @@ export class Playground {
         a.download = `${this.trainingData}.safetensors`;
         a.click();
       });
+    // The shipped toy models (models/toy/<set>-<sde>.safetensors, copied next to the page).
+    const shipped = $<HTMLSelectElement>('shipped');
+    for (const set of this.toySets) for (const sde of ['vp', 've']) shipped.add(new Option(`${set} (${sde.toUpperCase()})`, `${set}-${sde}`));
+    shipped.onchange = () =>
+      this.guard(async () => {
+        const name = shipped.value;
+        if (!name) return;
+        const res = await fetch(`models/toy/${name}.safetensors`);
+        if (!res.ok) throw new Error(`models/toy/${name}.safetensors: ${res.status} ${res.statusText} (the page serves models/ from its build)`);
+        await this.loadWeights(name, new Uint8Array(await res.arrayBuffer()));
+      });
     $<HTMLInputElement>('weightsFile').onchange = (e) =>
       this.guard(async () => {
         const f = (e.target as HTMLInputElement).files?.[0];

@@ -171,6 +171,24 @@ await test('in-page training lowers the loss; the trained model samples; a bad f
   await page.close();
 });
 
+await test('a shipped toy model loads from models/ and samples its data set', async () => {
+  const { page, errors } = await open('#backend=cpu');
+  await page.selectOption('#shipped', 'eight-gaussians-vp');
+  await page.waitForFunction(() => window.scorelab.state().model === 'weights:eight-gaussians-vp');
+  await page.evaluate(() => window.scorelab.setState({ ...window.scorelab.state(), sampler: { kind: 'pc', steps: 200 }, n: 1000, seed: 3 }));
+  await page.evaluate(() => window.scorelab.run());
+  const x = await page.evaluate(async () => Array.from(await window.scorelab.particles()));
+  // eight Gaussians on a circle of radius 2.8 (std 0.35): the median radius is near 2.8
+  const r = [];
+  for (let i = 0; i < x.length; i += 2) r.push(Math.hypot(x[i], x[i + 1]));
+  r.sort((a, b) => a - b);
+  const median = r[r.length >> 1];
+  assert.ok(median > 2.4 && median < 3.2, `median radius ${median}`);
+  await page.screenshot({ path: 'test-results/shipped-eight-gaussians.png' });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 await test('WebGPU backend (SwiftShader): PC and ODE sampling match the mixture', async () => {
   const { page, errors } = await open('#backend=webgpu');
   assert.equal(await page.evaluate(() => window.scorelab.backend), 'webgpu');

@@ -188,18 +188,23 @@ pub async fn train(a: TrainArgs) -> Result<()> {
         "cuda" => {
             train_on::<burn::backend::Autodiff<burn::backend::Cuda>>(a, Default::default()).await
         }
-        "wgpu" | "cuda" => Err(Error::invalid(
-            "--backend",
-            format!(
-                "this build has no {0} backend; rebuild with `cargo build --release --features {0}`",
-                a.backend
-            ),
-        )),
+        #[cfg(not(feature = "wgpu"))]
+        "wgpu" => Err(missing_backend("wgpu")),
+        #[cfg(not(feature = "cuda"))]
+        "cuda" => Err(missing_backend("cuda")),
         other => Err(Error::invalid(
             "--backend",
             format!("unknown backend '{other}'; accepted: cpu, wgpu, cuda"),
         )),
     }
+}
+
+#[allow(dead_code)] // unused when both GPU features are on
+fn missing_backend(name: &str) -> Error {
+    Error::invalid(
+        "--backend",
+        format!("this build has no {name} backend; rebuild with `cargo build --release --features {name}`"),
+    )
 }
 
 async fn train_on<B: AutodiffBackend>(a: TrainArgs, device: B::Device) -> Result<()> {
