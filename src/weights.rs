@@ -14,7 +14,7 @@ use crate::model::net::{Net, NetScore};
 use crate::sde::Sde;
 use crate::tensor::read_f32;
 use crate::train::TrainConfig;
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -47,6 +47,7 @@ pub struct Manifest {
 struct Named<B: Backend> {
     path: Vec<String>,
     out: Vec<(String, Tensor<B, 1>, Vec<usize>)>,
+    ids: Vec<ParamId>,
 }
 /// Enum variants (`Net::Mlp`) are not part of tensor names.
 fn named_container(container: &str) -> bool {
@@ -69,7 +70,24 @@ impl<B: Backend> ModuleVisitor<B> for Named<B> {
         let shape = v.dims().to_vec();
         let n: usize = shape.iter().product();
         self.out.push((self.path.join("."), v.reshape([n]), shape));
+        self.ids.push(param.id);
     }
+}
+
+/// Every float parameter's file name, id and shape (the names the weight file uses).
+pub fn param_names<B: Backend>(net: &Net<B>) -> Vec<(String, ParamId, Vec<usize>)> {
+    let mut named = Named {
+        path: vec![],
+        out: vec![],
+        ids: vec![],
+    };
+    net.visit(&mut named);
+    named
+        .out
+        .into_iter()
+        .zip(named.ids)
+        .map(|((name, _, shape), id)| (name, id, shape))
+        .collect()
 }
 
 /// A host tensor for the file: name, shape, values.
@@ -80,6 +98,7 @@ pub async fn host_tensors<B: Backend>(net: &Net<B>, prefix: &str) -> Result<Vec<
     let mut named = Named {
         path: vec![],
         out: vec![],
+        ids: vec![],
     };
     net.visit(&mut named);
     let mut tensors = Vec::new();
@@ -297,6 +316,7 @@ pub fn param_shapes(arch: &Architecture) -> Vec<(String, Vec<usize>)> {
     let mut named = Named::<Cpu> {
         path: vec![],
         out: vec![],
+        ids: vec![],
     };
     net.visit(&mut named);
     named.out.into_iter().map(|(n, _, s)| (n, s)).collect()

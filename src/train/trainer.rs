@@ -206,28 +206,6 @@ impl<B: Backend> ModuleMapper<B> for EmaUpdate<B> {
     }
 }
 
-/// Parameter names (as in the weight file), ids and shapes.
-struct ParamNames {
-    path: Vec<String>,
-    out: Vec<(String, ParamId, Vec<usize>)>,
-}
-impl<B: Backend> ModuleVisitor<B> for ParamNames {
-    fn enter_module(&mut self, name: &str, container: &str) {
-        if !container.starts_with("Enum:") {
-            self.path.push(name.to_string());
-        }
-    }
-    fn exit_module(&mut self, _name: &str, container: &str) {
-        if !container.starts_with("Enum:") {
-            self.path.pop();
-        }
-    }
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        self.out
-            .push((self.path.join("."), param.id, param.val().dims().to_vec()));
-    }
-}
-
 /// Adam's moments of one parameter, flattened (ranks 1 to 4 occur in our networks).
 fn adam_moments<B: AutodiffBackend>(
     rec: &AdaptorRecord<Adam, B>,
@@ -541,14 +519,10 @@ impl<B: AutodiffBackend> Trainer<B> {
     pub async fn state(&self) -> Result<Vec<HostTensor>> {
         let model = self.model();
         let mut out = weights::host_tensors(model, "train.model.").await?;
-        let mut names = ParamNames {
-            path: vec![],
-            out: vec![],
-        };
-        model.visit(&mut names);
+        let names = weights::param_names(model);
         let record = self.optim.to_record();
         let mut moments = vec![];
-        for (name, id, shape) in names.out {
+        for (name, id, shape) in names {
             if let Some((m1, m2)) = record.get(&id).map(adam_moments) {
                 moments.push((format!("train.adam.m1.{name}"), shape.clone(), m1));
                 moments.push((format!("train.adam.m2.{name}"), shape, m2));
@@ -590,16 +564,12 @@ impl<B: AutodiffBackend> Trainer<B> {
         }
         let ema = weights::load_net::<B::InnerBackend>(file, what, &self.device)?;
         let model = weights::load_prefixed::<B>(file, "train.model.", what, &self.device)?;
-        let mut names = ParamNames {
-            path: vec![],
-            out: vec![],
-        };
-        model.visit(&mut names);
+        let names = weights::param_names(&model);
         let steps = file.manifest.steps;
         // (burn's record map type is hashbrown's; start from the optimiser's own, emptied.)
         let mut record = self.optim.to_record();
         record.clear();
-        for (name, id, shape) in names.out {
+        for (name, id, shape) in names {
             let m1 = file.tensors.get(&format!("train.adam.m1.{name}"));
             let m2 = file.tensors.get(&format!("train.adam.m2.{name}"));
             if let (Some((_, m1)), Some((_, m2))) = (m1, m2) {
