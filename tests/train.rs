@@ -12,6 +12,7 @@ use scorelab::rng::Noise;
 use scorelab::sample::Sampler;
 use scorelab::sde::Sde;
 use scorelab::tensor::{host_tensor, read_f64};
+use scorelab::train::fisher::fisher_divergence;
 use scorelab::train::{TrainConfig, Trainer};
 use scorelab::weights::{self, Architecture, Manifest};
 
@@ -24,19 +25,10 @@ fn mlp(c: MlpScoreConfig) -> Architecture {
 
 /// λ-weighted score error `E_t E_{x~p_t} std(t)² ‖s_θ − ∇log p_t‖²` (the DSM objective minus
 /// its constant) at a few times, x drawn exactly from the mixture's marginal.
+/// (`scorelab::train::fisher`, the page's bake-off uses the same function.)
 fn score_error(model: &dyn ScoreModel<IB>, exact: &ExactGmm<IB>, sde: &Sde) -> f64 {
     let device = Default::default();
-    let mut noise = Noise::new(77);
-    let mut total = 0.0;
-    let ts = [0.05, 0.2, 0.5, 0.8];
-    for t in ts {
-        let x = exact.gmm.marginal(sde, t).sample(1000, noise.rng());
-        let xt = host_tensor::<IB, 2>(x, [1000, 2], &device);
-        let diff = model.score(xt.clone(), t) - exact.score(xt, t);
-        let e = pollster::block_on(read_f64((diff.clone() * diff).sum_dim(1).mean())).unwrap()[0];
-        total += e * sde.variance(t);
-    }
-    total / ts.len() as f64
+    pollster::block_on(fisher_divergence(model, &exact.gmm, sde, 1000, 77, &device)).unwrap()
 }
 
 #[test]
@@ -397,8 +389,29 @@ fn resume_restores_weights_ema_and_adam_state() {
     );
     // With the Adam moments restored, one more step on the same batch moves both the same
     // way; a restart without them (fresh Adam) would take a different step.
+    let ema_before = pollster::block_on(weights::host_tensors(b.ema(), "")).unwrap();
     pollster::block_on(b.step()).unwrap();
     assert_eq!(b.step, 21);
+    // The EMA keeps following the raw weights after a resume (it was loaded from the file
+    // separately, so the two share no parameter ids): ema ← d·ema + (1 − d)·raw.
+    let ema_after = pollster::block_on(weights::host_tensors(b.ema(), "")).unwrap();
+    let raw_after = pollster::block_on(b.state()).unwrap();
+    let d = cfg.ema.min(21.0 / 30.0);
+    for ((name, _, before), (_, _, after)) in ema_before.iter().zip(&ema_after) {
+        let raw = &raw_after
+            .iter()
+            .find(|t| t.0 == format!("train.model.{name}"))
+            .unwrap()
+            .2;
+        for ((e0, e1), r) in before.iter().zip(after).zip(raw) {
+            let want = d * *e0 as f64 + (1.0 - d) * *r as f64;
+            assert!(
+                (*e1 as f64 - want).abs() < 1e-5,
+                "{name}: EMA {e1}, expected {want}"
+            );
+        }
+        assert_ne!(before, after, "{name}: the EMA did not move after resuming");
+    }
     // A checkpoint without state cannot be resumed; a different architecture is refused.
     let slim = weights::encode(
         pollster::block_on(weights::host_tensors(a.ema(), "")).unwrap(),

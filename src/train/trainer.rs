@@ -9,7 +9,7 @@ use crate::sde::ladder::ncsn_sigmas;
 use crate::sde::Sde;
 use crate::tensor::{host_tensor, read_f32, read_scalar};
 use crate::weights::{self, HostTensor, WeightFile};
-use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::record::AdaptorRecord;
 use burn::optim::{
@@ -19,7 +19,6 @@ use burn::optim::{
 use burn::tensor::{backend::AutodiffBackend, backend::Backend, Tensor};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// Loss weighting λ(t) of continuous-time DSM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,30 +177,32 @@ impl TrainConfig {
 }
 
 /// Collect every float parameter, flattened, by id.
-struct Collect<B: Backend>(HashMap<ParamId, Tensor<B, 1>>);
+/// The float parameters of a module in visiting order, flattened.
+struct Collect<B: Backend>(Vec<Tensor<B, 1>>);
 impl<B: Backend> ModuleVisitor<B> for Collect<B> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         let v = param.val();
         let n = v.shape().num_elements();
-        self.0.insert(param.id, v.reshape([n]));
+        self.0.push(v.reshape([n]));
     }
 }
 
-/// `ema ← decay·ema + (1 − decay)·current`, matched by parameter id.
+/// `ema ← decay·ema + (1 − decay)·current`, matched by visiting order: the EMA and the raw
+/// network have the same architecture, but not the same parameter ids once either was
+/// loaded from a file (`--resume`), so ids cannot pair them.
 struct EmaUpdate<B: Backend> {
-    current: HashMap<ParamId, Tensor<B, 1>>,
+    current: std::vec::IntoIter<Tensor<B, 1>>,
     decay: f64,
 }
 impl<B: Backend> ModuleMapper<B> for EmaUpdate<B> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
         let (id, old, mapper) = param.consume();
-        let new = match self.current.get(&id) {
-            Some(cur) => {
-                let shape = old.shape();
-                old * self.decay + cur.clone().reshape(shape) * (1.0 - self.decay)
-            }
-            None => old,
-        };
+        let cur = self
+            .current
+            .next()
+            .expect("the EMA and the raw network have the same parameters");
+        let shape = old.shape();
+        let new = old * self.decay + cur.reshape(shape) * (1.0 - self.decay);
         Param::from_mapped_value(id, new, mapper)
     }
 }
@@ -496,7 +497,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             ((self.step + 1) as f64 / self.cfg.warmup as f64).min(1.0)
         };
         let model = self.optim.step(self.cfg.lr * warm, model, grads);
-        let mut current = Collect(HashMap::new());
+        let mut current = Collect(Vec::new());
         model.valid().visit(&mut current);
         let decay = self
             .cfg
@@ -504,7 +505,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             .min((1.0 + self.step as f64) / (10.0 + self.step as f64));
         let ema = std::mem::replace(&mut self.ema, model.valid());
         self.ema = ema.map(&mut EmaUpdate {
-            current: current.0,
+            current: current.0.into_iter(),
             decay,
         });
         self.model = Some(model);

@@ -136,6 +136,83 @@ impl<B: Backend> Run<B> {
     async fn particles(&self) -> crate::Result<Vec<f32>> {
         read_f32(self.sampler.particles()).await
     }
+
+    /// Rows of `points` (n·d values) as a tensor, validated.
+    ///
+    /// # Shapes
+    /// `points.len() == n·d` → `[n, d]`
+    fn points(&self, points: &[f32]) -> crate::Result<burn::Tensor<B, 2>> {
+        let d = self.model.dim();
+        if points.is_empty() || points.len() % d != 0 || points.len() > 4_000_000 {
+            return Err(crate::Error::invalid(
+                "points",
+                format!(
+                    "need a positive multiple of {d} values (at most 4,000,000), got {}",
+                    points.len()
+                ),
+            ));
+        }
+        if points.iter().any(|v| !v.is_finite()) {
+            return Err(crate::Error::invalid(
+                "points",
+                "contain a non-finite value",
+            ));
+        }
+        let n = points.len() / d;
+        Ok(crate::tensor::host_tensor::<B, 2>(
+            points.iter().map(|v| *v as f64).collect(),
+            [n, d],
+            &self.device,
+        ))
+    }
+
+    /// The model's score and, where a reference mixture exists, the exact score at `points`.
+    async fn score_field(&self, points: &[f32], t: f64) -> crate::Result<ScoreField> {
+        crate::error::in_range("t", t, 1e-5, 1.0)?;
+        let x = self.points(points)?;
+        let model = read_f32(self.model.score(x.clone(), t).detach()).await?;
+        let exact = match &self.gmm {
+            Some(g) if g.dim() == self.model.dim() => {
+                let e = ExactGmm::<B>::new(g.clone(), self.settings.sde, &self.device);
+                Some(read_f32(e.score(x, t)).await?)
+            }
+            _ => None,
+        };
+        Ok(ScoreField { model, exact })
+    }
+}
+
+impl<B: AutodiffBackend> Run<B> {
+    /// `log p_t(x)` at `points`: closed form for a mixture, else the probability-flow ODE
+    /// likelihood from t to 1 (exact divergence; `rtol` sets the solver's accuracy).
+    async fn log_density(&self, points: &[f32], t: f64, rtol: f64) -> crate::Result<Vec<f32>> {
+        crate::error::in_range("t", t, 1e-5, 0.5)?;
+        let x = self.points(points)?;
+        if let Some(lp) = self.model.log_prob(x.clone(), t) {
+            return read_f32(lp.detach()).await;
+        }
+        let cfg = crate::likelihood::LikelihoodConfig {
+            rtol,
+            atol: rtol,
+            t_end: t,
+            ..Default::default()
+        };
+        let r = crate::likelihood::log_likelihood(
+            self.model.as_ref(),
+            &self.settings.sde,
+            x,
+            &cfg,
+            self.settings.seed,
+        )
+        .await?;
+        Ok(r.log_p.iter().map(|v| *v as f32).collect())
+    }
+}
+
+#[derive(Serialize)]
+struct ScoreField {
+    model: Vec<f32>,
+    exact: Option<Vec<f32>>,
 }
 
 enum Engine {
@@ -349,6 +426,36 @@ impl Session {
         })
     }
 
+    /// The current model's score at `points` (n·d values) and time `t`, and the exact
+    /// mixture score where the model has a reference mixture: resolves to
+    /// `{model: number[], exact: number[] | null}` (n·d values each).
+    #[wasm_bindgen(js_name = scoreField)]
+    pub fn score_field(&self, points: Float32Array, t: f64) -> Promise {
+        let engine = self.engine.clone();
+        let points = points.to_vec();
+        future_to_promise(async move {
+            let e = engine.try_borrow().map_err(|_| busy())?;
+            let f = with_run!(&*e, r => r.score_field(&points, t).await)
+                .map_err(|x| JsValue::from(js_err(x)))?;
+            to_js(&f).map_err(JsValue::from)
+        })
+    }
+
+    /// `log p_t` at `points` (n·d values): closed form for a mixture, the probability-flow
+    /// ODE likelihood (exact divergence, tolerance `rtol`) for a network. Resolves to a
+    /// `Float32Array` of n values.
+    #[wasm_bindgen(js_name = logDensity)]
+    pub fn log_density(&self, points: Float32Array, t: f64, rtol: f64) -> Promise {
+        let engine = self.engine.clone();
+        let points = points.to_vec();
+        future_to_promise(async move {
+            let e = engine.try_borrow().map_err(|_| busy())?;
+            let v = with_run!(&*e, r => r.log_density(&points, t, rtol).await)
+                .map_err(|x| JsValue::from(js_err(x)))?;
+            Ok(Float32Array::from(&v[..]).into())
+        })
+    }
+
     /// Dimension of the current model.
     pub fn dim(&self) -> Result<usize, JsError> {
         let e = self.engine.try_borrow().map_err(|_| JsError::new("busy"))?;
@@ -435,8 +542,11 @@ pub fn sde_defaults(kind: String) -> Result<JsValue, JsError> {
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TrainSpec {
-    /// A toy set or a mixture preset.
+    /// A toy set, a mixture preset, or a label for `points`.
     data: String,
+    /// Training points (n·2 values, row-major): drawn in the page or read from a file.
+    #[serde(default)]
+    points: Option<Vec<f64>>,
     #[serde(default = "d_n_data")]
     n_data: usize,
     #[serde(default)]
@@ -461,13 +571,39 @@ fn d_layers() -> usize {
 struct TrainRun<B: AutodiffBackend> {
     trainer: Trainer<B>,
     data: String,
+    /// The mixture the data were drawn from (presets only): the Fisher divergence's reference.
+    gmm: Option<Gmm>,
     seconds: f64,
 }
 
 impl<B: AutodiffBackend> TrainRun<B> {
     fn new(spec: TrainSpec, device: &B::Device) -> crate::Result<Self> {
         crate::error::count("n_data", spec.n_data, 1, 1_000_000)?;
-        let (data, dim) = if TOY_SETS.iter().any(|t| t.0 == spec.data) {
+        let gmm = presets::preset(&spec.data).ok();
+        let (data, dim) = if let Some(points) = spec.points {
+            if points.len() % 2 != 0 || points.len() < 4 {
+                return Err(crate::Error::invalid(
+                    "points",
+                    format!(
+                        "need at least 2 points of 2 coordinates (an even count of values), got {} values",
+                        points.len()
+                    ),
+                ));
+            }
+            if points.len() > 2_000_000 {
+                return Err(crate::Error::invalid(
+                    "points",
+                    format!("at most 1,000,000 points, got {}", points.len() / 2),
+                ));
+            }
+            if let Some(v) = points.iter().find(|v| !v.is_finite() || v.abs() > 1e6) {
+                return Err(crate::Error::invalid(
+                    "points",
+                    format!("coordinates must be finite and within ±1e6, got {v}"),
+                ));
+            }
+            (points, 2)
+        } else if TOY_SETS.iter().any(|t| t.0 == spec.data) {
             (
                 toy(
                     &spec.data,
@@ -499,8 +635,21 @@ impl<B: AutodiffBackend> TrainRun<B> {
         Ok(TrainRun {
             trainer,
             data: spec.data,
+            gmm: if dim == 2 { gmm } else { None },
             seconds: 0.0,
         })
+    }
+
+    /// The EMA model's λ-weighted Fisher divergence from the data's mixture (None without one).
+    async fn fisher(&self, n: usize) -> crate::Result<Option<f64>> {
+        let Some(gmm) = &self.gmm else {
+            return Ok(None);
+        };
+        let device = burn::module::Module::devices(self.trainer.ema())[0].clone();
+        let model = self.trainer.ema_score();
+        crate::train::fisher::fisher_divergence(&model, gmm, &self.trainer.sde, n, 77, &device)
+            .await
+            .map(Some)
     }
 
     async fn train(&mut self, k: u32) -> crate::Result<TrainReport> {
@@ -603,6 +752,18 @@ impl Training {
         future_to_promise(async move {
             let mut e = engine.try_borrow_mut().map_err(|_| busy())?;
             let r = with_train!(&mut *e, r => r.train(k).await)
+                .map_err(|x| JsValue::from(js_err(x)))?;
+            to_js(&r).map_err(JsValue::from)
+        })
+    }
+
+    /// The EMA model's λ-weighted Fisher divergence from the exact score of the mixture the
+    /// data came from (`n` exact samples at each of four times); null for data without one.
+    pub fn fisher(&self, n: u32) -> Promise {
+        let engine = self.engine.clone();
+        future_to_promise(async move {
+            let e = engine.try_borrow().map_err(|_| busy())?;
+            let r = with_train!(&*e, r => r.fisher(n as usize).await)
                 .map_err(|x| JsValue::from(js_err(x)))?;
             to_js(&r).map_err(JsValue::from)
         })

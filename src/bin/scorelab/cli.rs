@@ -224,6 +224,10 @@ struct LikelihoodArgs {
     /// Rows per ODE solve (one adaptive step size per chunk)
     #[arg(long, default_value_t = 1000)]
     chunk: usize,
+    /// Where a trained network runs: cpu, wgpu, cuda (build with --features wgpu / cuda);
+    /// exact mixtures always run on the CPU in double precision
+    #[arg(long, default_value = "cpu")]
+    backend: String,
 }
 
 pub fn main() -> ExitCode {
@@ -660,15 +664,41 @@ async fn sample_on<B: AutodiffBackend>(a: SampleArgs, s: Settings, loaded: Loade
 
 async fn likelihood(a: LikelihoodArgs) -> Result<()> {
     let loaded = load_any(&a.model)?;
-    match loaded {
-        Loaded::Exact(_) => likelihood_on::<B>(a, loaded).await,
-        Loaded::Net(_) => likelihood_on::<BNet>(a, loaded).await,
+    match (&loaded, a.backend.as_str()) {
+        (Loaded::Exact(_), "cpu") => likelihood_on::<B>(a, loaded, Default::default()).await,
+        (Loaded::Exact(_), _) => Err(Error::invalid(
+            "--backend",
+            "an exact mixture is evaluated on the CPU in double precision; accepted: cpu",
+        )),
+        (Loaded::Net(_), "cpu") => likelihood_on::<BNet>(a, loaded, Default::default()).await,
+        #[cfg(feature = "wgpu")]
+        (Loaded::Net(_), "wgpu") => {
+            likelihood_on::<burn::backend::Autodiff<burn::backend::Wgpu>>(
+                a,
+                loaded,
+                Default::default(),
+            )
+            .await
+        }
+        #[cfg(feature = "cuda")]
+        (Loaded::Net(_), "cuda") => {
+            likelihood_on::<burn::backend::Autodiff<burn::backend::Cuda>>(
+                a,
+                loaded,
+                Default::default(),
+            )
+            .await
+        }
+        (_, other) => Err(crate::train::backend_error(other)),
     }
 }
 
-async fn likelihood_on<B: AutodiffBackend>(a: LikelihoodArgs, loaded: Loaded) -> Result<()> {
+async fn likelihood_on<B: AutodiffBackend>(
+    a: LikelihoodArgs,
+    loaded: Loaded,
+    device: B::Device,
+) -> Result<()> {
     let mut sde = apply_sde(Sde::default(), &a.sde)?;
-    let device = Default::default();
     let model: Box<dyn ScoreModel<B>> = match &loaded {
         Loaded::Exact(gmm) => Box::new(ExactGmm::<B>::new(gmm.clone(), sde, &device)),
         Loaded::Net(file) => {

@@ -94,6 +94,9 @@ pub struct TrainArgs {
     /// Write a checkpoint every K steps
     #[arg(long, default_value_t = 500)]
     checkpoint_every: usize,
+    /// Stop after this many seconds of this run (checkpointed; --resume continues)
+    #[arg(long)]
+    time_limit: Option<f64>,
 }
 
 /// Training points `[N, d]` from the `--data` argument.
@@ -188,23 +191,22 @@ pub async fn train(a: TrainArgs) -> Result<()> {
         "cuda" => {
             train_on::<burn::backend::Autodiff<burn::backend::Cuda>>(a, Default::default()).await
         }
-        #[cfg(not(feature = "wgpu"))]
-        "wgpu" => Err(missing_backend("wgpu")),
-        #[cfg(not(feature = "cuda"))]
-        "cuda" => Err(missing_backend("cuda")),
-        other => Err(Error::invalid(
-            "--backend",
-            format!("unknown backend '{other}'; accepted: cpu, wgpu, cuda"),
-        )),
+        other => Err(backend_error(other)),
     }
 }
 
-#[allow(dead_code)] // unused when both GPU features are on
-fn missing_backend(name: &str) -> Error {
-    Error::invalid(
-        "--backend",
-        format!("this build has no {name} backend; rebuild with `cargo build --release --features {name}`"),
-    )
+/// The error for a `--backend` this build cannot run: one compiled out, or an unknown name.
+pub fn backend_error(name: &str) -> Error {
+    match name {
+        "wgpu" | "cuda" => Error::invalid(
+            "--backend",
+            format!("this build has no {name} backend; rebuild with `cargo build --release --features {name}`"),
+        ),
+        other => Error::invalid(
+            "--backend",
+            format!("unknown backend '{other}'; accepted: cpu, wgpu, cuda"),
+        ),
+    }
 }
 
 async fn train_on<B: AutodiffBackend>(a: TrainArgs, device: B::Device) -> Result<()> {
@@ -235,6 +237,9 @@ async fn train_on<B: AutodiffBackend>(a: TrainArgs, device: B::Device) -> Result
     }
     if !a.out.ends_with(".safetensors") {
         return Err(Error::invalid("--out", "must end in .safetensors"));
+    }
+    if let Some(limit) = a.time_limit {
+        scorelab::error::in_range("--time-limit", limit, 1.0, 1e7)?;
     }
     scorelab::error::count("--n-data", a.n_data, 1, 10_000_000)?;
     let sde: Sde = apply_sde(Sde::default(), &a.sde)?;
@@ -354,6 +359,7 @@ async fn train_on<B: AutodiffBackend>(a: TrainArgs, device: B::Device) -> Result
         }
         npy::write_atomic(&a.out, &weights::encode(tensors, &manifest))
     };
+    let mut last = trainer.step;
     for k in first..=a.steps {
         let loss = match trainer.step().await {
             Ok(l) => l,
@@ -386,19 +392,25 @@ async fn train_on<B: AutodiffBackend>(a: TrainArgs, device: B::Device) -> Result
                 (k + 1 - first) as f64 / started.elapsed().as_secs_f64().max(1e-9)
             ));
         }
-        if k % a.checkpoint_every == 0 || k == a.steps {
+        last = k;
+        let out_of_time = a
+            .time_limit
+            .is_some_and(|limit| started.elapsed().as_secs_f64() >= limit);
+        if k % a.checkpoint_every == 0 || k == a.steps || out_of_time {
             save(&trainer, ema_loss, secs)?;
+        }
+        if out_of_time {
+            break;
         }
     }
     pb.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "trained steps {first}..{} on {} ({} SDE, {}) in {secs:.1} s ({:.1} steps/s), loss {:.4} -> {} (log: {log_path})",
-        a.steps,
+        "trained steps {first}..{last} on {} ({} SDE, {}) in {secs:.1} s ({:.1} steps/s), loss {:.4} -> {} (log: {log_path})",
         a.data,
         sde.name(),
         a.backend,
-        (a.steps + 1 - first) as f64 / secs,
+        (last + 1 - first) as f64 / secs,
         ema_loss.unwrap_or(f64::NAN),
         a.out
     );
