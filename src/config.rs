@@ -34,6 +34,10 @@ pub struct Settings {
     /// Final Tweedie denoising step.
     #[serde(default)]
     pub denoise: bool,
+    /// Mixing weights that replace the preset's (one per component, positive; normalised):
+    /// the page's π slider for the mixture-weight pitfall.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<Vec<f64>>,
 }
 
 impl Default for Settings {
@@ -72,12 +76,44 @@ impl Settings {
         self.sde.validate()?;
         self.sampler.validate(&self.sde)?;
         count("n", self.n, 1, MAX_PARTICLES)?;
+        if let Some(w) = &self.weights {
+            if let Ok(g) = presets::preset(&self.model) {
+                if w.len() != g.components() {
+                    return Err(crate::Error::invalid(
+                        "weights",
+                        format!(
+                            "'{}' has {} components; give one weight each, got {}",
+                            self.model,
+                            g.components(),
+                            w.len()
+                        ),
+                    ));
+                }
+            }
+            if w.is_empty() || w.iter().any(|v| !v.is_finite() || *v <= 0.0 || *v > 1e6) {
+                return Err(crate::Error::invalid(
+                    "weights",
+                    "must be positive finite numbers (at most 1e6; they are normalised)",
+                ));
+            }
+        }
         Ok(())
     }
 
-    /// The preset's mixture (`model` must be a preset name here).
+    /// The preset's mixture (`model` must be a preset name here), with `weights` applied.
     pub fn preset_gmm(&self) -> Result<Gmm> {
-        presets::preset(&self.model)
+        let mut g = presets::preset(&self.model)?;
+        if let Some(w) = &self.weights {
+            if w.len() != g.components() {
+                return Err(crate::Error::invalid(
+                    "weights",
+                    format!("need {} weights, got {}", g.components(), w.len()),
+                ));
+            }
+            let total: f64 = w.iter().sum();
+            g.weights = w.iter().map(|v| v / total).collect();
+        }
+        Ok(g)
     }
 }
 

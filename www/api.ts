@@ -3,6 +3,8 @@
 //   frame.contentWindow.postMessage({ id, cmd: 'step', args: [10] }, '*')
 // answers { id, result } or { id, error }.
 import type { Playground } from './main';
+import { demoState } from './demos';
+import { parsePoints } from './points';
 
 export function installApi(pg: Playground): void {
   const api = {
@@ -34,6 +36,41 @@ export function installApi(pg: Playground): void {
       const bytes = (await pg.serial(() => pg.training!.export())) as Uint8Array;
       await pg.loadWeights('browser', bytes);
     },
+    /** Step back through the recorded frames (display only). */
+    stepBack: (k = 1) => pg.stepBack(k),
+    /** Frames recorded (2-D models), for trajectories. */
+    frameCount: () => pg.frames.length,
+    /** The learned (and exact) score at points (n·2 values) and time t. */
+    scoreField: (points: number[], t: number) => pg.serial(() => pg.session.scoreField(Float32Array.from(points), t)),
+    /** log p_t at points (closed form for mixtures, the ODE for networks). */
+    logDensity: async (points: number[], t = 1e-3) => Array.from((await pg.serial(() => pg.session.logDensity(Float32Array.from(points), t, 1e-3))) as Float32Array),
+    overlays: (o: Record<string, unknown>) => {
+      Object.assign(pg.overlays, o);
+      return pg.refresh(false);
+    },
+    /** Training data from points (as if drawn) or from a file's bytes (.npy/.csv). */
+    setTrainingPoints: (points: number[]) => {
+      pg.drawn = points.slice();
+      pg.trainingData = 'drawn';
+      pg.training = null;
+    },
+    openPointsFile: (name: string, bytes: number[]) => {
+      const points = parsePoints(name, Uint8Array.from(bytes));
+      pg.uploaded = { name, points };
+      pg.trainingData = 'uploaded';
+      pg.training = null;
+      return points.length / 2;
+    },
+    setObjective: (o: string) => {
+      pg.objective = o;
+      pg.training = null;
+    },
+    lossHistory: () => pg.lossHistory,
+    /** The open demo's results so far (synchronous; for polling). */
+    demoState: () => ({ ...demoState }),
+    demo: (name?: string) => (name === undefined ? Promise.resolve({ ...demoState }) : pg.openDemo(name).then(() => ({ ...demoState }))),
+    /** The hash that reproduces the current state. */
+    link: () => location.hash,
   };
   (window as any).scorelab = api;
   window.addEventListener('message', async (ev: MessageEvent) => {
@@ -42,7 +79,7 @@ export function installApi(pg: Playground): void {
     const reply = (body: Record<string, unknown>) => (ev.source as Window | null)?.postMessage({ id: msg.id, ...body }, { targetOrigin: '*' });
     const fn = (api as any)[msg.cmd];
     if (typeof fn !== 'function') {
-      reply({ error: `unknown command '${msg.cmd}'; accepted: state, setState, run, step, particles, report, train, useTrained` });
+      reply({ error: `unknown command '${msg.cmd}'; accepted: ${Object.keys(api).join(', ')}` });
       return;
     }
     try {

@@ -1,11 +1,18 @@
-// The playground page: choose a preset, SDE and sampler, then play / pause / step while the
-// particles move from noise to the mixture. `window.scorelab` (and postMessage) drive it.
+// The playground page. The 2-D lab: choose a model (a mixture preset, a shipped or trained
+// network), SDE and sampler, then play / pause / step / step back while the particles move
+// from noise to the data; overlays show the learned and exact score, their error and the
+// density; the training panel trains a network on a toy set, a mixture, points drawn with
+// the mouse or an uploaded file. The lectures' demos live in demos.ts. `window.scorelab`
+// (and postMessage) drive everything (api.ts).
 import { createSession, load, type Preset, type Session, type Settings, type StepInfo, type Training } from './wasm';
-import { parseHash, writeHash, type HashState } from './state';
-import { drawParticles } from './plot';
+import { parseHash, writeHash, hashString, type HashState } from './state';
+import { drawScene, drawLines, gridPoints, type Grid, type Scene } from './plot';
 import { installApi } from './api';
+import { openDemo } from './demos';
+import { parsePoints } from './points';
+import { saveModel, listModels, loadModel } from './store';
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+export const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 const ENUMS: Record<string, string[]> = {
   predictor: ['em', 'reverse-diffusion', 'ancestral', 'none'],
@@ -14,20 +21,48 @@ const ENUMS: Record<string, string[]> = {
 };
 const SDES = ['ve', 've-notebook', 'vp', 'subvp'];
 const SAMPLERS = ['em', 'pc', 'langevin', 'ald', 'ode'];
+export const OBJECTIVES = ['dsm', 'ssm', 'ism', 'ncsn', 'ddpm'];
+/** Frames kept for stepping back and drawing trajectories. */
+const MAX_FRAMES = 3000;
+const VIEW = { lo: -10, hi: 10 };
+
+export interface Overlays {
+  model: boolean;
+  exact: boolean;
+  error: boolean;
+  density: boolean;
+  trails: boolean;
+  /** Time the fields are drawn at; null follows the sampler. */
+  t: number | null;
+}
 
 export class Playground {
   session!: Session;
   presets: Preset[] = [];
   toySets: string[] = [];
-  hash: HashState = { backend: 'auto', embed: false, settings: null };
+  hash: HashState = { backend: 'auto', embed: false, hide: [], demo: null, k: null, settings: null };
   playing = false;
   stepsPerFrame = 5;
   info: StepInfo | null = null;
   particles: Float32Array<ArrayBufferLike> = new Float32Array();
+  /** Recorded particles after each step (index 0: the start) and the step infos. */
+  frames: Float32Array[] = [];
+  frameInfo: (StepInfo | null)[] = [];
+  /** The frame shown when stepping back (null: the live sampler). */
+  viewIndex: number | null = null;
+  overlays: Overlays = { model: false, exact: false, error: false, density: false, trails: false, t: null };
+  private overlayScene: Partial<Scene> = {};
   private busy: Promise<unknown> = Promise.resolve();
 
   training: Training | null = null;
   trainingData = 'ring8';
+  objective = 'dsm';
+  lossHistory: { step: number; loss: number }[] = [];
+  stepsPerSecond = 0;
+  autoTrain = false;
+  drawMode = false;
+  drawn: number[] = [];
+  uploaded: { name: string; points: Float32Array } | null = null;
 
   async start(): Promise<void> {
     const m = await load();
@@ -36,9 +71,9 @@ export class Playground {
     try {
       this.hash = parseHash(location.hash);
     } catch (e) {
-      this.showError((e as Error).message + ' (ignored; using defaults)');
+      this.showError((e as Error).message + ' (the link was ignored; using defaults)');
     }
-    document.body.classList.toggle('embed', this.hash.embed);
+    this.applyChrome();
     let created;
     try {
       created = await createSession(this.hash.backend, this.hash.settings);
@@ -51,10 +86,31 @@ export class Playground {
     $('backend').textContent = this.session.backend === 'webgpu' ? 'WebGPU' : 'CPU (wasm)';
     document.body.dataset.backend = this.session.backend;
     this.buildControls();
-    await this.refresh();
+    this.resetFrames();
     this.bindPlayer();
+    this.bindOverlays();
     this.bindTraining();
+    this.bindDrawing();
+    this.bindDemos();
+    if (this.hash.k) {
+      const k = this.hash.k;
+      try {
+        await this.step(k);
+      } catch (e) {
+        this.showError(`invalid hash k: ${(e as Error).message}`);
+      }
+    }
+    await this.refresh();
+    if (this.hash.demo) await this.openDemo(this.hash.demo);
     document.body.dataset.ready = '1';
+  }
+
+  /** Embed mode and hidden parts, from the hash. */
+  applyChrome(): void {
+    document.body.classList.toggle('embed', this.hash.embed);
+    for (const part of ['header', 'controls', 'player', 'train', 'overlays', 'info', 'demos']) {
+      document.body.classList.toggle(`hide-${part}`, this.hash.hide.includes(part));
+    }
   }
 
   state(): Settings {
@@ -68,9 +124,11 @@ export class Playground {
       this.session.setState(s);
       this.info = null;
       this.hash.settings = this.state();
+      this.hash.k = null;
       writeHash(this.hash);
     });
     this.buildControls();
+    this.resetFrames();
     await this.refresh();
   }
 
@@ -81,17 +139,56 @@ export class Playground {
     return next;
   }
 
+  resetFrames(): void {
+    this.frames = [];
+    this.frameInfo = [];
+    this.viewIndex = null;
+  }
+
+  private record(p: Float32Array, info: StepInfo | null): void {
+    if (this.session.dim() !== 2) return;
+    if (this.frames.length >= MAX_FRAMES) {
+      // keep every other frame: the trail stays complete at a coarser step
+      this.frames = this.frames.filter((_, i) => i % 2 === 0);
+      this.frameInfo = this.frameInfo.filter((_, i) => i % 2 === 0);
+    }
+    this.frames.push(p.slice());
+    this.frameInfo.push(info);
+  }
+
   async step(k: number): Promise<StepInfo | null> {
+    // Stepping forward through recorded frames first (after "back").
+    if (this.viewIndex !== null) {
+      this.viewIndex = Math.min(this.viewIndex + k, this.frames.length - 1);
+      if (this.viewIndex === this.frames.length - 1) this.viewIndex = null;
+      await this.refresh(false);
+      return this.info;
+    }
     const info = await this.serial(() => this.session.step(k) as Promise<StepInfo | null>);
     if (info) this.info = info;
+    this.hash.k = info?.index ?? null;
+    writeHash(this.hash);
     await this.refresh();
     return this.info;
   }
 
+  /** Show the previous recorded frame (the sampler itself is not rewound). */
+  async stepBack(k = 1): Promise<StepInfo | null> {
+    if (this.frames.length < 2) return this.info;
+    const cur = this.viewIndex ?? this.frames.length - 1;
+    this.viewIndex = Math.max(0, cur - k);
+    this.playing = false;
+    await this.refresh(false);
+    return this.frameInfo[this.viewIndex] ?? null;
+  }
+
   async run(): Promise<StepInfo | null> {
     this.playing = false;
+    this.viewIndex = null;
     const info = await this.serial(() => this.session.run() as Promise<StepInfo | null>);
     if (info) this.info = info;
+    this.hash.k = info?.index ?? null;
+    writeHash(this.hash);
     await this.refresh();
     return this.info;
   }
@@ -100,24 +197,92 @@ export class Playground {
     return this.serial(() => this.session.particles() as Promise<Float32Array>);
   }
 
-  async refresh(): Promise<void> {
-    this.particles = await this.readParticles();
-    const s = this.state();
+  /** The time overlays are drawn at. */
+  overlayTime(): number {
+    if (this.overlays.t !== null) return this.overlays.t;
+    const t = this.viewIndex !== null ? this.frameInfo[this.viewIndex]?.t : this.info?.t;
+    return Math.min(1, Math.max(1e-3, t ?? 1));
+  }
+
+  /** Recompute the score / error / density layers (2-D models only). */
+  async computeOverlays(): Promise<void> {
+    const o = this.overlays;
+    this.overlayScene = {};
+    if (this.session.dim() !== 2 || !(o.model || o.exact || o.error || o.density)) return;
+    const t = this.overlayTime();
+    const arrows: Scene['arrows'] = [];
+    if (o.model || o.exact || o.error) {
+      const grid: Grid = gridPoints(VIEW, o.error ? 40 : 20);
+      const f = (await this.serial(() => this.session.scoreField(grid.points, t) as Promise<{ model: number[]; exact: number[] | null }>));
+      if (o.error) {
+        if (!f.exact) throw new Error('score error: this model has no exact score to compare with (mixture presets and networks trained on them have one)');
+        const values = new Float32Array(grid.g * grid.g);
+        for (let i = 0; i < values.length; i++) values[i] = Math.hypot(f.model[2 * i] - f.exact[2 * i], f.model[2 * i + 1] - f.exact[2 * i + 1]);
+        this.overlayScene.heat = { grid, values, palette: 'error' };
+      }
+      const coarse = gridPoints(VIEW, 20);
+      const coarseField = o.error ? (await this.serial(() => this.session.scoreField(coarse.points, t) as Promise<{ model: number[]; exact: number[] | null }>)) : f;
+      if (o.model) arrows.push({ grid: coarse, vectors: Float32Array.from(coarseField.model), color: 'rgba(30,30,60,0.8)' });
+      if (o.exact) {
+        if (!coarseField.exact) throw new Error('exact score: this model has no reference mixture');
+        arrows.push({ grid: coarse, vectors: Float32Array.from(coarseField.exact), color: 'rgba(200,40,40,0.7)' });
+      }
+    }
+    if (o.density && !o.error) {
+      const grid = gridPoints(VIEW, 32);
+      const lp = await this.serial(() => this.session.logDensity(grid.points, Math.min(t, 0.5), 1e-3) as Promise<Float32Array>);
+      this.overlayScene.heat = { grid, values: lp.map((v) => Math.exp(v)), palette: 'density' };
+    }
+    this.overlayScene.arrows = arrows;
+  }
+
+  async refresh(read = true): Promise<void> {
+    if (read) {
+      this.particles = await this.readParticles();
+      if (this.viewIndex === null) this.record(this.particles, this.info);
+    }
+    const shown = this.viewIndex !== null ? this.frames[this.viewIndex] : this.particles;
+    const shownInfo = this.viewIndex !== null ? this.frameInfo[this.viewIndex] : this.info;
     const preset = this.referencePreset();
-    drawParticles($('plot'), this.particles, this.session.dim(), preset?.mixture.means ?? [], { lo: -10, hi: 10 });
-    const i = this.info;
+    const anyOverlay = this.overlays.model || this.overlays.exact || this.overlays.error || this.overlays.density;
+    if (anyOverlay && (!this.playing || (shownInfo?.index ?? 0) % 20 === 0)) {
+      try {
+        await this.computeOverlays();
+      } catch (e) {
+        this.showError((e as Error).message);
+      }
+    } else if (!anyOverlay) {
+      this.overlayScene = {};
+    }
+    const dim = this.session.dim();
+    if (dim === 2) {
+      const upto = this.viewIndex ?? this.frames.length - 1;
+      drawScene($('plot'), {
+        particles: shown,
+        dim,
+        means: preset?.mixture.means ?? [],
+        view: VIEW,
+        ...this.overlayScene,
+        trails: this.overlays.trails ? this.frames.slice(0, upto + 1) : undefined,
+        drawn: this.drawn.length ? Float32Array.from(this.drawn) : undefined,
+      });
+    }
+    const i = shownInfo;
     $('info').textContent = i
       ? `step ${i.index}${i.total ? ' / ' + i.total : ''}   t = ${i.t.toFixed(4)}   NFE = ${i.nfe}   step size = ${i.step_size.toExponential(2)}` +
         (i.accepted === null ? '' : i.accepted ? '   accepted' : '   rejected') +
         (i.level === null ? '' : `   level ${i.level + 1}`) +
         (i.denoise ? '   (denoising step)' : '') +
-        (i.done ? '   done' : '')
+        (i.done ? '   done' : '') +
+        (this.viewIndex !== null ? `   (replaying frame ${this.viewIndex} of ${this.frames.length - 1})` : '')
       : 'ready: press play or step';
-    if (i?.done && preset) {
+    if (i?.done && preset && this.viewIndex === null) {
       const r = this.session.report(this.particles, 20);
       const fmt = (v: number[]) => v.map((w) => w.toFixed(3)).join(' ');
+      const weights = this.state().weights ?? preset.mixture.weights;
+      const total = (weights as number[]).reduce((a: number, b: number) => a + b, 0);
       $('report').textContent =
-        (r.mode_weights.length <= 10 ? `mode weights ${fmt(r.mode_weights)} (mixture ${fmt(preset?.mixture.weights ?? [])})   ` : '') +
+        (r.mode_weights.length <= 10 ? `mode weights ${fmt(r.mode_weights)} (mixture ${fmt((weights as number[]).map((w) => w / total))})   ` : '') +
         `sliced W2 ${r.sw.toFixed(3)} (exact vs exact: ${r.sw_median.toFixed(3)} median)`;
     } else {
       $('report').textContent = '';
@@ -139,10 +304,17 @@ export class Playground {
     $('play').onclick = () => {
       this.playing = !this.playing;
       if (this.playing) this.loop();
-      else void this.refresh();
+      else void this.refresh(false);
     };
     $('stepbtn').onclick = () => this.guard(() => this.step(1));
+    $('backbtn').onclick = () => this.guard(() => this.stepBack(1));
     $('reset').onclick = () => this.guard(() => this.setState(this.state()));
+    $('linkbtn').onclick = () =>
+      this.guard(async () => {
+        const url = location.href.split('#')[0] + hashString(this.hash);
+        $('linkOut').textContent = url;
+        await navigator.clipboard?.writeText(url).catch(() => undefined);
+      });
     $<HTMLSelectElement>('speed').onchange = (e) => {
       this.stepsPerFrame = Number((e.target as HTMLSelectElement).value);
     };
@@ -152,23 +324,44 @@ export class Playground {
     while (this.playing) {
       try {
         const info = await this.step(this.stepsPerFrame);
-        if (!info || info.done) this.playing = false;
+        if (!info || (info.done && this.viewIndex === null)) this.playing = false;
       } catch (e) {
         this.playing = false;
         this.showError((e as Error).message);
       }
       await new Promise((r) => requestAnimationFrame(() => r(null)));
     }
-    await this.refresh();
+    await this.refresh(false);
   }
 
-  private async guard(f: () => Promise<unknown>): Promise<void> {
+  async guard(f: () => Promise<unknown>): Promise<void> {
     try {
       this.clearError();
       await f();
     } catch (e) {
       this.showError((e as Error).message ?? String(e));
     }
+  }
+
+  private bindOverlays(): void {
+    for (const key of ['model', 'exact', 'error', 'density', 'trails'] as const) {
+      const box = $<HTMLInputElement>(`ov-${key}`);
+      box.checked = this.overlays[key];
+      box.onchange = () =>
+        this.guard(async () => {
+          this.overlays[key] = box.checked;
+          await this.refresh(false);
+        });
+    }
+    const t = $<HTMLInputElement>('ov-t');
+    const label = $('ov-t-value');
+    t.oninput = () =>
+      this.guard(async () => {
+        const v = Number(t.value);
+        this.overlays.t = v >= 1 ? null : Math.max(1e-3, 10 ** (-3 * (1 - v)));
+        label.textContent = this.overlays.t === null ? 'follow sampler' : `t = ${this.overlays.t.toFixed(3)}`;
+        await this.refresh(false);
+      });
   }
 
   loadedNets: string[] = [];
@@ -181,6 +374,19 @@ export class Playground {
     return this.presets.find((p) => p.name === name);
   }
 
+  /** The `data` / `points` of a training spec for the chosen training data. */
+  trainingSource(): { data: string; points?: number[] } {
+    if (this.trainingData === 'drawn') {
+      if (this.drawn.length < 4) throw new Error('drawn data: draw at least 2 points (tick "draw data" and drag on the plot)');
+      return { data: 'drawn', points: this.drawn.slice() };
+    }
+    if (this.trainingData === 'uploaded') {
+      if (!this.uploaded) throw new Error('uploaded data: choose a .npy or .csv file first');
+      return { data: this.uploaded.name, points: Array.from(this.uploaded.points) };
+    }
+    return { data: this.trainingData };
+  }
+
   /** Train k steps of the page's network (created on first use from the training panel). */
   async train(k: number): Promise<number> {
     return this.serial(async () => {
@@ -188,15 +394,19 @@ export class Playground {
         const m = await load();
         const s = this.state();
         this.training = await m.Training.create(this.session.backend, {
-          data: this.trainingData,
+          ...this.trainingSource(),
           sde: s.model.startsWith('weights:') ? { kind: 'vp' } : s.sde,
           hidden: 128,
           layers: 3,
-          train: { batch: 256, lr: 0.002, warmup: 50, seed: s.seed },
+          train: { batch: 256, lr: 0.002, warmup: 50, seed: s.seed, objective: this.objective },
         });
+        this.lossHistory = [];
       }
       const r = (await this.training.train(k)) as { loss: number; step: number; steps_per_second: number };
-      $('trainInfo').textContent = `step ${r.step}   loss ${r.loss.toFixed(4)}   ${r.steps_per_second.toFixed(1)} steps/s`;
+      this.lossHistory.push({ step: r.step, loss: r.loss });
+      this.stepsPerSecond = r.steps_per_second;
+      $('trainInfo').textContent = `step ${r.step}   loss ${r.loss.toFixed(4)}   ${r.steps_per_second.toFixed(1)} steps/s (${this.training.backend})`;
+      drawLines($('lossPlot'), [{ name: this.objective, color: '#2050c0', xs: this.lossHistory.map((h) => h.step), ys: this.lossHistory.map((h) => h.loss) }], 'training loss');
       return r.loss;
     });
   }
@@ -210,26 +420,48 @@ export class Playground {
       this.netData.set(key, manifest.data);
       this.info = null;
       this.hash.settings = null; // a loaded network cannot live in a link
+      this.hash.k = null;
       writeHash(this.hash);
     });
     this.buildControls();
+    this.resetFrames();
     await this.refresh();
+  }
+
+  private resetTraining(note: string): void {
+    this.training = null;
+    this.lossHistory = [];
+    $('trainInfo').textContent = note;
   }
 
   private bindTraining(): void {
     const sel = $<HTMLSelectElement>('trainData');
-    for (const o of this.toySets.concat(this.presets.map((p) => p.name))) sel.add(new Option(o, o, false, o === this.trainingData));
+    const options = this.toySets.concat(this.presets.filter((p) => p.mixture.means[0].length === 2).map((p) => p.name), ['drawn', 'uploaded']);
+    for (const o of options) sel.add(new Option(o === 'drawn' ? 'points drawn on the plot' : o === 'uploaded' ? 'uploaded file' : o, o, false, o === this.trainingData));
     sel.onchange = () => {
       this.trainingData = sel.value;
-      this.training = null;
-      $('trainInfo').textContent = 'a new network will be trained on ' + sel.value;
+      this.resetTraining('a new network will be trained on ' + sel.value);
+    };
+    const obj = $<HTMLSelectElement>('objective');
+    for (const o of OBJECTIVES) obj.add(new Option(o, o, false, o === this.objective));
+    obj.onchange = () => {
+      this.objective = obj.value;
+      this.resetTraining(`a new network will be trained with ${obj.value}`);
     };
     $('trainBtn').onclick = () => this.guard(() => this.train(100));
+    const auto = $<HTMLInputElement>('autoTrain');
+    auto.onchange = () => {
+      this.autoTrain = auto.checked;
+      if (this.autoTrain) void this.trainLoop();
+    };
     $('useTrained').onclick = () =>
       this.guard(async () => {
         if (!this.training) throw new Error('train first: press "train 100 steps"');
         const bytes = (await this.serial(() => this.training!.export())) as Uint8Array;
-        await this.loadWeights(`${this.trainingData}-browser`, bytes);
+        const name = `${this.trainingData}-${this.objective}-browser`;
+        await saveModel(name, bytes).catch(() => undefined);
+        await this.refreshSaved();
+        await this.loadWeights(name, bytes);
       });
     $('downloadBtn').onclick = () =>
       this.guard(async () => {
@@ -237,7 +469,7 @@ export class Playground {
         const bytes = (await this.serial(() => this.training!.export())) as Uint8Array;
         const a = document.createElement('a');
         a.href = URL.createObjectURL(new Blob([bytes as BlobPart], { type: 'application/octet-stream' }));
-        a.download = `${this.trainingData}.safetensors`;
+        a.download = `${this.trainingData}-${this.objective}.safetensors`;
         a.click();
       });
     // The shipped toy models (models/toy/<set>-<sde>.safetensors, copied next to the page).
@@ -254,10 +486,134 @@ export class Playground {
     $<HTMLInputElement>('weightsFile').onchange = (e) =>
       this.guard(async () => {
         const f = (e.target as HTMLInputElement).files?.[0];
-        if (!f) return;
-        if (f.size > 64 * 1024 * 1024) throw new Error(`${f.name}: too large (${f.size} bytes); weight files are at most 64 MiB`);
-        await this.loadWeights(f.name.replace(/\.safetensors$/, ''), new Uint8Array(await f.arrayBuffer()));
+        if (f) await this.openFile(f);
       });
+    $<HTMLInputElement>('dataFile').onchange = (e) =>
+      this.guard(async () => {
+        const f = (e.target as HTMLInputElement).files?.[0];
+        if (f) await this.openFile(f);
+      });
+    const saved = $<HTMLSelectElement>('saved');
+    saved.onchange = () =>
+      this.guard(async () => {
+        if (!saved.value) return;
+        const bytes = await loadModel(saved.value);
+        if (!bytes) throw new Error(`saved model '${saved.value}' is gone from this browser's storage`);
+        await this.loadWeights(saved.value, bytes);
+      });
+    void this.refreshSaved();
+    // Files dropped anywhere on the page: weight files load, point files become training data.
+    document.addEventListener('dragover', (e) => e.preventDefault());
+    document.addEventListener('drop', (e) => {
+      e.preventDefault();
+      const f = e.dataTransfer?.files?.[0];
+      if (f) void this.guard(() => this.openFile(f));
+    });
+  }
+
+  async refreshSaved(): Promise<void> {
+    const saved = $<HTMLSelectElement>('saved');
+    const names = await listModels().catch(() => [] as string[]);
+    saved.innerHTML = '';
+    saved.add(new Option(names.length ? '(choose)' : '(none yet)', ''));
+    for (const n of names) saved.add(new Option(n, n));
+  }
+
+  /** A dropped or chosen file: .safetensors loads as a model, .npy/.csv as training points. */
+  async openFile(f: File): Promise<void> {
+    const name = f.name;
+    if (/\.safetensors$/i.test(name)) {
+      if (f.size > 64 * 1024 * 1024) throw new Error(`${name}: too large (${f.size} bytes); weight files are at most 64 MiB`);
+      await this.loadWeights(name.replace(/\.safetensors$/i, ''), new Uint8Array(await f.arrayBuffer()));
+      return;
+    }
+    if (/\.(npy|csv)$/i.test(name)) {
+      if (f.size > 50 * 1024 * 1024) throw new Error(`${name}: too large (${f.size} bytes); point files are at most 50 MiB`);
+      const points = parsePoints(name, new Uint8Array(await f.arrayBuffer()));
+      this.uploaded = { name, points };
+      this.trainingData = 'uploaded';
+      $<HTMLSelectElement>('trainData').value = 'uploaded';
+      this.resetTraining(`${name}: ${points.length / 2} points; press "train" to fit a network to them`);
+      return;
+    }
+    throw new Error(`${name}: unsupported file type; accepted: .safetensors (a model), .npy or .csv (2-D points)`);
+  }
+
+  private async trainLoop(): Promise<void> {
+    while (this.autoTrain) {
+      try {
+        await this.train(50);
+      } catch (e) {
+        this.autoTrain = false;
+        $<HTMLInputElement>('autoTrain').checked = false;
+        this.showError((e as Error).message);
+      }
+      await new Promise((r) => setTimeout(r, 0));
+    }
+  }
+
+  private bindDrawing(): void {
+    const box = $<HTMLInputElement>('drawMode');
+    box.onchange = () => {
+      this.drawMode = box.checked;
+      if (this.drawMode) {
+        this.trainingData = 'drawn';
+        $<HTMLSelectElement>('trainData').value = 'drawn';
+        this.resetTraining('drag on the plot to draw data, then train');
+      }
+    };
+    $('clearDrawn').onclick = () => {
+      this.drawn = [];
+      this.resetTraining('drawing cleared');
+      void this.refresh(false);
+    };
+    const canvas = $<HTMLCanvasElement>('plot');
+    let down = false;
+    const add = (e: PointerEvent) => {
+      const r = canvas.getBoundingClientRect();
+      const x = VIEW.lo + ((e.clientX - r.left) / r.width) * (VIEW.hi - VIEW.lo);
+      const y = VIEW.hi - ((e.clientY - r.top) / r.height) * (VIEW.hi - VIEW.lo);
+      if (this.drawn.length >= 200_000) return;
+      for (let j = 0; j < 4; j++) {
+        // a small spray around the pointer, so strokes become a density
+        const a = Math.random() * 2 * Math.PI;
+        const rad = 0.15 * Math.sqrt(Math.random());
+        this.drawn.push(x + rad * Math.cos(a), y + rad * Math.sin(a));
+      }
+    };
+    canvas.addEventListener('pointerdown', (e) => {
+      if (!this.drawMode) return;
+      down = true;
+      add(e);
+    });
+    canvas.addEventListener('pointermove', (e) => {
+      if (this.drawMode && down) {
+        add(e);
+        void this.refresh(false);
+      }
+    });
+    window.addEventListener('pointerup', () => {
+      if (down) {
+        down = false;
+        this.training = null;
+        $('trainInfo').textContent = `${this.drawn.length / 2} drawn points`;
+        void this.refresh(false);
+      }
+    });
+  }
+
+  private bindDemos(): void {
+    for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>('#demos button[data-demo]'))) {
+      b.onclick = () => this.guard(() => this.openDemo(b.dataset.demo!));
+    }
+  }
+
+  async openDemo(name: string): Promise<void> {
+    this.playing = false;
+    this.hash.demo = name === 'lab' ? null : name;
+    writeHash(this.hash);
+    document.body.dataset.demo = name;
+    await openDemo(this, name);
   }
 
   /** Rebuild the controls from the current settings (one input per field). */
@@ -287,7 +643,7 @@ export class Playground {
     };
     const clone = (): Settings => JSON.parse(JSON.stringify(s));
     const models = this.presets.map((p) => p.name).concat(this.loadedNets);
-    row('model', select(models, s.model, (v) => ({ ...clone(), model: v })));
+    row("model", select(models, s.model, (v) => { const c: Settings = { ...clone(), model: v }; delete c.weights; return c; }));
     row('SDE', select(SDES, s.sde.kind, (v) => ({ ...clone(), sde: { kind: v } })));
     for (const [k, v] of Object.entries(s.sde)) {
       if (k === 'kind') continue;

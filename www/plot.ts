@@ -1,24 +1,89 @@
-// Scatter plot of particles on a canvas, with the mixture's means marked.
+// Drawing on a canvas: particles, the mixture's means, score arrows, heat maps (score
+// error, density), trajectories, digit grids and line charts. Pure functions of their inputs.
 
 export interface View {
   lo: number;
   hi: number;
 }
 
-export function drawParticles(
-  canvas: HTMLCanvasElement,
-  xs: Float32Array,
-  dim: number,
-  means: number[][],
-  view: View,
-): void {
+/** A field sampled on a g×g grid over the view (row-major, y from bottom to top). */
+export interface Grid {
+  g: number;
+  points: Float32Array;
+}
+
+/** Points of a g×g grid covering the view (cell centres), as n·2 values. */
+export function gridPoints(view: View, g: number): Grid {
+  const points = new Float32Array(g * g * 2);
+  const step = (view.hi - view.lo) / g;
+  for (let j = 0; j < g; j++) {
+    for (let i = 0; i < g; i++) {
+      points[(j * g + i) * 2] = view.lo + (i + 0.5) * step;
+      points[(j * g + i) * 2 + 1] = view.lo + (j + 0.5) * step;
+    }
+  }
+  return { g, points };
+}
+
+export interface Scene {
+  particles: Float32Array;
+  dim: number;
+  means: number[][];
+  view: View;
+  /** A heat map on a grid: values per cell, drawn with `palette`. */
+  heat?: { grid: Grid; values: Float32Array; palette: 'error' | 'density' };
+  /** Arrows on a grid: vectors per point; `exact` arrows are drawn thinner, in red. */
+  arrows?: { grid: Grid; vectors: Float32Array; color: string }[];
+  /** Trajectories: one Float32Array of n·2 values per recorded frame. */
+  trails?: Float32Array[];
+  /** Data points drawn by the user (n·2 values). */
+  drawn?: Float32Array;
+}
+
+function heatColor(v: number, palette: 'error' | 'density'): string {
+  const x = Math.max(0, Math.min(1, v));
+  if (palette === 'error') {
+    // white → orange → dark red
+    const r = 255 - 80 * x * x;
+    const g = 255 - 210 * x;
+    const b = 255 - 235 * Math.sqrt(x);
+    return `rgb(${r | 0},${g | 0},${b | 0})`;
+  }
+  // white → teal → dark blue
+  const r = 255 - 235 * x;
+  const g = 255 - 120 * x - 80 * x * x;
+  const b = 255 - 90 * x * x;
+  return `rgb(${r | 0},${g | 0},${b | 0})`;
+}
+
+export function drawScene(canvas: HTMLCanvasElement, s: Scene): void {
   const ctx = canvas.getContext('2d');
   if (!ctx) return;
   const { width: w, height: h } = canvas;
+  const { view } = s;
   const sx = (v: number) => ((v - view.lo) / (view.hi - view.lo)) * w;
   const sy = (v: number) => h - ((v - view.lo) / (view.hi - view.lo)) * h;
   ctx.fillStyle = '#fbfbfd';
   ctx.fillRect(0, 0, w, h);
+  if (s.heat) {
+    const { grid, values, palette } = s.heat;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const v of values) {
+      if (!Number.isFinite(v)) continue;
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+    const cw = w / grid.g;
+    const ch = h / grid.g;
+    for (let j = 0; j < grid.g; j++) {
+      for (let i = 0; i < grid.g; i++) {
+        const v = values[j * grid.g + i];
+        ctx.fillStyle = heatColor(hi > lo ? (v - lo) / (hi - lo) : 0, palette);
+        ctx.fillRect(i * cw, h - (j + 1) * ch, cw + 0.5, ch + 0.5);
+      }
+    }
+  }
   ctx.strokeStyle = '#e3e3ea';
   ctx.lineWidth = 1;
   for (let g = Math.ceil(view.lo / 5) * 5; g <= view.hi; g += 5) {
@@ -29,17 +94,37 @@ export function drawParticles(
     ctx.lineTo(w, sy(g));
     ctx.stroke();
   }
+  for (const a of s.arrows ?? []) drawArrows(ctx, a.grid, a.vectors, a.color, sx, sy, (view.hi - view.lo) / a.grid.g);
+  if (s.trails && s.trails.length > 1 && s.dim === 2) {
+    ctx.strokeStyle = 'rgba(90, 60, 160, 0.35)';
+    ctx.lineWidth = 1;
+    const n = Math.min(64, s.trails[0].length / 2);
+    for (let i = 0; i < n; i++) {
+      ctx.beginPath();
+      s.trails.forEach((f, k) => {
+        const x = sx(f[i * 2]);
+        const y = sy(f[i * 2 + 1]);
+        if (k === 0) ctx.moveTo(x, y);
+        else ctx.lineTo(x, y);
+      });
+      ctx.stroke();
+    }
+  }
+  if (s.drawn) {
+    ctx.fillStyle = 'rgba(20, 140, 60, 0.7)';
+    for (let i = 0; i + 1 < s.drawn.length; i += 2) ctx.fillRect(sx(s.drawn[i]) - 2, sy(s.drawn[i + 1]) - 2, 4, 4);
+  }
   ctx.fillStyle = 'rgba(40, 80, 200, 0.55)';
-  const n = Math.floor(xs.length / dim);
+  const n = Math.floor(s.particles.length / s.dim);
   for (let i = 0; i < n; i++) {
-    const x = xs[i * dim];
-    const y = dim > 1 ? xs[i * dim + 1] : 0;
+    const x = s.particles[i * s.dim];
+    const y = s.dim > 1 ? s.particles[i * s.dim + 1] : 0;
     if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
     ctx.fillRect(sx(x) - 1.2, sy(y) - 1.2, 2.4, 2.4);
   }
   ctx.strokeStyle = '#d03030';
   ctx.lineWidth = 2;
-  for (const m of means) {
+  for (const m of s.means) {
     const cx = sx(m[0]);
     const cy = sy(m.length > 1 ? m[1] : 0);
     ctx.beginPath();
@@ -49,4 +134,124 @@ export function drawParticles(
     ctx.lineTo(cx - 5, cy + 5);
     ctx.stroke();
   }
+}
+
+/** Arrows scaled so the longest (95th percentile) spans one grid cell. */
+function drawArrows(
+  ctx: CanvasRenderingContext2D,
+  grid: Grid,
+  v: Float32Array,
+  color: string,
+  sx: (x: number) => number,
+  sy: (y: number) => number,
+  cell: number,
+): void {
+  const norms: number[] = [];
+  for (let k = 0; k + 1 < v.length; k += 2) norms.push(Math.hypot(v[k], v[k + 1]));
+  const sorted = norms.filter(Number.isFinite).sort((a, b) => a - b);
+  const ref = sorted[Math.floor(sorted.length * 0.95)] || 1;
+  const scale = (0.9 * cell) / ref;
+  ctx.strokeStyle = color;
+  ctx.lineWidth = 1.2;
+  ctx.beginPath();
+  for (let k = 0; k + 1 < v.length; k += 2) {
+    const x0 = grid.points[k];
+    const y0 = grid.points[k + 1];
+    let dx = v[k] * scale;
+    let dy = v[k + 1] * scale;
+    const len = Math.hypot(dx, dy);
+    if (!Number.isFinite(len) || len === 0) continue;
+    if (len > cell) {
+      dx *= cell / len;
+      dy *= cell / len;
+    }
+    const ax = sx(x0);
+    const ay = sy(y0);
+    const bx = sx(x0 + dx);
+    const by = sy(y0 + dy);
+    ctx.moveTo(ax, ay);
+    ctx.lineTo(bx, by);
+    const ang = Math.atan2(by - ay, bx - ax);
+    ctx.moveTo(bx, by);
+    ctx.lineTo(bx - 4 * Math.cos(ang - 0.5), by - 4 * Math.sin(ang - 0.5));
+    ctx.moveTo(bx, by);
+    ctx.lineTo(bx - 4 * Math.cos(ang + 0.5), by - 4 * Math.sin(ang + 0.5));
+  }
+  ctx.stroke();
+}
+
+/** Kept for callers that only draw particles. */
+export function drawParticles(canvas: HTMLCanvasElement, xs: Float32Array, dim: number, means: number[][], view: View): void {
+  drawScene(canvas, { particles: xs, dim, means, view });
+}
+
+/** 28×28 images (values ~[0,1]) in a square grid. */
+export function drawDigits(canvas: HTMLCanvasElement, xs: Float32Array, count: number): void {
+  const ctx = canvas.getContext('2d');
+  if (!ctx) return;
+  const cols = Math.ceil(Math.sqrt(count));
+  const px = 28;
+  const img = ctx.createImageData(cols * px, cols * px);
+  img.data.fill(255);
+  for (let k = 0; k < count; k++) {
+    const ox = (k % cols) * px;
+    const oy = Math.floor(k / cols) * px;
+    for (let p = 0; p < 784; p++) {
+      const v = xs[k * 784 + p];
+      const c = 255 - Math.max(0, Math.min(255, Math.round((Number.isFinite(v) ? v : 0) * 255)));
+      const o = ((oy + Math.floor(p / 28)) * cols * px + ox + (p % 28)) * 4;
+      img.data[o] = img.data[o + 1] = img.data[o + 2] = c;
+    }
+  }
+  const tmp = document.createElement('canvas');
+  tmp.width = img.width;
+  tmp.height = img.height;
+  tmp.getContext('2d')!.putImageData(img, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.drawImage(tmp, 0, 0, canvas.width, canvas.height);
+}
+
+/** Line chart of named series (x, y) with a log y axis when every value is positive. */
+export function drawLines(canvas: HTMLCanvasElement, series: { name: string; color: string; xs: number[]; ys: number[] }[], title: string): void {
+  const ctx = canvas.getContext('2d');
+  if (!ctx) return;
+  const { width: w, height: h } = canvas;
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, w, h);
+  const all = series.flatMap((s) => s.ys.filter(Number.isFinite));
+  const xsAll = series.flatMap((s) => s.xs);
+  ctx.fillStyle = '#333';
+  ctx.font = '11px system-ui';
+  ctx.fillText(title, 6, 12);
+  if (all.length < 1 || xsAll.length < 1) return;
+  const log = all.every((v) => v > 0);
+  const f = (v: number) => (log ? Math.log10(v) : v);
+  let lo = Math.min(...all.map(f));
+  let hi = Math.max(...all.map(f));
+  if (hi - lo < 1e-9) {
+    lo -= 0.5;
+    hi += 0.5;
+  }
+  const x0 = Math.min(...xsAll);
+  const x1 = Math.max(...xsAll, x0 + 1);
+  const px = (x: number) => 40 + ((x - x0) / (x1 - x0)) * (w - 50);
+  const py = (y: number) => h - 16 - ((f(y) - lo) / (hi - lo)) * (h - 34);
+  ctx.fillText((log ? 10 ** hi : hi).toPrecision(3), 2, 26);
+  ctx.fillText((log ? 10 ** lo : lo).toPrecision(3), 2, h - 18);
+  ctx.fillText(String(x1), w - 40, h - 3);
+  series.forEach((s, k) => {
+    ctx.strokeStyle = s.color;
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    s.xs.forEach((x, i) => {
+      if (!Number.isFinite(s.ys[i])) return;
+      if (i === 0) ctx.moveTo(px(x), py(s.ys[i]));
+      else ctx.lineTo(px(x), py(s.ys[i]));
+    });
+    ctx.stroke();
+    ctx.fillStyle = s.color;
+    ctx.fillText(s.name, w - 120, 14 + 12 * k);
+  });
 }

@@ -1,17 +1,31 @@
 // Settings that are also the URL (after TensorFlow Playground's state.ts): the hash holds
-// the backend choice, embed mode and the settings JSON, so a link reproduces a run.
+// the backend choice, embed mode, hidden controls, the demo, the step to show and the
+// settings JSON, so a link reproduces a run, down to step k.
 
 export interface HashState {
   backend: 'auto' | 'webgpu' | 'cpu';
   embed: boolean;
+  /** Parts of the page hidden (for iframes and slides). */
+  hide: string[];
+  /** A lecture demo to open, or null for the 2-D lab. */
+  demo: string | null;
+  /** Sampler step to advance to after loading (the link points at step k). */
+  k: number | null;
   settings: Record<string, unknown> | null;
 }
 
 const BACKENDS = ['auto', 'webgpu', 'cpu'] as const;
+/** What `hide=` may name (comma-separated). */
+export const HIDEABLE = ['header', 'controls', 'player', 'train', 'overlays', 'info', 'demos'] as const;
+export const DEMOS = ['lab', 'pitfall', 'manifold', 'low-density', 'sde-vs-ode', 'bakeoff', 'images'] as const;
+const KEYS = ['backend', 'embed', 'hide', 'demo', 'k', 's'];
 
-/** Parse the hash. Throws an Error naming the bad key; the caller shows it. */
+/** Parse the hash. Throws an Error naming the bad key and the accepted values. */
 export function parseHash(hash: string): HashState {
   const params = new URLSearchParams(hash.replace(/^#/, ''));
+  for (const key of params.keys()) {
+    if (!KEYS.includes(key)) throw new Error(`invalid hash key '${key}'; accepted: ${KEYS.join(', ')}`);
+  }
   const backend = params.get('backend') ?? 'auto';
   if (!(BACKENDS as readonly string[]).includes(backend)) {
     throw new Error(`invalid hash backend: '${backend}'; accepted: ${BACKENDS.join(', ')}`);
@@ -20,9 +34,26 @@ export function parseHash(hash: string): HashState {
   if (embed !== null && embed !== '0' && embed !== '1') {
     throw new Error(`invalid hash embed: '${embed}'; accepted: 0, 1`);
   }
+  const hide = (params.get('hide') ?? '').split(',').filter((h) => h !== '');
+  for (const h of hide) {
+    if (!(HIDEABLE as readonly string[]).includes(h)) throw new Error(`invalid hash hide: '${h}'; accepted: ${HIDEABLE.join(', ')}`);
+  }
+  const demo = params.get('demo');
+  if (demo !== null && !(DEMOS as readonly string[]).includes(demo)) {
+    throw new Error(`invalid hash demo: '${demo}'; accepted: ${DEMOS.join(', ')}`);
+  }
+  const kText = params.get('k');
+  let k: number | null = null;
+  if (kText !== null) {
+    k = Number(kText);
+    if (!/^\d+$/.test(kText) || !Number.isSafeInteger(k) || k > 1_000_000) {
+      throw new Error(`invalid hash k: '${kText}'; accepted: an integer step in [0, 1000000]`);
+    }
+  }
   let settings: Record<string, unknown> | null = null;
   const s = params.get('s');
   if (s !== null) {
+    if (s.length > 20_000) throw new Error(`invalid hash s: ${s.length} characters; at most 20000`);
     try {
       const v = JSON.parse(s);
       if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
@@ -31,14 +62,22 @@ export function parseHash(hash: string): HashState {
       throw new Error(`invalid hash s: not a JSON settings object (${(e as Error).message})`);
     }
   }
-  return { backend: backend as HashState['backend'], embed: embed === '1', settings };
+  return { backend: backend as HashState['backend'], embed: embed === '1', hide, demo: demo === 'lab' ? null : demo, k, settings };
+}
+
+/** The hash for a state (also what "copy link" copies). */
+export function hashString(state: HashState): string {
+  const params = new URLSearchParams();
+  if (state.backend !== 'auto') params.set('backend', state.backend);
+  if (state.embed) params.set('embed', '1');
+  if (state.hide.length) params.set('hide', state.hide.join(','));
+  if (state.demo) params.set('demo', state.demo);
+  if (state.k !== null && state.k > 0) params.set('k', String(state.k));
+  if (state.settings) params.set('s', JSON.stringify(state.settings));
+  return '#' + params.toString();
 }
 
 /** Write the hash without adding a history entry. */
 export function writeHash(state: HashState): void {
-  const params = new URLSearchParams();
-  if (state.backend !== 'auto') params.set('backend', state.backend);
-  if (state.embed) params.set('embed', '1');
-  if (state.settings) params.set('s', JSON.stringify(state.settings));
-  history.replaceState(null, '', '#' + params.toString());
+  history.replaceState(null, '', hashString(state));
 }

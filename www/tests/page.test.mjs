@@ -37,6 +37,8 @@ async function open(hash) {
 }
 
 async function test(name, f) {
+  // ONLY=substring runs the matching tests alone (while developing)
+  if (process.env.ONLY && !name.includes(process.env.ONLY)) return;
   const t0 = Date.now();
   try {
     await f();
@@ -185,6 +187,128 @@ await test('a shipped toy model loads from models/ and samples its data set', as
   const median = r[r.length >> 1];
   assert.ok(median > 2.4 && median < 3.2, `median radius ${median}`);
   await page.screenshot({ path: 'test-results/shipped-eight-gaussians.png' });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+await test('2-D lab: step back, trajectories, overlays and a link to step k', async () => {
+  const { page, errors } = await open('#backend=cpu');
+  await page.evaluate(() => window.scorelab.setState({ model: 'ring8', sde: { kind: 'vp' }, sampler: { kind: 'pc', steps: 100 }, n: 300, seed: 9 }));
+  for (let i = 0; i < 4; i++) await page.evaluate(() => window.scorelab.step(5));
+  assert.equal(await page.evaluate(() => window.scorelab.frameCount()), 5);
+  const back = await page.evaluate(() => window.scorelab.stepBack(2));
+  assert.equal(back.index, 10);
+  assert.match(await page.textContent('#info'), /replaying frame 2/);
+  // forward again replays the recording, then the sampler continues
+  const fwd = await page.evaluate(() => window.scorelab.step(2));
+  assert.equal(fwd.index, 20);
+  const live = await page.evaluate(() => window.scorelab.step(5));
+  assert.equal(live.index, 25);
+  // the exact model's learned score is the exact score; overlays draw without errors
+  const f = await page.evaluate(() => window.scorelab.scoreField([0, 0, 2, 1, -3, 4], 0.3));
+  assert.equal(f.model.length, 6);
+  f.model.forEach((v, i) => assert.ok(Math.abs(v - f.exact[i]) < 1e-4, `score ${v} vs exact ${f.exact[i]}`));
+  await page.evaluate(() => window.scorelab.overlays({ model: true, exact: true, error: true, trails: true }));
+  await page.screenshot({ path: 'test-results/lab-overlays.png' });
+  await page.evaluate(() => window.scorelab.overlays({ error: false, density: true }));
+  await page.screenshot({ path: 'test-results/lab-density.png' });
+  // a mixture's log-density is closed form: a mode's centre is denser than empty space
+  const lp = await page.evaluate(() => window.scorelab.logDensity([4, 0, 0, 0], 0.001));
+  assert.ok(lp[0] > lp[1] + 5, `log p ${lp}`);
+  // the link points at step 25: opening it shows the same particles at the same step
+  const hash = await page.evaluate(() => window.scorelab.link());
+  assert.match(hash, /k=25/);
+  const here = await page.evaluate(async () => Array.from(await window.scorelab.particles()));
+  const again = await open(hash);
+  assert.match(await again.page.textContent('#info'), /step 25 /);
+  assert.deepEqual(await again.page.evaluate(async () => Array.from(await window.scorelab.particles())), here);
+  assert.deepEqual([...errors, ...again.errors], []);
+  await page.close();
+  await again.page.close();
+});
+
+await test('training data: drawn points, uploaded files, objectives; bad data gets a message', async () => {
+  const { page, errors } = await open('#backend=cpu');
+  // one point is not a data set
+  await page.evaluate(() => window.scorelab.setTrainingPoints([1, 1]));
+  let msg = await page.evaluate(() => window.scorelab.train(10).then(() => 'ok', (e) => e.message));
+  assert.match(msg, /at least 2 points/);
+  // a CSV with three columns, a .npy of the wrong shape, an unsupported type
+  msg = await page.evaluate(() => { try { window.scorelab.openPointsFile('p.csv', Array.from(new TextEncoder().encode('1,2,3\n4,5,6\n'))); return 'ok'; } catch (e) { return e.message; } });
+  assert.match(msg, /p\.csv: line 1 has 3 columns/);
+  await page.setInputFiles('#dataFile', { name: 'bad.npy', mimeType: 'application/octet-stream', buffer: Buffer.from('\x93NUMPY junk') });
+  await page.waitForSelector('#error:not([hidden])');
+  assert.match(await page.textContent('#error'), /bad\.npy/);
+  // a good CSV: two clusters; training on it with sliced score matching lowers the loss
+  const rows = ['x,y'];
+  for (let i = 0; i < 400; i++) rows.push(`${(i % 2 ? 3 : -3) + Math.sin(i) * 0.5},${Math.cos(i * 1.7) * 0.5}`);
+  const n = await page.evaluate((b) => window.scorelab.openPointsFile('two.csv', b), Array.from(Buffer.from(rows.join('\n'))));
+  assert.equal(n, 400);
+  await page.evaluate(() => window.scorelab.setObjective('ssm'));
+  const first = await page.evaluate(() => window.scorelab.train(50));
+  let last = first;
+  for (let i = 0; i < 5; i++) last = await page.evaluate(() => window.scorelab.train(50));
+  assert.ok(last < first, `ssm loss ${first} -> ${last}`);
+  // drawn points (as the mouse would add them) train too
+  const pts = [];
+  for (let i = 0; i < 300; i++) pts.push(4 * Math.cos(i), 4 * Math.sin(i));
+  await page.evaluate((p) => window.scorelab.setTrainingPoints(p), pts);
+  await page.evaluate(() => window.scorelab.setObjective('dsm'));
+  const a = await page.evaluate(() => window.scorelab.train(50));
+  let b = a;
+  for (let i = 0; i < 5; i++) b = await page.evaluate(() => window.scorelab.train(50));
+  assert.ok(b < a, `dsm loss on drawn points ${a} -> ${b}`);
+  assert.equal((await page.evaluate(() => window.scorelab.lossHistory())).length, 6);
+  await page.screenshot({ path: 'test-results/train-drawn.png' });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+await test('hash: hide= hides parts, a bad key or value gets a message naming it', async () => {
+  const { page, errors } = await open('#backend=cpu&hide=controls,train');
+  assert.equal(await page.isVisible('#controls'), false);
+  assert.equal(await page.isVisible('#trainPanel'), false);
+  assert.equal(await page.isVisible('#plot'), true);
+  assert.deepEqual(errors, []);
+  await page.close();
+  for (const [hash, want] of [['#wibble=1', /invalid hash key 'wibble'/], ['#hide=everything', /invalid hash hide: 'everything'/], ['#k=-3', /invalid hash k/], ['#demo=nope', /invalid hash demo: 'nope'/]]) {
+    const { page } = await open(hash);
+    assert.match(await page.textContent('#error'), want);
+    const info = await page.evaluate(() => window.scorelab.step(2));
+    assert.equal(info.index, 2, 'the page still works');
+    await page.close();
+  }
+});
+
+async function demo(page, name, until = 'done', timeout = 240_000) {
+  await page.evaluate((n) => { window.scorelab.demo(n).catch((e) => { window.__demoError = e.message; }); }, name);
+  await page.waitForFunction(([u]) => window.__demoError || window.scorelab.demoState()[u] !== undefined, [until], { timeout, polling: 500 });
+  const err = await page.evaluate(() => window.__demoError);
+  assert.equal(err, undefined, `demo ${name}: ${err}`);
+  await page.screenshot({ path: `test-results/demo-${name}.png` });
+  return page.evaluate(() => window.scorelab.demo());
+}
+
+await test('demos: pitfall, SDE vs ODE, low-density error, manifold, bake-off, image lab', async () => {
+  const { page, errors } = await open('#backend=cpu&demo=pitfall');
+  let s = await demo(page, 'pitfall');
+  // plain Langevin splits the mass by basin (about 1/2), annealed Langevin recovers pi = 0.8
+  assert.ok(Math.abs(s.langevin.mode_weights[0] - 0.5) < 0.1, `Langevin ${s.langevin.mode_weights}`);
+  assert.ok(s.annealed.max_weight_error < 1.5 * s.annealed.weight_error_q99, `annealed ${s.annealed.mode_weights} (q99 ${s.annealed.weight_error_q99})`);
+  s = await demo(page, 'sde-vs-ode');
+  assert.equal(s.ode.nfe, 400);
+  assert.ok(s.ode.sw < 1.25 * s.ode.sw_q99 && s.sde.sw < 2 * s.sde.sw_q99, `SW sde ${s.sde.sw} ode ${s.ode.sw}`);
+  s = await demo(page, 'low-density');
+  assert.ok(s.farError > 3 * s.nearError, `score error near ${s.nearError} far ${s.farError}`);
+  s = await demo(page, 'manifold');
+  assert.ok(s.magnitudes[0] > s.magnitudes[1], `|score| on the exact circle ${s.magnitudes[0]} vs noisy ${s.magnitudes[1]}`);
+  s = await demo(page, 'bakeoff');
+  for (const c of s.curves) assert.ok(c.ys[c.ys.length - 1] < 0.5 * c.ys[0], `${c.name}: Fisher divergence ${c.ys[0]} -> ${c.ys[c.ys.length - 1]}`);
+  s = await demo(page, 'images', 'step');
+  await page.waitForFunction(() => window.scorelab.demoState().step >= 3, null, { timeout: 120_000, polling: 500 });
+  await page.screenshot({ path: 'test-results/demo-images.png' });
+  await page.evaluate(() => window.scorelab.demo('lab'));
+  assert.equal(await page.isVisible('#plot'), true);
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -682,6 +682,7 @@ async fn likelihood(a: LikelihoodArgs) -> Result<()> {
         }
         #[cfg(feature = "cuda")]
         (Loaded::Net(_), "cuda") => {
+            crate::train::cuda_probe()?;
             likelihood_on::<burn::backend::Autodiff<burn::backend::Cuda>>(
                 a,
                 loaded,

@@ -189,10 +189,31 @@ pub async fn train(a: TrainArgs) -> Result<()> {
         }
         #[cfg(feature = "cuda")]
         "cuda" => {
+            cuda_probe()?;
             train_on::<burn::backend::Autodiff<burn::backend::Cuda>>(a, Default::default()).await
         }
         other => Err(backend_error(other)),
     }
+}
+
+/// Check that a CUDA device answers before anything is trained or read: without a driver
+/// or a GPU, burn-cuda panics on a worker thread; here that becomes one clear error.
+#[cfg(feature = "cuda")]
+pub fn cuda_probe() -> Result<()> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let probe = std::thread::spawn(|| {
+        let device = Default::default();
+        burn::tensor::Tensor::<burn::backend::Cuda, 1>::zeros([1], &device).into_data()
+    })
+    .join();
+    std::panic::set_hook(hook);
+    probe.map(|_| ()).map_err(|_| {
+        Error::invalid(
+            "--backend",
+            "cuda: no CUDA device could be opened (is the NVIDIA driver installed, is a GPU visible, and is libnvrtc on LD_LIBRARY_PATH?); accepted here: cpu, wgpu",
+        )
+    })
 }
 
 /// The error for a `--backend` this build cannot run: one compiled out, or an unknown name.

@@ -1,0 +1,57 @@
+// Browser benchmark: the built page (dist/) in headless Chromium, toy sampling steps/s and
+// training steps/s on WebGPU (SwiftShader here; a real GPU elsewhere) and on the wasm CPU
+// backend, next to the native CLI on the same machine, as ratios. Not part of CI:
+//
+//   make page && node www/bench/page-bench.mjs [path/to/scorelab]
+//
+// Sampling: ring8 (exact mixture), VP, Euler–Maruyama, 1000 particles, 500 steps.
+// Training: the page's toy MLP (3 x 128), DSM, batch 256, 300 steps after 20 warm-up steps.
+import { chromium } from 'playwright-core';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import { serve } from '../tests/serve.mjs';
+
+const CLI = process.argv[2] ?? `${process.env.CARGO_TARGET_DIR ?? 'target'}/release/scorelab`;
+const server = await serve('dist');
+const base = `http://127.0.0.1:${server.address().port}/`;
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--enable-unsafe-webgpu', '--no-sandbox'], headless: true });
+
+async function measure(backend) {
+  const page = await browser.newPage();
+  await page.goto(`${base}#backend=${backend}`);
+  await page.waitForFunction(() => window.scorelab?.ready, null, { timeout: 120_000 });
+  return page.evaluate(async () => {
+    const api = window.scorelab;
+    await api.setState({ model: 'ring8', sde: { kind: 'vp' }, sampler: { kind: 'em', steps: 500 }, n: 1000, seed: 0 });
+    await api.step(10);
+    let t0 = performance.now();
+    await api.run();
+    await api.particles();
+    const sampling = 490 / ((performance.now() - t0) / 1000);
+    await api.train(20);
+    t0 = performance.now();
+    for (let i = 0; i < 3; i++) await api.train(100);
+    const training = 300 / ((performance.now() - t0) / 1000);
+    return { backend: api.backend, sampling, training };
+  });
+}
+
+function native() {
+  const dir = fs.mkdtempSync(`${os.tmpdir()}/scorelab-bench-`);
+  let t0 = performance.now();
+  execFileSync(CLI, ['sample', '--model', 'ring8', '--sde', 'vp', '--sampler', 'em', '--steps', '500', '--n', '1000', '--out', `${dir}/s.npy`], { stdio: 'ignore' });
+  const sampling = 500 / ((performance.now() - t0) / 1000);
+  t0 = performance.now();
+  execFileSync(CLI, ['train', '--data', 'ring8', '--model', 'mlp', '--sde', 'vp', '--steps', '320', '--batch', '256', '--out', `${dir}/m.safetensors`, '--log', '/dev/null'], { stdio: 'ignore' });
+  const training = 320 / ((performance.now() - t0) / 1000);
+  return { backend: 'native CLI (CPU, f64 sampling / f32 training, process start included)', sampling, training };
+}
+
+const rows = [await measure('cpu'), await measure('webgpu').catch((e) => ({ backend: `webgpu: ${e.message}`, sampling: NaN, training: NaN })), native()];
+const ref = rows[2];
+console.log('| backend | sampling steps/s | training steps/s | sampling vs native | training vs native |');
+console.log('|---|---|---|---|---|');
+for (const r of rows) console.log(`| ${r.backend} | ${r.sampling.toFixed(1)} | ${r.training.toFixed(1)} | ${(r.sampling / ref.sampling).toFixed(2)}x | ${(r.training / ref.training).toFixed(2)}x |`);
+await browser.close();
+server.close();
