@@ -11,7 +11,7 @@ WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/v
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 WASM := $(CARGO_TARGET_DIR)/$(WASM_TARGET)/release/scorelab.wasm
 
-.PHONY: deps deps-rust deps-node deps-browser deps-system wasm page serve cli test test-native test-wasm test-browser fmt-check bench clean
+.PHONY: bench-page deps deps-rust deps-node deps-browser deps-system wasm page serve cli test test-native test-wasm test-browser fmt-check bench clean
 
 deps: deps-rust deps-node deps-browser deps-system
 
@@ -75,6 +75,9 @@ test-wasm: deps-rust deps-browser
 
 test-browser: page deps-browser
 	node www/tests/page.test.mjs
+
+bench-page:
+	node www/bench/page-bench.mjs $(CARGO_TARGET_DIR)/release/scorelab
 
 bench:
 	cargo bench --features $(NATIVE_FEATURES) --bench sampler --bench train

@@ -46,6 +46,10 @@ export function installApi(pg: Playground): void {
     logDensity: async (points: number[], t = 1e-3) => Array.from((await pg.serial(() => pg.session.logDensity(Float32Array.from(points), t, 1e-3))) as Float32Array),
     overlays: (o: Record<string, unknown>) => {
       Object.assign(pg.overlays, o);
+      for (const k of ['model', 'exact', 'error', 'density', 'trails'] as const) {
+        const box = document.getElementById(`ov-${k}`) as HTMLInputElement | null;
+        if (box) box.checked = pg.overlays[k];
+      }
       return pg.refresh(false);
     },
     /** Training data from points (as if drawn) or from a file's bytes (.npy/.csv). */
