@@ -15,6 +15,8 @@ export default defineConfig({
   base: './',
   plugins: [shipModels()],
   build: { outDir: 'dist', target: 'es2022', assetsInlineLimit: 0 },
+  // the wasm module runs in a module worker (www/worker.ts), bundled as an ES module
+  worker: { format: 'es' },
   server: { host: '127.0.0.1' },
   preview: { host: '127.0.0.1' },
 });

@@ -25,6 +25,8 @@ export function installApi(pg: Playground): void {
     },
     particles: () => pg.readParticles(),
     report: async () => pg.session.report(await pg.readParticles(), 20),
+    /** Stop a long computation (as the cancel button and Esc). */
+    cancel: () => pg.cancel(),
     train: (k = 100) => {
       if (!Number.isInteger(k) || k < 1 || k > 100_000) {
         return Promise.reject(new Error(`invalid k: must be an integer in [1, 100000], got ${k}`));
@@ -33,7 +35,7 @@ export function installApi(pg: Playground): void {
     },
     useTrained: async () => {
       if (!pg.training) throw new Error('train first');
-      const bytes = (await pg.serial(() => pg.training!.export())) as Uint8Array;
+      const bytes = await pg.trainSerial(() => pg.training!.export());
       await pg.loadWeights('browser', bytes);
     },
     /** Step back through the recorded frames (display only). */
@@ -56,18 +58,18 @@ export function installApi(pg: Playground): void {
     setTrainingPoints: (points: number[]) => {
       pg.drawn = points.slice();
       pg.trainingData = 'drawn';
-      pg.training = null;
+      pg.resetTraining(`${points.length / 2} points set by a script`);
     },
     openPointsFile: (name: string, bytes: number[]) => {
       const points = parsePoints(name, Uint8Array.from(bytes));
       pg.uploaded = { name, points };
       pg.trainingData = 'uploaded';
-      pg.training = null;
+      pg.resetTraining(`${name}: ${points.length / 2} points`);
       return points.length / 2;
     },
     setObjective: (o: string) => {
       pg.objective = o;
-      pg.training = null;
+      pg.resetTraining(`a new network will be trained with ${o}`);
     },
     lossHistory: () => pg.lossHistory,
     /** Call a function the open demo offers (images: setPad(784 values), bitsPerDim(n*784 values)). */

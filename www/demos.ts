@@ -1,11 +1,14 @@
 // The lectures' demos, each one click (or one link: #demo=NAME) away. Each builds its own
-// panel in #demo with its own sessions; opening another demo cancels the running one.
-import { createSession, load, type Session, type StepInfo, type Training } from './wasm';
+// panel in #demo with its own sessions in its own web worker (a `Remote`); opening another
+// demo terminates that worker, which cancels whatever the running one computes.
+import { Cancelled, Remote, type Session, type StepInfo, type Training } from './wasm';
 import { drawScene, drawLines, drawDigits, gridPoints, type Scene } from './plot';
 import type { Playground } from './main';
 
 const VIEW = { lo: -10, hi: 10 };
 let generation = 0;
+/** The open demo's workers. */
+let workers: Remote[] = [];
 
 /** Handles the tests and slide decks read through `window.scorelab.demo`. */
 export const demoState: Record<string, unknown> = {};
@@ -28,6 +31,14 @@ const frame = () => new Promise((r) => requestAnimationFrame(() => r(null)));
 export async function openDemo(pg: Playground, name: string): Promise<void> {
   const my = ++generation;
   const alive = () => my === generation;
+  for (const w of workers) w.cancel();
+  workers = [];
+  const newRemote = (label: string) => {
+    const r = new Remote(label);
+    workers.push(r);
+    return r;
+  };
+  const remote = newRemote(`demo ${name}`);
   const root = document.getElementById('demo')!;
   const lab = document.getElementById('lab')!;
   root.innerHTML = '';
@@ -39,16 +50,22 @@ export async function openDemo(pg: Playground, name: string): Promise<void> {
   if (name === 'lab') return;
   const backend = pg.session.backend as 'webgpu' | 'cpu';
   const demos: Record<string, () => Promise<void>> = {
-    pitfall: () => pitfall(root, backend, alive),
-    'sde-vs-ode': () => sdeVsOde(root, backend, alive),
-    'low-density': () => lowDensity(root, backend, alive),
-    manifold: () => manifold(root, backend, alive),
-    bakeoff: () => bakeoff(root, backend, alive),
-    images: () => images(root, backend, alive),
+    pitfall: () => pitfall(root, backend, alive, remote),
+    'sde-vs-ode': () => sdeVsOde(root, backend, alive, remote),
+    'low-density': () => lowDensity(root, backend, alive, remote),
+    manifold: () => manifold(root, backend, alive, remote),
+    bakeoff: () => bakeoff(root, backend, alive, remote),
+    images: () => images(root, backend, alive, remote, newRemote('bits/dim')),
   };
   const f = demos[name];
   if (!f) throw new Error(`unknown demo '${name}'; accepted: lab, ${Object.keys(demos).join(', ')}`);
-  await f();
+  try {
+    await f();
+  } catch (e) {
+    // a demo closed while it ran: its worker was terminated under it
+    if (!alive() || e instanceof Cancelled) return;
+    throw e;
+  }
 }
 
 async function runBoth(sessions: Session[], draw: (i: number, p: Float32Array, info: StepInfo | null) => void, alive: () => boolean, k = 10): Promise<(StepInfo | null)[]> {
@@ -70,7 +87,7 @@ async function runBoth(sessions: Session[], draw: (i: number, p: Float32Array, i
 /** The mixture-weight pitfall: plain Langevin with the exact score ignores π; annealed
  * Langevin recovers it (SCIENCE.md: the score of a mixture with far-apart modes hardly
  * depends on the weights in each mode's basin). */
-async function pitfall(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean): Promise<void> {
+async function pitfall(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean, remote: Remote): Promise<void> {
   root.append(
     el('h2', {}, 'The mixture-weight pitfall: Langevin dynamics vs annealed Langevin'),
     el('p', {}, 'Two far-apart modes with weights π and 1 − π, both samplers fed the exact score. Plain Langevin mixes within each basin and never moves mass between them, so its mode ratio stays near the 50/50 it started with; annealed Langevin starts at a large noise level, where the modes overlap, and recovers π.'),
@@ -94,8 +111,8 @@ async function pitfall(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () =
     const pi = Number(slider.value);
     label.textContent = `π = ${pi.toFixed(2)}`;
     const base = { model: 'two-modes', weights: [pi, 1 - pi], n: 1000, seed: 1 };
-    const a = (await createSession(backend, { ...base, sampler: { kind: 'langevin' } })).session;
-    const b = (await createSession(backend, { ...base, sampler: { kind: 'ald' } })).session;
+    const a = (await remote.createSession(backend, { ...base, sampler: { kind: 'langevin' } })).session;
+    const b = (await remote.createSession(backend, { ...base, sampler: { kind: 'ald' } })).session;
     const cs = [cA, cB];
     const ts = [tA, tB];
     const draw = (i: number, p: Float32Array, info: StepInfo | null) => {
@@ -104,8 +121,8 @@ async function pitfall(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () =
     };
     await runBoth([a, b], draw, alive, 20);
     if (!alive()) return;
-    const ra = a.report((await a.particles()) as Float32Array, 10);
-    const rb = b.report((await b.particles()) as Float32Array, 10);
+    const ra = await a.report(await a.particles(), 10);
+    const rb = await b.report(await b.particles(), 10);
     tA.textContent = `mode weights ${ra.mode_weights.map((w: number) => w.toFixed(3)).join(' / ')} (π = ${pi.toFixed(2)})`;
     tB.textContent = `mode weights ${rb.mode_weights.map((w: number) => w.toFixed(3)).join(' / ')} (π = ${pi.toFixed(2)})`;
     demoState.pi = pi;
@@ -119,7 +136,7 @@ async function pitfall(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () =
 }
 
 /** Reverse SDE vs probability-flow ODE from the same noise: the same marginals, different paths. */
-async function sdeVsOde(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean): Promise<void> {
+async function sdeVsOde(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean, remote: Remote): Promise<void> {
   root.append(
     el('h2', {}, 'Reverse SDE vs probability-flow ODE, from the same noise'),
     el('p', {}, 'Both start from the same prior samples (same seed). The reverse-time SDE (Euler–Maruyama) adds fresh noise every step: its paths are rough and a starting point can end in any mode. The probability-flow ODE is deterministic: smooth paths, the same end point for the same start, and the same distribution at every t.'),
@@ -136,8 +153,8 @@ async function sdeVsOde(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () 
   row.append(colA, colB);
   root.append(row);
   const base = { model: 'ring8', sde: { kind: 'vp' }, n: 400, seed: 3 };
-  const a = (await createSession(backend, { ...base, sampler: { kind: 'em', steps: 200 } })).session;
-  const b = (await createSession(backend, { ...base, sampler: { kind: 'ode', solver: 'rk4', steps: 100 } })).session;
+  const a = (await remote.createSession(backend, { ...base, sampler: { kind: 'em', steps: 200 } })).session;
+  const b = (await remote.createSession(backend, { ...base, sampler: { kind: 'ode', solver: 'rk4', steps: 100 } })).session;
   const trails: Float32Array[][] = [[(await a.particles()) as Float32Array], [(await b.particles()) as Float32Array]];
   const cs = [cA, cB];
   const ts = [tA, tB];
@@ -152,8 +169,8 @@ async function sdeVsOde(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () 
     5,
   );
   if (!alive()) return;
-  const ra = a.report((await a.particles()) as Float32Array, 10);
-  const rb = b.report((await b.particles()) as Float32Array, 10);
+  const ra = await a.report(await a.particles(), 10);
+  const rb = await b.report(await b.particles(), 10);
   tA.textContent += `   sliced W2 ${ra.sw.toFixed(3)}`;
   tB.textContent += `   sliced W2 ${rb.sw.toFixed(3)}`;
   demoState.sde = { nfe: infos[0]?.nfe, sw: ra.sw, sw_q99: ra.sw_q99 };
@@ -162,9 +179,8 @@ async function sdeVsOde(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () 
 }
 
 /** Train a small network in the page; resolves to the model's bytes. */
-async function trainNet(backend: 'webgpu' | 'cpu', spec: Record<string, unknown>, steps: number, onChunk: (t: Training, r: { loss: number; step: number }) => Promise<void> | void, alive: () => boolean): Promise<Training | null> {
-  const m = await load();
-  const t = await m.Training.create(backend, spec);
+async function trainNet(remote: Remote, backend: 'webgpu' | 'cpu', spec: Record<string, unknown>, steps: number, onChunk: (t: Training, r: { loss: number; step: number }) => Promise<void> | void, alive: () => boolean): Promise<Training | null> {
+  const t = await remote.createTraining(backend, spec);
   while (alive()) {
     const r = (await t.train(50)) as { loss: number; step: number };
     await onChunk(t, r);
@@ -176,7 +192,7 @@ async function trainNet(backend: 'webgpu' | 'cpu', spec: Record<string, unknown>
 
 /** The low-density pitfall: the learned score is accurate where the data are and wrong in
  * between (denoising score matching never sees those regions at small t). */
-async function lowDensity(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean): Promise<void> {
+async function lowDensity(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean, remote: Remote): Promise<void> {
   root.append(
     el('h2', {}, 'Where the data are not, the score is not learned'),
     el('p', {}, 'A network trained on the two-mode mixture (in this page, now). Heat: the error ‖s_θ − ∇log p_t‖ at small t; black arrows: the learned score, red: the exact one. The error is small on the modes and large in the empty space between and around them: Langevin started there follows a wrong field. Noise (larger t) spreads the data over that space, which is why annealing helps.'),
@@ -184,11 +200,11 @@ async function lowDensity(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: (
   const c = canvas('lowDensityPlot', 480);
   const text = el('div', { class: 'mono', id: 'lowDensityText' }, 'training…');
   root.append(c, text);
-  const session = (await createSession(backend, { model: 'two-modes', sde: { kind: 'vp' } })).session;
-  const t = await trainNet(backend, { data: 'two-modes', sde: { kind: 'vp' }, train: { batch: 256, lr: 0.002, warmup: 50, seed: 0 } }, 800, (_, r) => { text.textContent = `training: step ${r.step}, loss ${r.loss.toFixed(3)}`; }, alive);
+  const session = (await remote.createSession(backend, { model: 'two-modes', sde: { kind: 'vp' } })).session;
+  const t = await trainNet(remote, backend, { data: 'two-modes', sde: { kind: 'vp' }, train: { batch: 256, lr: 0.002, warmup: 50, seed: 0 } }, 800, (_, r) => { text.textContent = `training: step ${r.step}, loss ${r.loss.toFixed(3)}`; }, alive);
   if (!t || !alive()) return;
-  session.loadWeights('two-modes-page', (await t.export()) as Uint8Array);
-  const data = (await createSession(backend, { model: 'two-modes', sampler: { kind: 'ode', solver: 'rk4', steps: 50 }, n: 500 })).session;
+  await session.loadWeights('two-modes-page', await t.export());
+  const data = (await remote.createSession(backend, { model: 'two-modes', sampler: { kind: 'ode', solver: 'rk4', steps: 50 }, n: 500 })).session;
   await data.run();
   const particles = (await data.particles()) as Float32Array;
   const tSmall = 0.01;
@@ -228,7 +244,7 @@ async function lowDensity(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: (
 
 /** Data on a manifold: on an exact circle the data score does not exist (p has no density in
  * 2-D); with a little noise it does. The network learns a huge field pointing at the circle. */
-async function manifold(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean): Promise<void> {
+async function manifold(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean, remote: Remote): Promise<void> {
   root.append(
     el('h2', {}, 'Data on a manifold: a circle, with and without noise'),
     el('p', {}, 'Left: 2,000 points exactly on a circle of radius 5; right: the same with Gaussian noise of std 0.3. The score of the exact circle is undefined off the circle and infinite across it, so at small t the learned field is huge and ill-conditioned; noise makes the data a density and the score finite. Arrows: the learned score at t = 0.01; dots: samples from each network.'),
@@ -259,11 +275,11 @@ async function manifold(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () 
   const ts = [tA, tB];
   const magnitudes: number[] = [];
   for (const [i, noise] of [0, 0.3].entries()) {
-    const t = await trainNet(backend, { data: noise ? 'noisy-circle' : 'circle', points: circle(noise), sde: { kind: 've' }, train: { batch: 256, lr: 0.002, warmup: 50, seed: 0 } }, 600, (_, r) => { ts[i].textContent = `training: step ${r.step}, loss ${r.loss.toFixed(3)}`; }, alive);
+    const t = await trainNet(remote, backend, { data: noise ? 'noisy-circle' : 'circle', points: circle(noise), sde: { kind: 've' }, train: { batch: 256, lr: 0.002, warmup: 50, seed: 0 } }, 600, (_, r) => { ts[i].textContent = `training: step ${r.step}, loss ${r.loss.toFixed(3)}`; }, alive);
     if (!t || !alive()) return;
-    const s = (await createSession(backend, {})).session;
-    s.loadWeights(noise ? 'noisy-circle' : 'circle', (await t.export()) as Uint8Array);
-    s.setState({ ...s.state(), sampler: { kind: 'pc', steps: 300 }, n: 600, seed: 2 });
+    const s = (await remote.createSession(backend, {})).session;
+    await s.loadWeights(noise ? 'noisy-circle' : 'circle', await t.export());
+    await s.setState({ ...s.state(), sampler: { kind: 'pc', steps: 300 }, n: 600, seed: 2 });
     await s.run();
     const p = (await s.particles()) as Float32Array;
     const grid = gridPoints(VIEW, 20);
@@ -283,7 +299,7 @@ async function manifold(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () 
 
 /** Objective bake-off: denoising, sliced and implicit score matching on the same mixture,
  * each model's exact (λ-weighted) Fisher divergence plotted as training runs. */
-async function bakeoff(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean): Promise<void> {
+async function bakeoff(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean, remote: Remote): Promise<void> {
   root.append(
     el('h2', {}, 'Objective bake-off: DSM vs sliced vs implicit score matching'),
     el('p', {}, 'Three identical networks trained on samples of the ring of eight Gaussians (VP SDE), one per objective, same seed and batch. The curve is each model\'s Fisher divergence E_t λ(t) E‖s_θ − ∇log p_t‖² against the closed-form score (train::fisher, the same function the tests use), every 50 steps.'),
@@ -296,10 +312,9 @@ async function bakeoff(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () =
   const run = async () => {
     const n = Number(steps.value);
     if (!Number.isInteger(n) || n < 50 || n > 5000) throw new Error(`bake-off steps: ${steps.value}; accepted: an integer in [50, 5000]`);
-    const m = await load();
     const objectives = ['dsm', 'ssm', 'ism'];
     const colors = ['#2050c0', '#c05020', '#209050'];
-    const trainers = await Promise.all(objectives.map((o) => m.Training.create(backend, { data: 'ring8', sde: { kind: 'vp' }, train: { batch: 256, lr: 0.002, warmup: 50, seed: 0, objective: o } })));
+    const trainers = await Promise.all(objectives.map((o) => remote.createTraining(backend, { data: 'ring8', sde: { kind: 'vp' }, train: { batch: 256, lr: 0.002, warmup: 50, seed: 0, objective: o } })));
     const series = objectives.map((o, i) => ({ name: o, color: colors[i], xs: [0], ys: [0] }));
     for (let i = 0; i < 3; i++) series[i].ys[0] = (await trainers[i].fisher(300)) as number;
     for (let step = 50; step <= n && alive(); step += 50) {
@@ -321,7 +336,7 @@ async function bakeoff(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () =
 }
 
 /** The image lab: the shipped MNIST U-Net samples a grid, every denoising step drawn. */
-async function images(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean): Promise<void> {
+async function images(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean, remote: Remote, judgeRemote: Remote): Promise<void> {
   root.append(
     el('h2', {}, 'Image lab: the notebook U-Net on MNIST'),
     el('p', {}, 'The shipped model (models/mnist-unet-ve.safetensors, VE σ = 25) samples 16 digits; every step is drawn, from noise to digits. Draw a digit in the pad (ink = 1, as in MNIST) and ask for its bits/dim: the probability-flow ODE likelihood with one Hutchinson probe, after 8-bit quantisation and uniform dequantisation, as `scorelab likelihood --bpd` (about 5 bits/dim for held-out MNIST digits with this model; pure noise scores far worse).'),
@@ -335,6 +350,7 @@ async function images(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () =>
   root.append(el('label', {}, 'sampler '), sampler, el('label', {}, ' steps '), steps, go, c, text);
   const pad = el('canvas', { id: 'digitPad', width: '224', height: '224', class: 'demo-plot' });
   const bpdBtn = el('button', { id: 'bpdBtn' }, 'bits/dim of my digit');
+  const bpdCancel = el('button', { id: 'bpdCancel', title: 'stop the likelihood computation (it runs in its own worker)' }, 'cancel');
   const brush = el('select', { id: 'padBrush' });
   brush.add(new Option('brush: ink', 'ink'));
   brush.add(new Option('brush: region to inpaint', 'mask'));
@@ -343,17 +359,23 @@ async function images(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () =>
   const bpdText = el('div', { class: 'mono', id: 'bpdText' }, 'draw a digit in the pad');
   const padRow = el('div', { class: 'demo-row' });
   const padCol = el('div');
-  padCol.append(pad, brush, clearPad, bpdBtn, inpaintBtn, bpdText);
+  padCol.append(pad, brush, clearPad, bpdBtn, bpdCancel, inpaintBtn, bpdText);
   padRow.append(padCol);
   root.append(padRow);
   const res = await fetch('models/mnist-unet-ve.safetensors');
   if (!res.ok) throw new Error(`models/mnist-unet-ve.safetensors: ${res.status} ${res.statusText}`);
   const bytes = new Uint8Array(await res.arrayBuffer());
-  const session = (await createSession(backend, {})).session;
-  session.loadWeights('mnist', bytes);
-  // a second session for likelihoods, so they do not wait for the sampler
-  const judge = (await createSession(backend, {})).session;
-  judge.loadWeights('mnist', bytes);
+  const session = (await remote.createSession(backend, {})).session;
+  await session.loadWeights('mnist', bytes);
+  // likelihoods in a second worker: they run beside the sampler and can be cancelled alone
+  let judge: Session | null = null;
+  const judgeSession = async () => {
+    if (!judge?.alive) {
+      judge = (await judgeRemote.createSession(backend, {})).session;
+      await judge.loadWeights('mnist', bytes);
+    }
+    return judge;
+  };
   const padPixels = new Float32Array(784);
   /** 1 where the pad's pixels are to be inpainted. */
   const padMask = new Float32Array(784);
@@ -389,11 +411,12 @@ async function images(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () =>
   clearPad.onclick = () => { padPixels.fill(0); padMask.fill(0); drawPad(); bpdText.textContent = 'draw a digit in the pad'; };
   const bitsPerDim = async (pixels: Float32Array) => {
     const t0 = performance.now();
-    const r = (await judge.bitsPerDim(pixels)) as { bpd: number[]; nfe: number };
+    const r = await (await judgeSession()).bitsPerDim(pixels);
     demoState.bpd = r.bpd;
     demoState.bpdNfe = r.nfe;
     return { ...r, seconds: (performance.now() - t0) / 1000 };
   };
+  bpdCancel.onclick = () => judgeRemote.cancel();
   bpdBtn.onclick = () => {
     bpdText.textContent = 'computing (probability-flow ODE)…';
     bitsPerDim(padPixels.slice()).then(
@@ -418,8 +441,8 @@ async function images(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () =>
     stopSampling = true;
     await sampling;
     stopSampling = false;
-    session.setState({ ...session.state(), sampler: { kind: 'pc', steps: n }, n: 16, seed: 1, denoise: true });
-    session.inpaint(padPixels, padMask.map((v) => 1 - v));
+    await session.setState({ ...session.state(), sampler: { kind: 'pc', steps: n }, n: 16, seed: 1, denoise: true });
+    await session.inpaint(padPixels, padMask.map((v) => 1 - v));
     let info: StepInfo | null = null;
     while (alive() && !info?.done) {
       info = (await session.step(1)) as StepInfo | null;
@@ -441,7 +464,7 @@ async function images(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () =>
     if (!Number.isInteger(n) || n < 10 || n > 2000) throw new Error(`steps: ${steps.value}; accepted: an integer in [10, 2000]`);
     const kind = sampler.value;
     const spec: Record<string, unknown> = kind === 'ode' ? { kind: 'ode', solver: 'rk4', steps: n } : kind === 'pc' ? { kind: 'pc', steps: n } : { kind: 'em', steps: n };
-    session.setState({ ...session.state(), sampler: spec, n: 16, seed: 0, denoise: kind !== 'ode' });
+    await session.setState({ ...session.state(), sampler: spec, n: 16, seed: 0, denoise: kind !== 'ode' });
     let info: StepInfo | null = null;
     const t0 = performance.now();
     while (alive() && !stopSampling && !info?.done) {

@@ -3,8 +3,10 @@
 // from noise to the data; overlays show the learned and exact score, their error and the
 // density; the training panel trains a network on a toy set, a mixture, points drawn with
 // the mouse or an uploaded file. The lectures' demos live in demos.ts. `window.scorelab`
-// (and postMessage) drive everything (api.ts).
-import { createSession, load, type Preset, type Session, type Settings, type StepInfo, type Training } from './wasm';
+// (and postMessage) drive everything (api.ts). The wasm module runs in web workers
+// (wasm.ts, worker.ts): one for the lab's sampler, one for its training; "cancel" (or Esc)
+// stops a long computation by restarting the sampler's worker.
+import { Cancelled, Remote, type Preset, type Session, type Settings, type StepInfo, type Training } from './wasm';
 import { parseHash, writeHash, hashString, type HashState } from './state';
 import { drawScene, drawLines, gridPoints, type Grid, type Scene } from './plot';
 import { installApi } from './api';
@@ -37,6 +39,10 @@ export interface Overlays {
 }
 
 export class Playground {
+  /** The worker of the lab's sampling session (overlays, density maps, RK45 runs). */
+  remote = new Remote('lab');
+  /** The worker of the lab's training, apart so that cancelling sampling keeps it. */
+  trainRemote = new Remote('training');
   session!: Session;
   presets: Preset[] = [];
   toySets: string[] = [];
@@ -55,6 +61,10 @@ export class Playground {
   private busy: Promise<unknown> = Promise.resolve();
 
   training: Training | null = null;
+  private trainBusy: Promise<unknown> = Promise.resolve();
+  /** Set by cancel(): the running train(k) stops after its current chunk. */
+  private stopTraining = false;
+  private trainingNow = false;
   trainingData = 'ring8';
   objective = 'dsm';
   lossHistory: { step: number; loss: number }[] = [];
@@ -65,9 +75,9 @@ export class Playground {
   uploaded: { name: string; points: Float32Array } | null = null;
 
   async start(): Promise<void> {
-    const m = await load();
-    this.presets = m.presets() as Preset[];
-    this.toySets = (m.toySets() as { name: string }[]).map((t) => t.name);
+    this.remote.onBusy = () => this.updateCancel();
+    this.presets = await this.remote.fn<Preset[]>('presets');
+    this.toySets = (await this.remote.fn<{ name: string }[]>('toySets')).map((t) => t.name);
     try {
       this.hash = parseHash(location.hash);
     } catch (e) {
@@ -76,10 +86,10 @@ export class Playground {
     this.applyChrome();
     let created;
     try {
-      created = await createSession(this.hash.backend, this.hash.settings);
+      created = await this.remote.createSession(this.hash.backend, this.hash.settings);
     } catch (e) {
       this.showError(`${(e as Error).message} (the link's settings were ignored)`);
-      created = await createSession(this.hash.backend, null);
+      created = await this.remote.createSession(this.hash.backend, null);
     }
     this.session = created.session;
     if (created.note) this.showError(created.note);
@@ -121,7 +131,7 @@ export class Playground {
   async setState(s: Settings): Promise<void> {
     await this.serial(async () => {
       this.playing = false;
-      this.session.setState(s);
+      await this.session.setState(s);
       this.info = null;
       this.hash.settings = this.state();
       this.hash.k = null;
@@ -277,7 +287,7 @@ export class Playground {
         (this.viewIndex !== null ? `   (replaying frame ${this.viewIndex} of ${this.frames.length - 1})` : '')
       : 'ready: press play or step';
     if (i?.done && preset && this.viewIndex === null) {
-      const r = this.session.report(this.particles, 20);
+      const r = await this.session.report(this.particles, 20);
       const fmt = (v: number[]) => v.map((w) => w.toFixed(3)).join(' ');
       const weights = this.state().weights ?? preset.mixture.weights;
       const total = (weights as number[]).reduce((a: number, b: number) => a + b, 0);
@@ -315,6 +325,10 @@ export class Playground {
         $('linkOut').textContent = url;
         await navigator.clipboard?.writeText(url).catch(() => undefined);
       });
+    $('cancelBtn').onclick = () => this.guard(() => this.cancel());
+    document.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape' && !$<HTMLButtonElement>('cancelBtn').disabled) void this.guard(() => this.cancel());
+    });
     $<HTMLSelectElement>('speed').onchange = (e) => {
       this.stepsPerFrame = Number((e.target as HTMLSelectElement).value);
     };
@@ -366,6 +380,8 @@ export class Playground {
 
   loadedNets: string[] = [];
   netData = new Map<string, string>();
+  /** The loaded networks' bytes, to load them again into a restarted worker. */
+  netBytes = new Map<string, Uint8Array>();
 
   /** The preset the current particles should match (a network's training preset). */
   referencePreset(): Preset | undefined {
@@ -387,13 +403,21 @@ export class Playground {
     return { data: this.trainingData };
   }
 
-  /** Train k steps of the page's network (created on first use from the training panel). */
+  /** Run training work one call at a time, apart from the sampler's queue. */
+  trainSerial<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.trainBusy.then(f, f);
+    this.trainBusy = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Train k steps of the page's network (created on first use from the training panel), in
+   * chunks of at most 100 steps so that cancel() stops it between two chunks (the network
+   * keeps the steps it made). */
   async train(k: number): Promise<number> {
-    return this.serial(async () => {
+    return this.trainSerial(async () => {
       if (!this.training) {
-        const m = await load();
         const s = this.state();
-        this.training = await m.Training.create(this.session.backend, {
+        this.training = await this.trainRemote.createTraining(this.session.backend, {
           ...this.trainingSource(),
           sde: s.model.startsWith('weights:') ? { kind: 'vp' } : s.sde,
           hidden: 128,
@@ -402,19 +426,82 @@ export class Playground {
         });
         this.lossHistory = [];
       }
-      const r = (await this.training.train(k)) as { loss: number; step: number; steps_per_second: number };
-      this.lossHistory.push({ step: r.step, loss: r.loss });
-      this.stepsPerSecond = r.steps_per_second;
-      $('trainInfo').textContent = `step ${r.step}   loss ${r.loss.toFixed(4)}   ${r.steps_per_second.toFixed(1)} steps/s (${this.training.backend})`;
-      drawLines($('lossPlot'), [{ name: this.objective, color: '#2050c0', xs: this.lossHistory.map((h) => h.step), ys: this.lossHistory.map((h) => h.loss) }], 'training loss');
-      return r.loss;
+      const training = this.training;
+      this.stopTraining = false;
+      this.trainingNow = true;
+      this.updateCancel();
+      try {
+        let loss = NaN;
+        for (let left = k; left > 0; ) {
+          if (this.stopTraining) throw new Cancelled(`training (stopped at step ${this.lossHistory.at(-1)?.step ?? 0}; the network is kept)`);
+          const n = Math.min(left, 100);
+          const r = await training.train(n);
+          left -= n;
+          loss = r.loss;
+          this.lossHistory.push({ step: r.step, loss: r.loss });
+          this.stepsPerSecond = r.steps_per_second;
+          $('trainInfo').textContent = `step ${r.step}   loss ${r.loss.toFixed(4)}   ${r.steps_per_second.toFixed(1)} steps/s (${training.backend})`;
+          drawLines($('lossPlot'), [{ name: this.objective, color: '#2050c0', xs: this.lossHistory.map((h) => h.step), ys: this.lossHistory.map((h) => h.loss) }], 'training loss');
+        }
+        return loss;
+      } finally {
+        this.trainingNow = false;
+        this.updateCancel();
+      }
     });
+  }
+
+  private cancelTimer: number | null = null;
+
+  /** The cancel button is enabled while a computation has run for more than 0.3 s. */
+  updateCancel(): void {
+    const btn = $<HTMLButtonElement>('cancelBtn');
+    const busy = () => this.remote.inFlight > 0 || this.trainingNow;
+    if (!busy()) {
+      if (this.cancelTimer !== null) clearTimeout(this.cancelTimer);
+      this.cancelTimer = null;
+      btn.disabled = true;
+    } else if (this.cancelTimer === null && btn.disabled) {
+      this.cancelTimer = window.setTimeout(() => {
+        this.cancelTimer = null;
+        btn.disabled = !busy();
+      }, 300);
+    }
+  }
+
+  /** Stop what the lab is computing. Training stops after its current chunk (the network and
+   * its steps are kept). The sampler's worker is terminated, which stops even one long call
+   * (an RK45 run, a density map), and a new one gets the same settings and loaded networks;
+   * the run starts again from step 0, and the density overlay (the usual long call) is
+   * switched off. */
+  async cancel(): Promise<void> {
+    this.playing = false;
+    this.autoTrain = false;
+    $<HTMLInputElement>('autoTrain').checked = false;
+    if (this.trainingNow) this.stopTraining = true;
+    if (this.remote.inFlight === 0) return;
+    const settings = this.session.state();
+    const backend = this.session.backend as 'webgpu' | 'cpu';
+    this.remote.cancel();
+    this.busy = Promise.resolve();
+    this.overlays.density = false;
+    $<HTMLInputElement>('ov-density').checked = false;
+    const { session } = await this.remote.createSession(backend, null);
+    for (const [name, bytes] of this.netBytes) await session.loadWeights(name, bytes);
+    await session.setState(settings);
+    this.session = session;
+    this.info = null;
+    this.overlayScene = {};
+    this.resetFrames();
+    await this.refresh();
+    this.showError('cancelled: the sampler was restarted from step 0 with the same settings (density overlay off)');
   }
 
   /** Load weight-file bytes as a model of the session and switch to it. */
   async loadWeights(name: string, bytes: Uint8Array): Promise<void> {
     await this.serial(async () => {
-      const manifest = this.session.loadWeights(name, bytes) as { data: string };
+      const manifest = (await this.session.loadWeights(name, bytes)) as { data: string };
+      this.netBytes.set(name, bytes);
       const key = `weights:${name}`;
       if (!this.loadedNets.includes(key)) this.loadedNets.push(key);
       this.netData.set(key, manifest.data);
@@ -428,7 +515,8 @@ export class Playground {
     await this.refresh();
   }
 
-  private resetTraining(note: string): void {
+  resetTraining(note: string): void {
+    this.training?.free();
     this.training = null;
     this.lossHistory = [];
     $('trainInfo').textContent = note;
@@ -457,7 +545,7 @@ export class Playground {
     $('useTrained').onclick = () =>
       this.guard(async () => {
         if (!this.training) throw new Error('train first: press "train 100 steps"');
-        const bytes = (await this.serial(() => this.training!.export())) as Uint8Array;
+        const bytes = await this.trainSerial(() => this.training!.export());
         const name = `${this.trainingData}-${this.objective}-browser`;
         await saveModel(name, bytes).catch(() => undefined);
         await this.refreshSaved();
@@ -466,7 +554,7 @@ export class Playground {
     $('downloadBtn').onclick = () =>
       this.guard(async () => {
         if (!this.training) throw new Error('train first: press "train 100 steps"');
-        const bytes = (await this.serial(() => this.training!.export())) as Uint8Array;
+        const bytes = await this.trainSerial(() => this.training!.export());
         const a = document.createElement('a');
         a.href = URL.createObjectURL(new Blob([bytes as BlobPart], { type: 'application/octet-stream' }));
         a.download = `${this.trainingData}-${this.objective}.safetensors`;
@@ -595,6 +683,7 @@ export class Playground {
     window.addEventListener('pointerup', () => {
       if (down) {
         down = false;
+        this.training?.free();
         this.training = null;
         $('trainInfo').textContent = `${this.drawn.length / 2} drawn points`;
         void this.refresh(false);

@@ -1,9 +1,12 @@
-// The wasm wrapper: loads the module once and creates sessions, falling back to the CPU
-// backend when WebGPU is asked for but unavailable.
-import init, * as wasm from '../pkg/scorelab.js';
+// The page's side of the wasm module. The module itself runs in a web worker (worker.ts),
+// so sampling, training, density maps and likelihoods never freeze the page. A `Remote` is
+// one worker; `RemoteSession` and `RemoteTraining` mirror the wasm Session and Training
+// with every method asynchronous. `Remote.cancel()` terminates the worker: whatever it was
+// computing stops at once, its pending calls reject with a "cancelled" error, and its
+// objects are gone (the owner re-creates what it needs; a new worker starts on the next
+// call). Each part of the page that must be cancellable on its own owns a Remote: the
+// lab's sampler, the lab's training, each demo.
 
-export type Session = wasm.Session;
-export type Training = wasm.Training;
 export type Settings = Record<string, any>;
 
 export interface StepInfo {
@@ -24,26 +27,223 @@ export interface Preset {
   mixture: { weights: number[]; means: number[][]; covs: unknown[] };
 }
 
-let ready: Promise<unknown> | null = null;
-
-export async function load(): Promise<typeof wasm> {
-  ready ??= init();
-  await ready;
-  return wasm;
+export interface Report {
+  mode_weights: number[];
+  sw: number;
+  sw_median: number;
+  sw_q99: number;
 }
 
-/** A session on the asked backend; 'auto' tries WebGPU, then the CPU. */
-export async function createSession(
-  backend: 'auto' | 'webgpu' | 'cpu',
-  settings: Settings | null,
-): Promise<{ session: Session; note: string }> {
-  const m = await load();
-  if (backend === 'cpu') return { session: await m.Session.create('cpu', settings), note: '' };
-  try {
-    return { session: await m.Session.create(backend, settings), note: '' };
-  } catch (e) {
-    const msg = (e as Error).message ?? String(e);
-    if (!msg.includes('WebGPU') && !msg.includes('backend')) throw e;
-    return { session: await m.Session.create('cpu', settings), note: `WebGPU unavailable (${msg}); using the CPU backend` };
+type Pending = { resolve: (v: any) => void; reject: (e: Error) => void };
+
+/** Thrown into every pending call of a cancelled worker. */
+export class Cancelled extends Error {
+  constructor(what: string) {
+    super(`${what}: cancelled`);
+    this.name = 'Cancelled';
   }
 }
+
+export class Remote {
+  private worker: Worker | null = null;
+  private pending = new Map<number, Pending>();
+  private nextId = 1;
+  /** Bumped by cancel(); objects of an older generation are dead. */
+  generation = 0;
+  /** Called with the number of calls in flight whenever it changes. */
+  onBusy: ((inFlight: number) => void) | null = null;
+
+  constructor(readonly label: string) {}
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  private ensure(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: `scorelab-${this.label}` });
+    w.onmessage = (ev: MessageEvent<{ id: number; ok: boolean; value?: unknown; error?: string }>) => {
+      const p = this.pending.get(ev.data.id);
+      if (!p) return;
+      this.pending.delete(ev.data.id);
+      this.onBusy?.(this.pending.size);
+      if (ev.data.ok) p.resolve(ev.data.value);
+      else p.reject(new Error(ev.data.error));
+    };
+    w.onerror = (ev) => {
+      ev.preventDefault();
+      this.fail(new Error(`${this.label} worker failed: ${ev.message || 'could not start (is the page served over http?)'}`));
+    };
+    this.worker = w;
+    return w;
+  }
+
+  private fail(e: Error): void {
+    this.worker?.terminate();
+    this.worker = null;
+    this.generation++;
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    this.onBusy?.(0);
+    for (const p of pending) p.reject(e);
+  }
+
+  /** Stop everything this worker is doing; its objects are gone. */
+  cancel(): void {
+    this.fail(new Cancelled(this.label));
+  }
+
+  request(msg: Record<string, unknown>, generation = this.generation): Promise<any> {
+    if (generation !== this.generation) return Promise.reject(new Cancelled(`${this.label} (an object of a cancelled worker)`));
+    const w = this.ensure();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.onBusy?.(this.pending.size);
+      w.postMessage({ id, ...msg });
+    });
+  }
+
+  /** One of the module's free functions (presets, toySets, normalizeSettings, ...). */
+  fn<T = any>(name: string, ...args: unknown[]): Promise<T> {
+    return this.request({ op: 'fn', name, args });
+  }
+
+  /** A session on the asked backend; 'auto' tries WebGPU, then the CPU. */
+  async createSession(backend: 'auto' | 'webgpu' | 'cpu', settings: Settings | null): Promise<{ session: RemoteSession; note: string }> {
+    const make = async (b: string) => {
+      const g = this.generation;
+      const r = (await this.request({ op: 'new', cls: 'Session', args: [b, settings] })) as { handle: number; backend: string };
+      const s = new RemoteSession(this, r.handle, r.backend, g);
+      await s.sync();
+      return s;
+    };
+    if (backend === 'cpu') return { session: await make('cpu'), note: '' };
+    try {
+      return { session: await make(backend), note: '' };
+    } catch (e) {
+      const msg = (e as Error).message ?? String(e);
+      if (e instanceof Cancelled || (!msg.includes('WebGPU') && !msg.includes('backend'))) throw e;
+      return { session: await make('cpu'), note: `WebGPU unavailable (${msg}); using the CPU backend` };
+    }
+  }
+
+  async createTraining(backend: string, spec: Record<string, unknown>): Promise<RemoteTraining> {
+    const g = this.generation;
+    const r = (await this.request({ op: 'new', cls: 'Training', args: [backend, spec] })) as { handle: number; backend: string };
+    return new RemoteTraining(this, r.handle, r.backend, g);
+  }
+}
+
+class RemoteObject {
+  constructor(
+    readonly remote: Remote,
+    readonly handle: number,
+    readonly backend: string,
+    readonly generation: number,
+  ) {}
+
+  /** False once its worker was cancelled. */
+  get alive(): boolean {
+    return this.generation === this.remote.generation;
+  }
+
+  protected call<T = any>(method: string, ...args: unknown[]): Promise<T> {
+    return this.remote.request({ op: 'call', handle: this.handle, method, args }, this.generation);
+  }
+
+  free(): void {
+    if (this.alive) void this.remote.request({ op: 'free', handle: this.handle }, this.generation).catch(() => undefined);
+  }
+}
+
+/** A sampling session in a worker. `state()` and `dim()` are kept here (refreshed after every
+ * call that can change them), so the page can read them without waiting. */
+export class RemoteSession extends RemoteObject {
+  private settings: Settings = {};
+  private dimension = 0;
+
+  async sync(): Promise<void> {
+    this.settings = await this.call('state');
+    this.dimension = await this.call('dim');
+  }
+
+  state(): Settings {
+    return JSON.parse(JSON.stringify(this.settings));
+  }
+
+  dim(): number {
+    return this.dimension;
+  }
+
+  async setState(settings: Settings): Promise<void> {
+    await this.call('setState', settings);
+    await this.sync();
+  }
+
+  /** Load weight-file bytes as a model of this session; returns the manifest. */
+  async loadWeights(name: string, bytes: Uint8Array): Promise<any> {
+    const manifest = await this.call('loadWeights', name, bytes);
+    await this.sync();
+    return manifest;
+  }
+
+  reset(): Promise<void> {
+    return this.call('reset');
+  }
+
+  inpaint(known: Float32Array, mask: Float32Array): Promise<void> {
+    return this.call('inpaint', known, mask);
+  }
+
+  step(k: number): Promise<StepInfo | null> {
+    return this.call('step', k);
+  }
+
+  run(): Promise<StepInfo | null> {
+    return this.call('run');
+  }
+
+  lastInfo(): Promise<StepInfo | null> {
+    return this.call('lastInfo');
+  }
+
+  particles(): Promise<Float32Array> {
+    return this.call('particles');
+  }
+
+  scoreField(points: Float32Array, t: number): Promise<{ model: number[]; exact: number[] | null }> {
+    return this.call('scoreField', points, t);
+  }
+
+  logDensity(points: Float32Array, t: number, rtol: number): Promise<Float32Array> {
+    return this.call('logDensity', points, t, rtol);
+  }
+
+  bitsPerDim(pixels: Float32Array): Promise<{ bpd: number[]; nfe: number }> {
+    return this.call('bitsPerDim', pixels);
+  }
+
+  report(particles: Float32Array, repeats: number): Promise<Report> {
+    return this.call('report', particles, repeats);
+  }
+}
+
+/** A network being trained in a worker. */
+export class RemoteTraining extends RemoteObject {
+  train(k: number): Promise<{ loss: number; step: number; steps_per_second: number }> {
+    return this.call('train', k);
+  }
+
+  fisher(n: number): Promise<number> {
+    return this.call('fisher', n);
+  }
+
+  /** The model as weight-file bytes (safetensors + manifest). */
+  export(): Promise<Uint8Array> {
+    return this.call('export');
+  }
+}
+
+export type Session = RemoteSession;
+export type Training = RemoteTraining;

@@ -191,6 +191,57 @@ await test('a shipped toy model loads from models/ and samples its data set', as
   await page.close();
 });
 
+await test('heavy work runs in a worker: the page keeps drawing, and cancel stops a long run and training', async () => {
+  const { page, errors } = await open('#backend=cpu');
+  await page.selectOption('#shipped', 'eight-gaussians-vp');
+  await page.waitForFunction(() => window.scorelab.state().model === 'weights:eight-gaussians-vp');
+  // an RK45 probability-flow run at a very tight tolerance on 20,000 particles: many seconds
+  const settings = await page.evaluate(async () => {
+    await window.scorelab.setState({ ...window.scorelab.state(), sampler: { kind: 'ode', solver: 'rk45', rtol: 1e-9, atol: 1e-9 }, n: 20000, seed: 5 });
+    window.__run = window.scorelab.run().then(() => 'finished', (e) => e.message);
+    return window.scorelab.state();
+  });
+  // the main thread is free while it runs: animation frames keep coming
+  const gap = await page.evaluate(() => new Promise((resolve) => {
+    let last = performance.now();
+    let worst = 0;
+    const t0 = last;
+    const tick = (now) => {
+      worst = Math.max(worst, now - last);
+      last = now;
+      if (now - t0 < 1500) requestAnimationFrame(tick);
+      else resolve(worst);
+    };
+    requestAnimationFrame(tick);
+  }));
+  assert.ok(gap < 250, `longest gap between animation frames while the run computes: ${gap} ms`);
+  await page.waitForFunction(() => !document.getElementById('cancelBtn').disabled, null, { timeout: 5000 });
+  assert.equal(await page.evaluate(() => Promise.race([window.__run, new Promise((r) => setTimeout(() => r('running'), 10))])), 'running');
+  const t0 = Date.now();
+  await page.evaluate(() => window.scorelab.cancel());
+  assert.match(await page.evaluate(() => window.__run), /cancelled/);
+  assert.ok(Date.now() - t0 < 15_000, `cancel took ${Date.now() - t0} ms`);
+  assert.match(await page.textContent('#error'), /cancelled/);
+  // the restarted sampler has the same settings and the loaded network, and works
+  assert.deepEqual(await page.evaluate(() => window.scorelab.state()), settings);
+  await page.evaluate(() => window.scorelab.setState({ ...window.scorelab.state(), sampler: { kind: 'em', steps: 50 }, n: 200 }));
+  assert.equal((await page.evaluate(() => window.scorelab.step(5))).index, 5);
+  // training: cancel stops it between chunks and keeps the network and its steps
+  await page.evaluate(() => {
+    window.scorelab.setObjective('dsm');
+    window.__train = window.scorelab.train(100_000).then(() => 'finished', (e) => e.message);
+  });
+  await page.waitForFunction(() => window.scorelab.lossHistory().length >= 2, null, { timeout: 60_000 });
+  await page.evaluate(() => window.scorelab.cancel());
+  assert.match(await page.evaluate(() => window.__train), /cancelled/);
+  const before = await page.evaluate(() => window.scorelab.lossHistory().at(-1).step);
+  assert.ok(before >= 200 && before < 100_000, `stopped at step ${before}`);
+  await page.evaluate(() => window.scorelab.train(100));
+  assert.equal(await page.evaluate(() => window.scorelab.lossHistory().at(-1).step), before + 100);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 await test('2-D lab: step back, trajectories, overlays and a link to step k', async () => {
   const { page, errors } = await open('#backend=cpu');
   await page.evaluate(() => window.scorelab.setState({ model: 'ring8', sde: { kind: 'vp' }, sampler: { kind: 'pc', steps: 100 }, n: 300, seed: 9 }));

@@ -1,0 +1,62 @@
+// The wasm module runs here, off the page's main thread (a module web worker). The page
+// talks to it through wasm.ts: `new` creates a Session or Training and returns a handle,
+// `call` runs one of its methods, `fn` one of the module's free functions, `free` drops an
+// object. Messages are handled strictly in order, one at a time (a session refuses
+// overlapping commands), so the page may send a command without waiting for the last one.
+// Cancelling is the page's side: it terminates this worker, which stops even a single long
+// call (an RK45 solve, a density map, a bits/dim) at once.
+import init, * as wasm from '../pkg/scorelab.js';
+
+type Msg =
+  | { id: number; op: 'new'; cls: 'Session' | 'Training'; args: unknown[] }
+  | { id: number; op: 'call'; handle: number; method: string; args: unknown[] }
+  | { id: number; op: 'fn'; name: string; args: unknown[] }
+  | { id: number; op: 'free'; handle: number };
+
+const scope = self as unknown as { postMessage(m: unknown, transfer?: Transferable[]): void; onmessage: ((ev: MessageEvent<Msg>) => void) | null };
+const ready = init();
+const objects = new Map<number, any>();
+let nextHandle = 1;
+let queue: Promise<void> = Promise.resolve();
+
+const FREE_FUNCTIONS = ['presets', 'toySets', 'normalizeSettings', 'samplerDefaults', 'sdeDefaults'];
+
+async function handle(msg: Msg): Promise<unknown> {
+  await ready;
+  switch (msg.op) {
+    case 'new': {
+      const cls = msg.cls === 'Session' ? wasm.Session : wasm.Training;
+      const obj = await (cls.create as (...a: unknown[]) => Promise<any>)(...msg.args);
+      const handle = nextHandle++;
+      objects.set(handle, obj);
+      return { handle, backend: obj.backend };
+    }
+    case 'call': {
+      const obj = objects.get(msg.handle);
+      if (!obj) throw new Error(`no object with handle ${msg.handle} in the worker (freed or never created)`);
+      if (typeof obj[msg.method] !== 'function') throw new Error(`unknown method '${msg.method}'`);
+      return await obj[msg.method](...msg.args);
+    }
+    case 'fn': {
+      if (!FREE_FUNCTIONS.includes(msg.name)) throw new Error(`unknown function '${msg.name}'; accepted: ${FREE_FUNCTIONS.join(', ')}`);
+      return await (wasm as any)[msg.name](...msg.args);
+    }
+    case 'free': {
+      objects.get(msg.handle)?.free();
+      objects.delete(msg.handle);
+      return null;
+    }
+  }
+}
+
+scope.onmessage = (ev) => {
+  const msg = ev.data;
+  queue = queue.then(async () => {
+    try {
+      const value = await handle(msg);
+      scope.postMessage({ id: msg.id, ok: true, value });
+    } catch (e) {
+      scope.postMessage({ id: msg.id, ok: false, error: (e as Error)?.message ?? String(e) });
+    }
+  });
+};
