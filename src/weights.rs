@@ -287,10 +287,17 @@ impl<B: Backend> ModuleMapper<B> for Load<'_> {
         let new = match self.tensors.get(&name) {
             Some((shape, data)) if *shape == want => {
                 self.used.push(name);
-                Tensor::<B, D>::from_data(
+                let t = Tensor::<B, D>::from_data(
                     TensorData::new(data.clone(), shape.clone()).convert::<B::FloatElem>(),
                     &old.device(),
-                )
+                );
+                // A tensor made from data is a leaf without gradient tracking: keep the
+                // fresh parameter's setting, or a loaded (resumed) network never trains.
+                if old.is_require_grad() {
+                    t.require_grad()
+                } else {
+                    t
+                }
             }
             Some((shape, _)) => {
                 self.error.get_or_insert(format!(

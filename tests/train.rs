@@ -392,6 +392,16 @@ fn resume_restores_weights_ema_and_adam_state() {
     let ema_before = pollster::block_on(weights::host_tensors(b.ema(), "")).unwrap();
     pollster::block_on(b.step()).unwrap();
     assert_eq!(b.step, 21);
+    // The restored raw weights are trainable: the step moved every trained parameter and
+    // its Adam moments (a network loaded from a file once had no gradient tracking, so a
+    // resumed run silently stood still).
+    let state_after = pollster::block_on(b.state()).unwrap();
+    for ((name, _, before), (_, _, after)) in sb.iter().zip(&state_after) {
+        if name.ends_with("fourier") {
+            continue; // fixed random features, not trained
+        }
+        assert_ne!(before, after, "{name}: unchanged by a step after resuming");
+    }
     // The EMA keeps following the raw weights after a resume (it was loaded from the file
     // separately, so the two share no parameter ids): ema ← d·ema + (1 − d)·raw.
     let ema_after = pollster::block_on(weights::host_tensors(b.ema(), "")).unwrap();
