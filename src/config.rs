@@ -3,7 +3,11 @@
 //! unknown fields and out-of-range values are rejected naming the field.
 
 use crate::error::{count, Error, Result};
-use crate::model::{gmm::Gmm, presets};
+use crate::model::gmm::{Gmm, GmmSpec};
+use crate::model::presets;
+
+/// The `model` that names the settings' own `mixture`.
+pub const MIXTURE_MODEL: &str = "mixture";
 use crate::sample::SamplerConfig;
 use crate::sde::Sde;
 use serde::{Deserialize, Serialize};
@@ -19,7 +23,8 @@ fn d_n() -> usize {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    /// A preset name (see [`presets::PRESETS`]); the CLI also takes `gmm:FILE`.
+    /// A preset name (see [`presets::PRESETS`]), or `mixture` for the settings' own
+    /// `mixture`; the CLI also takes `gmm:FILE`.
     #[serde(default = "d_model")]
     pub model: String,
     #[serde(default)]
@@ -38,6 +43,11 @@ pub struct Settings {
     /// the page's π slider for the mixture-weight pitfall.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<Vec<f64>>,
+    /// A mixture of one's own (`{"weights":[K],"means":[[d]..],"covs":[..]}`, as a gmm
+    /// file), used when `model` is `mixture`. In the settings, so a link or a `--config`
+    /// file carries it; ignored for other models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixture: Option<GmmSpec>,
 }
 
 impl Default for Settings {
@@ -76,6 +86,9 @@ impl Settings {
         self.sde.validate()?;
         self.sampler.validate(&self.sde)?;
         count("n", self.n, 1, MAX_PARTICLES)?;
+        if self.model == MIXTURE_MODEL {
+            self.preset_gmm()?;
+        }
         if let Some(w) = &self.weights {
             if let Ok(g) = presets::preset(&self.model) {
                 if w.len() != g.components() {
@@ -102,7 +115,17 @@ impl Settings {
 
     /// The preset's mixture (`model` must be a preset name here), with `weights` applied.
     pub fn preset_gmm(&self) -> Result<Gmm> {
-        let mut g = presets::preset(&self.model)?;
+        let mut g = if self.model == MIXTURE_MODEL {
+            let spec = self.mixture.clone().ok_or_else(|| {
+                Error::invalid(
+                    "mixture",
+                    "model 'mixture' needs a mixture {\"weights\":[K],\"means\":[[d]..],\"covs\":[..]}",
+                )
+            })?;
+            Gmm::from_spec(spec).map_err(|e| e.within("mixture"))?
+        } else {
+            presets::preset(&self.model)?
+        };
         if let Some(w) = &self.weights {
             if w.len() != g.components() {
                 return Err(crate::Error::invalid(
@@ -243,6 +266,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("magic") && e.contains("langevin"), "{e}");
+        // a mixture of one's own: errors name the field inside it
+        for (json, want) in [
+            (r#"{"model":"mixture"}"#, "invalid mixture:"),
+            (
+                r#"{"model":"mixture","mixture":{"weights":[0.5,0.4],"means":[[0,0],[1,1]],"covs":[1,1]}}"#,
+                "invalid mixture.weights",
+            ),
+            (
+                r#"{"model":"mixture","mixture":{"weights":[1],"means":[[0,0]],"covs":[-1]}}"#,
+                "invalid mixture.covs",
+            ),
+            (
+                r#"{"model":"mixture","mixture":{"weights":[1],"means":[[0,0]],"covs":[1]},"weights":[1,2]}"#,
+                "invalid weights",
+            ),
+        ] {
+            let e = Settings::from_json(json)
+                .and_then(|s| s.validate())
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with(want), "{json}: {e}");
+        }
+        let s = Settings::from_json(
+            r#"{"model":"mixture","mixture":{"weights":[0.25,0.75],"means":[[0,0],[4,0]],"covs":[1,[1,2]]}}"#,
+        )
+        .unwrap();
+        s.validate().unwrap();
+        assert_eq!(s.preset_gmm().unwrap().components(), 2);
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(Settings::from_json(&json).unwrap(), s, "round trip");
         let e = Settings::from_json(r#"{"colour":1}"#)
             .unwrap_err()
             .to_string();

@@ -67,6 +67,8 @@ export function installApi(pg: Playground): void {
       pg.resetTraining(`${name}: ${points.length / 2} points`);
       return points.length / 2;
     },
+    /** Sample from a mixture of one's own ({weights, means, covs}, 2-D), as a dropped .json. */
+    loadMixture: (spec: unknown) => pg.loadMixture(spec),
     setObjective: (o: string) => {
       pg.objective = o;
       pg.resetTraining(`a new network will be trained with ${o}`);

@@ -73,6 +73,8 @@ export class Playground {
   drawMode = false;
   drawn: number[] = [];
   uploaded: { name: string; points: Float32Array } | null = null;
+  /** A mixture of one's own (a .json like `--model gmm:FILE`): model `mixture`. */
+  mixture: Record<string, unknown> | null = null;
 
   async start(): Promise<void> {
     this.remote.onBusy = () => this.updateCancel();
@@ -386,6 +388,7 @@ export class Playground {
   /** The preset the current particles should match (a network's training preset). */
   referencePreset(): Preset | undefined {
     const s = this.state();
+    if (s.model === 'mixture' && s.mixture) return { name: 'mixture', description: s.mixture.description ?? 'your mixture (model: mixture)', mixture: s.mixture };
     const name = s.model.startsWith('weights:') ? this.netData.get(s.model) : s.model;
     return this.presets.find((p) => p.name === name);
   }
@@ -399,6 +402,10 @@ export class Playground {
     if (this.trainingData === 'uploaded') {
       if (!this.uploaded) throw new Error('uploaded data: choose a .npy or .csv file first');
       return { data: this.uploaded.name, points: Array.from(this.uploaded.points) };
+    }
+    if (this.trainingData === 'mixture') {
+      if (!this.mixture) throw new Error('mixture data: load a mixture .json first');
+      return { data: 'mixture', mixture: this.mixture } as { data: string };
     }
     return { data: this.trainingData };
   }
@@ -607,9 +614,46 @@ export class Playground {
     for (const n of names) saved.add(new Option(n, n));
   }
 
-  /** A dropped or chosen file: .safetensors loads as a model, .npy/.csv as training points. */
+  /** Sample from a mixture of one's own (validated by the core: errors name the field). */
+  async loadMixture(spec: unknown, name = 'mixture'): Promise<void> {
+    const m = spec as { means?: unknown };
+    if (!spec || typeof spec !== 'object' || !Array.isArray(m.means)) {
+      throw new Error(`${name}: not a mixture; accepted: {"weights":[K],"means":[[x,y]..],"covs":[..]} (as for --model gmm:FILE)`);
+    }
+    const d = Array.isArray(m.means[0]) ? (m.means[0] as unknown[]).length : 0;
+    if (d !== 2) throw new Error(`${name}: the lab draws 2-D mixtures, this one has d = ${d} (scorelab sample --config takes any dimension)`);
+    const s = this.state();
+    delete s.weights;
+    try {
+      await this.setState({ ...s, model: 'mixture', mixture: spec });
+    } catch (e) {
+      throw new Error(`${name}: ${(e as Error).message}`);
+    }
+    this.mixture = spec as Record<string, unknown>;
+    this.addMixtureData();
+  }
+
+  /** "your mixture" as a choice of training data, once one was loaded. */
+  private addMixtureData(): void {
+    const sel = $<HTMLSelectElement>('trainData');
+    if (this.mixture && !Array.from(sel.options).some((o) => o.value === 'mixture')) sel.add(new Option('your mixture (loaded .json)', 'mixture'));
+  }
+
+  /** A dropped or chosen file: .safetensors loads as a model, .npy/.csv as training points,
+   * .json as a mixture to sample from (and train on). */
   async openFile(f: File): Promise<void> {
     const name = f.name;
+    if (/\.json$/i.test(name)) {
+      if (f.size > 5 * 1024 * 1024) throw new Error(`${name}: too large (${f.size} bytes); mixture files are at most 5 MiB`);
+      let spec: unknown;
+      try {
+        spec = JSON.parse(await f.text());
+      } catch (e) {
+        throw new Error(`${name}: not JSON (${(e as Error).message}); a mixture is {"weights":[K],"means":[[x,y]..],"covs":[..]}`);
+      }
+      await this.loadMixture(spec, name);
+      return;
+    }
     if (/\.safetensors$/i.test(name)) {
       if (f.size > 64 * 1024 * 1024) throw new Error(`${name}: too large (${f.size} bytes); weight files are at most 64 MiB`);
       await this.loadWeights(name.replace(/\.safetensors$/i, ''), new Uint8Array(await f.arrayBuffer()));
@@ -624,7 +668,7 @@ export class Playground {
       this.resetTraining(`${name}: ${points.length / 2} points; press "train" to fit a network to them`);
       return;
     }
-    throw new Error(`${name}: unsupported file type; accepted: .safetensors (a model), .npy or .csv (2-D points)`);
+    throw new Error(`${name}: unsupported file type; accepted: .safetensors (a model), .json (a mixture), .npy or .csv (2-D points)`);
   }
 
   private async trainLoop(): Promise<void> {
@@ -708,6 +752,10 @@ export class Playground {
   /** Rebuild the controls from the current settings (one input per field). */
   buildControls(): void {
     const s = this.state();
+    if (s.model === 'mixture' && s.mixture) {
+      this.mixture = s.mixture; // from a link
+      this.addMixtureData();
+    }
     const form = $('controls');
     form.innerHTML = '';
     let section = '';
@@ -736,8 +784,14 @@ export class Playground {
       return el;
     };
     const clone = (): Settings => JSON.parse(JSON.stringify(s));
-    const models = this.presets.map((p) => p.name).concat(this.loadedNets);
-    row("model", select(models, s.model, (v) => { const c: Settings = { ...clone(), model: v }; delete c.weights; return c; }));
+    const models = this.presets.map((p) => p.name).concat(this.mixture ? ['mixture'] : [], this.loadedNets);
+    row("model", select(models, s.model, (v) => {
+      const c: Settings = { ...clone(), model: v };
+      delete c.weights;
+      if (v === 'mixture') c.mixture = this.mixture;
+      else delete c.mixture;
+      return c;
+    }));
     row('SDE', select(SDES, s.sde.kind, (v) => ({ ...clone(), sde: { kind: v } })));
     for (const [k, v] of Object.entries(s.sde)) {
       if (k === 'kind') continue;

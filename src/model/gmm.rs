@@ -32,7 +32,7 @@ pub struct Gmm {
 
 /// The JSON form: `{"weights":[K], "means":[[d]...], "covs":[...]}` where a covariance is a
 /// scalar (isotropic), a length-d vector (diagonal) or a d×d matrix.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GmmSpec {
     pub weights: Vec<f64>,

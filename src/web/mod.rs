@@ -8,7 +8,7 @@
 
 use crate::config::Settings;
 use crate::data::toy::{toy, TOY_SETS};
-use crate::model::gmm::{ExactGmm, Gmm};
+use crate::model::gmm::{ExactGmm, Gmm, GmmSpec};
 use crate::model::mlp::MlpScoreConfig;
 use crate::model::presets;
 use crate::model::ScoreModel;
@@ -630,8 +630,11 @@ pub fn sde_defaults(kind: String) -> Result<JsValue, JsError> {
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TrainSpec {
-    /// A toy set, a mixture preset, or a label for `points`.
+    /// A toy set, a mixture preset, or a label for `points` or `mixture`.
     data: String,
+    /// A mixture of one's own to sample the training data from (as a gmm file).
+    #[serde(default)]
+    mixture: Option<GmmSpec>,
     /// Training points (n·2 values, row-major): drawn in the page or read from a file.
     #[serde(default)]
     points: Option<Vec<f64>>,
@@ -659,7 +662,8 @@ fn d_layers() -> usize {
 struct TrainRun<B: AutodiffBackend> {
     trainer: Trainer<B>,
     data: String,
-    /// The mixture the data were drawn from (presets only): the Fisher divergence's reference.
+    /// The mixture the data were drawn from (a preset or `mixture`): the Fisher divergence's
+    /// reference.
     gmm: Option<Gmm>,
     seconds: f64,
 }
@@ -667,7 +671,10 @@ struct TrainRun<B: AutodiffBackend> {
 impl<B: AutodiffBackend> TrainRun<B> {
     fn new(spec: TrainSpec, device: &B::Device) -> crate::Result<Self> {
         crate::error::count("n_data", spec.n_data, 1, 1_000_000)?;
-        let gmm = presets::preset(&spec.data).ok();
+        let gmm = match &spec.mixture {
+            Some(m) => Some(Gmm::from_spec(m.clone()).map_err(|e| e.within("mixture"))?),
+            None => presets::preset(&spec.data).ok(),
+        };
         let (data, dim) = if let Some(points) = spec.points {
             if points.len() % 2 != 0 || points.len() < 4 {
                 return Err(crate::Error::invalid(
@@ -700,7 +707,7 @@ impl<B: AutodiffBackend> TrainRun<B> {
                 )?,
                 2,
             )
-        } else if let Ok(g) = presets::preset(&spec.data) {
+        } else if let Some(g) = &gmm {
             let mut noise = crate::rng::Noise::new(spec.train.as_ref().map_or(0, |t| t.seed));
             (g.sample(spec.n_data, noise.rng()), g.dim())
         } else {

@@ -242,6 +242,43 @@ await test('heavy work runs in a worker: the page keeps drawing, and cancel stop
   await page.close();
 });
 
+await test("a mixture of one's own: a .json file samples it, travels in the link and trains; bad ones get a message", async () => {
+  const { page, errors } = await open('#backend=cpu');
+  const mix = { weights: [0.3, 0.7], means: [[-4, 2], [3, -3]], covs: [0.5, [[1, 0.6], [0.6, 2]]] };
+  const file = (name, body) => ({ name, mimeType: 'application/json', buffer: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)) });
+  await page.setInputFiles('#weightsFile', file('mine.json', mix));
+  await page.waitForFunction(() => window.scorelab.state().model === 'mixture');
+  const state = await page.evaluate(() => window.scorelab.state());
+  assert.deepEqual(state.mixture, mix);
+  // sampled against its own exact mixture (mode weights 0.3 / 0.7, sliced W2), as the presets
+  const { rep } = await sampleMatches(page, { ...state, sampler: { kind: 'pc', steps: 300 }, n: 2000, seed: 2 });
+  assert.equal(rep.mode_weights.length, 2);
+  // the link carries the mixture
+  const link = await page.evaluate(() => window.scorelab.link());
+  const other = await open(link);
+  assert.deepEqual((await other.page.evaluate(() => window.scorelab.state())).mixture, mix);
+  await other.page.close();
+  // bad files: a message naming the problem; the loaded mixture stays
+  for (const [name, body, want] of [
+    ['sum.json', { ...mix, weights: [0.5, 0.6] }, /sum\.json: invalid mixture\.weights/],
+    ['cov.json', { ...mix, covs: [0.5, [[1, 2], [2, 1]]] }, /cov\.json: invalid mixture\.covs\[1\]/],
+    ['three.json', { weights: [1], means: [[0, 0, 0]], covs: [1] }, /d = 3/],
+    ['broken.json', '{"weights": [1', /broken\.json: not JSON/],
+  ]) {
+    await page.setInputFiles('#weightsFile', file(name, body));
+    await page.waitForFunction((w) => !document.getElementById('error').hidden && new RegExp(w).test(document.getElementById('error').textContent), want.source);
+    assert.deepEqual((await page.evaluate(() => window.scorelab.state())).mixture, mix);
+  }
+  // and it is training data
+  await page.selectOption('#trainData', 'mixture');
+  const first = await page.evaluate(() => window.scorelab.train(50));
+  const later = await page.evaluate(() => window.scorelab.train(250));
+  assert.ok(Number.isFinite(first) && later < first, `loss ${first} -> ${later}`);
+  await page.screenshot({ path: 'test-results/lab-mixture.png' });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 await test('2-D lab: step back, trajectories, overlays and a link to step k', async () => {
   const { page, errors } = await open('#backend=cpu');
   await page.evaluate(() => window.scorelab.setState({ model: 'ring8', sde: { kind: 'vp' }, sampler: { kind: 'pc', steps: 100 }, n: 300, seed: 9 }));

@@ -563,7 +563,11 @@ pub(crate) fn progress(total: Option<usize>) -> ProgressBar {
 
 async fn sample(a: SampleArgs) -> Result<()> {
     let s = sample_settings(&a)?;
-    let loaded = load_any(&s.model)?;
+    let loaded = if s.model == scorelab::config::MIXTURE_MODEL {
+        Loaded::Exact(s.preset_gmm()?) // the --config file's own mixture
+    } else {
+        load_any(&s.model)?
+    };
     match loaded {
         // exact models in f64 (cheap, and tight tolerances need it); networks in f32
         Loaded::Exact(_) => sample_on::<B>(a, s, loaded).await,
