@@ -118,6 +118,45 @@ fn sample_then_likelihood_round_trip() {
 }
 
 #[test]
+fn config_file_carries_its_own_mixture() {
+    // model "mixture" with the mixture inline, in any dimension (here d = 3, one component)
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("m.json");
+    std::fs::write(&cfg, r#"{"model":"mixture","mixture":{"weights":[1],"means":[[1,2,3]],"covs":[0.25]},"sampler":{"kind":"ode","solver":"rk4","steps":100},"n":2000,"seed":4}"#).unwrap();
+    let out = dir.path().join("s.npy");
+    let (ok, _, err) = scorelab(&[
+        "sample",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let a = npy::parse(&std::fs::read(&out).unwrap(), "s").unwrap();
+    assert_eq!(a.shape, vec![2000, 3]);
+    for (j, want) in [1.0, 2.0, 3.0].iter().enumerate() {
+        let mean = a.data.iter().skip(j).step_by(3).sum::<f64>() / 2000.0;
+        // the sample mean's sd is 0.5/sqrt(2000) = 0.011; 5 sd
+        assert!((mean - want).abs() < 0.056, "coordinate {j}: mean {mean}");
+    }
+    std::fs::write(
+        &cfg,
+        r#"{"model":"mixture","mixture":{"weights":[0.5],"means":[[1,2,3]],"covs":[0.25]}}"#,
+    )
+    .unwrap();
+    fails_with(
+        &[
+            "sample",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "mixture.weights",
+    );
+}
+
+#[test]
 fn config_file_and_flags() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("c.json");

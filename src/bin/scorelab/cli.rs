@@ -529,6 +529,11 @@ fn sample_settings(a: &SampleArgs) -> Result<Settings> {
         s.denoise = true;
     }
     s.validate().map_err(|e| match e {
+        // the config's own mixture has no flags: name its field in the file
+        Error::Invalid { field, message } if field.starts_with("mixture") => {
+            let path = a.config.as_deref().unwrap_or("settings");
+            Error::invalid(format!("--config {path}: {field}"), message)
+        }
         Error::Invalid { field, message } => {
             let flag = field.rsplit('.').next().unwrap_or(&field).replace('_', "-");
             Error::invalid(format!("--{flag}"), message)
