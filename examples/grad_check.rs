@@ -24,7 +24,7 @@ fn main() {
     let dir = args.next().expect("DIR");
     let f = scorelab::weights::parse(&std::fs::read(&path).unwrap(), &path).unwrap();
     let d = Default::default();
-    let net = scorelab::weights::load_net::<AB>(&f, "w", &d).unwrap();
+    let net = scorelab::weights::load_trainable::<AB>(&f, "w", &d).unwrap();
     let arch = f.manifest.architecture.clone();
     let sde = f.manifest.sde.clone();
     let read = |n: &str| scorelab::npy::read_matrix(&format!("{dir}/{n}"), None).unwrap();

@@ -268,6 +268,8 @@ struct Load<'a> {
     tensors: &'a HashMap<String, (Vec<usize>, Vec<f32>)>,
     used: Vec<String>,
     error: Option<String>,
+    /// Track gradients of the loaded parameters (those a fresh network trains).
+    trainable: bool,
 }
 impl<B: Backend> ModuleMapper<B> for Load<'_> {
     fn enter_module(&mut self, name: &str, container: &str) {
@@ -291,9 +293,11 @@ impl<B: Backend> ModuleMapper<B> for Load<'_> {
                     TensorData::new(data.clone(), shape.clone()).convert::<B::FloatElem>(),
                     &old.device(),
                 );
-                // A tensor made from data is a leaf without gradient tracking: keep the
-                // fresh parameter's setting, or a loaded (resumed) network never trains.
-                if old.is_require_grad() {
+                // A tensor made from data is a leaf without gradient tracking. A network to
+                // train (--resume) must track its parameters as a fresh one does, or it never
+                // trains; one to sample with must not, or every step's score would extend one
+                // autodiff graph through all earlier steps (memory grows without bound).
+                if self.trainable && old.is_require_grad() {
                     t.require_grad()
                 } else {
                     t
@@ -378,12 +382,15 @@ fn check_tensors(file: &WeightFile, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Load the tensors named `prefix + path` into a fresh network (names checked already).
+/// Load the tensors named `prefix + path` into a fresh network (names checked already);
+/// `trainable`: its parameters track gradients (for training), or not (for sampling and
+/// likelihoods, which differentiate with respect to the input only).
 pub fn load_prefixed<B: Backend>(
     file: &WeightFile,
     prefix: &str,
     what: &str,
     device: &B::Device,
+    trainable: bool,
 ) -> Result<Net<B>> {
     let net = file.manifest.architecture.init::<B>(device);
     let mut load = Load {
@@ -392,6 +399,7 @@ pub fn load_prefixed<B: Backend>(
         tensors: &file.tensors,
         used: vec![],
         error: None,
+        trainable,
     };
     let net = net.map(&mut load);
     if let Some(e) = load.error {
@@ -400,10 +408,22 @@ pub fn load_prefixed<B: Backend>(
     Ok(net)
 }
 
-/// Build the network a file describes and load its sampling weights (all checked first).
+/// Build the network a file describes and load its sampling weights (all checked first),
+/// without gradient tracking of its parameters.
 pub fn load_net<B: Backend>(file: &WeightFile, what: &str, device: &B::Device) -> Result<Net<B>> {
     check_tensors(file, what)?;
-    load_prefixed(file, "", what, device)
+    load_prefixed(file, "", what, device, false)
+}
+
+/// As [`load_net`], with the parameters tracking gradients as a fresh network's do (to
+/// train or differentiate the loaded weights).
+pub fn load_trainable<B: Backend>(
+    file: &WeightFile,
+    what: &str,
+    device: &B::Device,
+) -> Result<Net<B>> {
+    check_tensors(file, what)?;
+    load_prefixed(file, "", what, device, true)
 }
 
 /// The file's network as a score model under the SDE it was trained with.

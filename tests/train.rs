@@ -377,6 +377,11 @@ fn resume_restores_weights_ema_and_adam_state() {
     .unwrap();
     b.restore(&file, "ckpt").unwrap();
     assert_eq!(b.step, 20);
+    // Loaded for sampling, the same file tracks no parameter gradients: a sampler's steps
+    // must not chain one autodiff graph through every earlier step.
+    let sampling = weights::load_score::<AB>(&file, "ckpt", &device).unwrap();
+    let xa = host_tensor::<AB, 2>(vec![0.3, -1.0, 4.0, 2.0], [2, 2], &device);
+    assert!(!sampling.score(xa, 0.3).is_require_grad());
     let x = host_tensor::<IB, 2>(vec![0.3, -1.0, 4.0, 2.0], [2, 2], &device);
     let ea = pollster::block_on(read_f64(a.ema_score().score(x.clone(), 0.3))).unwrap();
     let eb = pollster::block_on(read_f64(b.ema_score().score(x.clone(), 0.3))).unwrap();

@@ -63,6 +63,12 @@ export class Remote {
     if (this.worker) return this.worker;
     const w = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: `scorelab-${this.label}` });
     w.onmessage = (ev: MessageEvent<{ id: number; ok: boolean; value?: unknown; error?: string }>) => {
+      if (ev.data.id === -1) {
+        // the module trapped (a panic): the worker is unusable, everything pending fails
+        this.fail(new Error(`${this.label} worker failed: ${ev.data.error}`));
+        return;
+      }
+      (globalThis as any).__mem = { ...((globalThis as any).__mem ?? {}), [this.label]: (ev.data as any).memory };
       const p = this.pending.get(ev.data.id);
       if (!p) return;
       this.pending.delete(ev.data.id);

@@ -13,7 +13,25 @@ type Msg =
   | { id: number; op: 'fn'; name: string; args: unknown[] }
   | { id: number; op: 'free'; handle: number };
 
-const scope = self as unknown as { postMessage(m: unknown, transfer?: Transferable[]): void; onmessage: ((ev: MessageEvent<Msg>) => void) | null };
+const scope = self as unknown as {
+  postMessage(m: unknown, transfer?: Transferable[]): void;
+  onmessage: ((ev: MessageEvent<Msg>) => void) | null;
+  onerror: ((ev: ErrorEvent) => boolean | void) | null;
+};
+// A Rust panic is printed by console_error_panic_hook and then traps ("unreachable"),
+// outside any call's try/catch when it happens inside a future. Keep the printed message
+// and send it to the page with the trap, so the page can say what went wrong.
+let lastError = '';
+const consoleError = console.error.bind(console);
+console.error = (...args: unknown[]) => {
+  lastError = args.map(String).join(' ');
+  consoleError(...args);
+};
+(self as unknown as EventTarget).addEventListener('error', (e) => {
+  const ev = e as ErrorEvent;
+  ev.preventDefault(); // handled: the page gets this message instead of a bare error event
+  scope.postMessage({ id: -1, ok: false, error: `${ev.message}${lastError ? ` (${lastError.split('\n')[0]})` : ''}` });
+});
 const ready = init();
 const objects = new Map<number, any>();
 let nextHandle = 1;
@@ -54,7 +72,7 @@ scope.onmessage = (ev) => {
   queue = queue.then(async () => {
     try {
       const value = await handle(msg);
-      scope.postMessage({ id: msg.id, ok: true, value });
+      scope.postMessage({ id: msg.id, ok: true, value, memory: ((await ready) as { memory: WebAssembly.Memory }).memory.buffer.byteLength });
     } catch (e) {
       scope.postMessage({ id: msg.id, ok: false, error: (e as Error)?.message ?? String(e) });
     }

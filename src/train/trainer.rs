@@ -560,7 +560,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             ));
         }
         let ema = weights::load_net::<B::InnerBackend>(file, what, &self.device)?;
-        let model = weights::load_prefixed::<B>(file, "train.model.", what, &self.device)?;
+        let model = weights::load_prefixed::<B>(file, "train.model.", what, &self.device, true)?;
         let names = weights::param_names(&model);
         let steps = file.manifest.steps;
         // (burn's record map type is hashbrown's; start from the optimiser's own, emptied.)

@@ -28,7 +28,7 @@ async function open(hash) {
   const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
   const errors = [];
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
+    if (m.type() === 'error') { errors.push(m.text()); if (process.env.SHOW) console.log('console.error', m.text().slice(0, 3000)); }
   });
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(base + hash);
