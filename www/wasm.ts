@@ -50,6 +50,8 @@ export class Remote {
   private nextId = 1;
   /** Bumped by cancel(); objects of an older generation are dead. */
   generation = 0;
+  /** The worker's wasm memory after its last answer (bytes; wasm32 stops at 4 GiB). */
+  memoryBytes = 0;
   /** Called with the number of calls in flight whenever it changes. */
   onBusy: ((inFlight: number) => void) | null = null;
 
@@ -68,7 +70,7 @@ export class Remote {
         this.fail(new Error(`${this.label} worker failed: ${ev.data.error}`));
         return;
       }
-      (globalThis as any).__mem = { ...((globalThis as any).__mem ?? {}), [this.label]: (ev.data as any).memory };
+      this.memoryBytes = (ev.data as { memory?: number }).memory ?? this.memoryBytes;
       const p = this.pending.get(ev.data.id);
       if (!p) return;
       this.pending.delete(ev.data.id);
