@@ -3,7 +3,7 @@
 //   frame.contentWindow.postMessage({ id, cmd: 'step', args: [10] }, '*')
 // answers { id, result } or { id, error }.
 import type { Playground } from './main';
-import { demoState, demoHooks } from './demos';
+import { demoState, demoHooks, demoWorkers } from './demos';
 import { parsePoints } from './points';
 
 export function installApi(pg: Playground): void {
@@ -25,6 +25,8 @@ export function installApi(pg: Playground): void {
     },
     particles: () => pg.readParticles(),
     report: async () => pg.session.report(await pg.readParticles(), 20),
+    /** Each worker's wasm memory in bytes (lab, training, the open demo's). */
+    memory: () => Object.fromEntries([pg.remote, pg.trainRemote, ...demoWorkers()].map((r) => [r.label, r.memoryBytes])),
     /** Stop a long computation (as the cancel button and Esc). */
     cancel: () => pg.cancel(),
     train: (k = 100) => {

@@ -9,6 +9,7 @@ const VIEW = { lo: -10, hi: 10 };
 let generation = 0;
 /** The open demo's workers. */
 let workers: Remote[] = [];
+export const demoWorkers = (): Remote[] => workers.slice();
 
 /** Handles the tests and slide decks read through `window.scorelab.demo`. */
 export const demoState: Record<string, unknown> = {};

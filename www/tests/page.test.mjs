@@ -401,6 +401,12 @@ await test('demos: pitfall, SDE vs ODE, low-density error, manifold, bake-off, i
   for (const c of s.curves) assert.ok(c.ys[c.ys.length - 1] < 0.5 * c.ys[0], `${c.name}: Fisher divergence ${c.ys[0]} -> ${c.ys[c.ys.length - 1]}`);
   s = await demo(page, 'images', 'step');
   await page.waitForFunction(() => window.scorelab.demoState().step >= 3, null, { timeout: 120_000, polling: 500 });
+  // the sampler's memory stays flat from step to step (a loaded network once tracked
+  // gradients, and every step grew the worker by ~60 MB until wasm ran out of memory)
+  const mem0 = await page.evaluate(() => window.scorelab.memory()['demo images']);
+  await page.waitForFunction(() => window.scorelab.demoState().step >= 12, null, { timeout: 120_000, polling: 500 });
+  const mem1 = await page.evaluate(() => window.scorelab.memory()['demo images']);
+  assert.ok(mem1 - mem0 < 100e6, `the image sampler's worker grew from ${mem0} to ${mem1} bytes in ~9 steps`);
   await page.screenshot({ path: 'test-results/demo-images.png' });
   // bits/dim of a drawn digit: a stroke like a "1" is far likelier under the MNIST model
   // than uniform noise (an ideal model gives noise 8 bits/dim; held-out digits score ~5)
