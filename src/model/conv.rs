@@ -8,8 +8,41 @@
 //! the same layers run on the backend's GEMM, and autodiff differentiates them through
 //! slices and matmuls only. The results equal burn's `conv2d`/`conv_transpose2d` (tested
 //! below), and the weight layouts are burn's (= PyTorch's).
+//!
+//! On a GPU the trade turns: each strided copy is a kernel launch, and the U-Net at small
+//! batches is bound by launches, so there the backend's own convolution kernels are used
+//! ([`Kernels::for_backend`]).
 
 use burn::tensor::{backend::Backend, Slice, Tensor};
+
+/// Which convolution code a network runs on a backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernels {
+    /// [`conv2d`] / [`conv_transpose2d`] here: im2col + one GEMM per layer.
+    Matmul,
+    /// The backend's own `conv2d` / `conv_transpose2d` kernels (burn's modules).
+    Backend,
+}
+
+impl Kernels {
+    /// `Matmul` on the CPU backend (ndarray, whose transposed convolutions are scalar loops),
+    /// the backend's kernels on CUDA. wgpu (WebGPU in the page, Vulkan natively) keeps
+    /// `Matmul`: it is what the page's tests cover. `SCORELAB_CONV=matmul|backend`
+    /// overrides the choice (native builds; for benchmarks).
+    pub fn for_backend<B: Backend>(device: &B::Device) -> Self {
+        #[cfg(not(target_arch = "wasm32"))]
+        match std::env::var("SCORELAB_CONV").as_deref() {
+            Ok("matmul") => return Kernels::Matmul,
+            Ok("backend") => return Kernels::Backend,
+            _ => {}
+        }
+        if B::name(device).contains("cuda") {
+            Kernels::Backend
+        } else {
+            Kernels::Matmul
+        }
+    }
+}
 
 fn stepped(start: usize, count: usize, step: usize) -> Slice {
     Slice::new(

@@ -16,7 +16,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::{GroupNorm, GroupNormConfig, Linear, LinearConfig};
 use burn::tensor::{activation::silu, backend::Backend, Distribution, Tensor};
 
-use super::conv::{conv2d, conv_transpose2d};
+use super::conv::{conv2d, conv_transpose2d, Kernels};
 use super::net::Conditioning;
 
 /// Architecture of [`UNet`] (stored in weight manifests).
@@ -161,11 +161,17 @@ fn add_embed<B: Backend>(h: Tensor<B, 4>, dense: &Linear<B>, embed: Tensor<B, 2>
     h + dense.forward(embed).unsqueeze_dims::<4>(&[2, 3])
 }
 
-fn conv<B: Backend>(c: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+fn conv<B: Backend>(c: &Conv2d<B>, x: Tensor<B, 4>, kernels: Kernels) -> Tensor<B, 4> {
+    if kernels == Kernels::Backend {
+        return c.forward(x);
+    }
     conv2d(x, c.weight.val(), c.stride[0])
 }
 
-fn tconv<B: Backend>(c: &ConvTranspose2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+fn tconv<B: Backend>(c: &ConvTranspose2d<B>, x: Tensor<B, 4>, kernels: Kernels) -> Tensor<B, 4> {
+    if kernels == Kernels::Backend {
+        return c.forward(x);
+    }
     let y = conv_transpose2d(x, c.weight.val(), c.stride[0], c.padding_out[0]);
     match &c.bias {
         Some(b) => y + b.val().reshape([1, -1, 1, 1]),
@@ -179,6 +185,20 @@ impl<B: Backend> UNet<B> {
     /// # Shapes
     /// `x: [n, side²]` (flattened images), `cond: [n, 1]` → `[n, side²]`
     pub fn forward_raw(&self, x: Tensor<B, 2>, cond: Tensor<B, 2>) -> Tensor<B, 2> {
+        let kernels = Kernels::for_backend::<B>(&x.device());
+        self.forward_raw_with(x, cond, kernels)
+    }
+
+    /// [`Self::forward_raw`] with the convolution code chosen by the caller.
+    ///
+    /// # Shapes
+    /// `x: [n, side²]`, `cond: [n, 1]` → `[n, side²]`
+    pub fn forward_raw_with(
+        &self,
+        x: Tensor<B, 2>,
+        cond: Tensor<B, 2>,
+        k: Kernels,
+    ) -> Tensor<B, 2> {
         let [n, d] = x.dims();
         let side = self.side;
         let x = x.reshape([n, 1, side, side]);
@@ -191,23 +211,66 @@ impl<B: Backend> UNet<B> {
         let block = |h: Tensor<B, 4>, dense: &Linear<B>, norm: &GroupNorm<B>| {
             silu(norm.forward(add_embed(h, dense, embed.clone())))
         };
-        // Convolutions as matmuls (see [`super::conv`]): same results as the modules' own.
-        let h1 = block(conv(&self.conv1, x), &self.dense1, &self.gnorm1);
-        let h2 = block(conv(&self.conv2, h1.clone()), &self.dense2, &self.gnorm2);
-        let h3 = block(conv(&self.conv3, h2.clone()), &self.dense3, &self.gnorm3);
-        let h4 = block(conv(&self.conv4, h3.clone()), &self.dense4, &self.gnorm4);
-        let h = block(tconv(&self.tconv4, h4), &self.dense5, &self.tgnorm4);
+        // Convolutions as matmuls on the CPU, the backend's kernels on CUDA (see
+        // [`super::conv`]): the same results either way.
+        let h1 = block(conv(&self.conv1, x, k), &self.dense1, &self.gnorm1);
+        let h2 = block(conv(&self.conv2, h1.clone(), k), &self.dense2, &self.gnorm2);
+        let h3 = block(conv(&self.conv3, h2.clone(), k), &self.dense3, &self.gnorm3);
+        let h4 = block(conv(&self.conv4, h3.clone(), k), &self.dense4, &self.gnorm4);
+        let h = block(tconv(&self.tconv4, h4, k), &self.dense5, &self.tgnorm4);
         let h = block(
-            tconv(&self.tconv3, Tensor::cat(vec![h, h3], 1)),
+            tconv(&self.tconv3, Tensor::cat(vec![h, h3], 1), k),
             &self.dense6,
             &self.tgnorm3,
         );
         let h = block(
-            tconv(&self.tconv2, Tensor::cat(vec![h, h2], 1)),
+            tconv(&self.tconv2, Tensor::cat(vec![h, h2], 1), k),
             &self.dense7,
             &self.tgnorm2,
         );
-        let h = tconv(&self.tconv1, Tensor::cat(vec![h, h1], 1));
+        let h = tconv(&self.tconv1, Tensor::cat(vec![h, h1], 1), k);
         h.reshape([n, d])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::{Autodiff, NdArray};
+    use burn::tensor::Tolerance;
+
+    /// The U-Net gives the same output and weight gradients with the im2col convolutions
+    /// (CPU) and the backend's own kernels (CUDA), so a network trained on one runs on the
+    /// other.
+    #[test]
+    fn both_convolution_kernels_give_one_network() {
+        type AB = Autodiff<NdArray<f32>>;
+        let d = Default::default();
+        let net = UNetConfig::new().init::<AB>(&d);
+        let x = Tensor::<AB, 2>::random([3, 784], Distribution::Normal(0.0, 1.0), &d);
+        let t = Tensor::<AB, 2>::from_floats([[0.1], [0.5], [0.9]], &d);
+        let run = |k| {
+            let y = net.forward_raw_with(x.clone(), t.clone(), k);
+            let g = y.clone().powi_scalar(2).sum().backward();
+            let gw = net.tconv2.weight.val().grad(&g).unwrap();
+            let gc = net.conv3.weight.val().grad(&g).unwrap();
+            (y.inner(), gw, gc)
+        };
+        let (y1, gw1, gc1) = run(Kernels::Matmul);
+        let (y2, gw2, gc2) = run(Kernels::Backend);
+        let scale = |t: &Tensor<NdArray<f32>, 4>| t.clone().abs().max().into_scalar() as f64;
+        y1.into_data()
+            .assert_approx_eq::<f32>(&y2.into_data(), Tolerance::absolute(1e-3));
+        let tol = 1e-4 * scale(&gw1).max(1.0);
+        gw1.into_data()
+            .assert_approx_eq::<f32>(&gw2.into_data(), Tolerance::absolute(tol));
+        let tol = 1e-4 * scale(&gc1).max(1.0);
+        gc1.into_data()
+            .assert_approx_eq::<f32>(&gc2.into_data(), Tolerance::absolute(tol));
+        assert_eq!(
+            Kernels::for_backend::<AB>(&d),
+            Kernels::Matmul,
+            "the CPU backend keeps the im2col convolutions"
+        );
     }
 }
