@@ -8,7 +8,9 @@ use crate::model::net::{Conditioning, Output};
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::{activation::silu, backend::Backend, Distribution, Tensor};
+use burn::tensor::{backend::Backend, Distribution, Tensor};
+
+use super::activation::silu;
 
 /// Architecture of [`MlpScore`] (stored in weight manifests).
 #[derive(Config, Debug, PartialEq)]

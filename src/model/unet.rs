@@ -14,8 +14,9 @@ use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{GroupNorm, GroupNormConfig, Linear, LinearConfig};
-use burn::tensor::{activation::silu, backend::Backend, Distribution, Tensor};
+use burn::tensor::{backend::Backend, Distribution, Tensor};
 
+use super::activation::silu;
 use super::conv::{conv2d, conv_transpose2d, Kernels};
 use super::net::Conditioning;
 
