@@ -651,3 +651,20 @@ fn train_writes_a_weight_file_that_sample_info_and_likelihood_read() {
         "28x28",
     );
 }
+
+/// `scorelab info FILE | head`: a reader that closes the pipe early ends the CLI quietly
+/// (SIGPIPE), not with a panic from println!.
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scorelab"))
+        .args(["info", "models/mnist-unet-ve.safetensors"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader is gone before the first line is written
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(out.status.code(), Some(101), "{err}");
+}

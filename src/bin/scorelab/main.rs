@@ -11,6 +11,15 @@ mod train;
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> std::process::ExitCode {
+    // Rust ignores SIGPIPE, so `scorelab info FILE | head` would panic in println! once
+    // `head` exits; restore the default (end quietly, as other command-line tools do).
+    // Checkpoints are written to a temp file and renamed, so a training run ended this way
+    // loses nothing written.
+    #[cfg(unix)]
+    // SAFETY: set once at start-up, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     cli::main()
 }
 
