@@ -30,11 +30,18 @@ impl Kernels {
     /// `Matmul`: it is what the page's tests cover. `SCORELAB_CONV=matmul|backend`
     /// overrides the choice (native builds; for benchmarks).
     pub fn for_backend<B: Backend>(device: &B::Device) -> Self {
+        // Read once per process, not on every forward pass.
         #[cfg(not(target_arch = "wasm32"))]
-        match std::env::var("SCORELAB_CONV").as_deref() {
-            Ok("matmul") => return Kernels::Matmul,
-            Ok("backend") => return Kernels::Backend,
-            _ => {}
+        {
+            static OVERRIDE: std::sync::OnceLock<Option<Kernels>> = std::sync::OnceLock::new();
+            let chosen = OVERRIDE.get_or_init(|| match std::env::var("SCORELAB_CONV").as_deref() {
+                Ok("matmul") => Some(Kernels::Matmul),
+                Ok("backend") => Some(Kernels::Backend),
+                _ => None,
+            });
+            if let Some(k) = chosen {
+                return *k;
+            }
         }
         if B::name(device).contains("cuda") {
             Kernels::Backend
