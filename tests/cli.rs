@@ -530,6 +530,18 @@ fn train_writes_a_weight_file_that_sample_info_and_likelihood_read() {
             "train",
             "--data",
             "moons",
+            "--t-sampling",
+            "magic",
+            "--out",
+            n,
+        ],
+        "--t-sampling",
+    );
+    fails_with(
+        &[
+            "train",
+            "--data",
+            "moons",
             "--objective",
             "ssm",
             "--probe",
@@ -566,6 +578,24 @@ fn train_writes_a_weight_file_that_sample_info_and_likelihood_read() {
         ]);
         assert!(ok, "{objective}: {err}");
     }
+    let (ok, _, err) = scorelab(&[
+        "train",
+        "--data",
+        "moons",
+        "--objective",
+        "dsm-likelihood",
+        "--t-sampling",
+        "importance",
+        "--steps",
+        "5",
+        "--hidden",
+        "8",
+        "--out",
+        ws,
+    ]);
+    assert!(ok, "importance: {err}");
+    let (_, info, _) = scorelab(&["info", ws]);
+    assert!(info.contains("\"time_sampling\": \"importance\""), "{info}");
     fails_with(
         &[
             "train",

@@ -8,7 +8,7 @@ use scorelab::data::toy::{toy, toy_names, TOY_SETS};
 use scorelab::model::presets::{preset_names, PRESETS};
 use scorelab::npy;
 use scorelab::sde::Sde;
-use scorelab::train::trainer::{Objective, SlicedProbe, Weighting};
+use scorelab::train::trainer::{Objective, SlicedProbe, TimeSampling, Weighting};
 use scorelab::train::{TrainConfig, Trainer};
 use scorelab::weights::{self, Architecture, Manifest};
 use scorelab::{Error, Result};
@@ -37,6 +37,11 @@ pub struct TrainArgs {
     /// λ(t): std2 (the notebook) or likelihood (g²)
     #[arg(long, default_value = "std2")]
     weighting: String,
+    /// How t is drawn (dsm, ssm, ism): uniform on [1e-5, 1], or importance (log noise level
+    /// uniform, density ∝ g²/std², Song et al. 2021b; rows reweighted so the objective is
+    /// unchanged; with --weighting likelihood it is the low-variance likelihood objective)
+    #[arg(long, default_value = "uniform")]
+    t_sampling: String,
     /// ssm: projection distribution, gaussian or rademacher
     #[arg(long, default_value = "gaussian")]
     probe: String,
@@ -253,6 +258,8 @@ async fn train_on<B: AutodiffBackend>(a: TrainArgs, device: B::Device) -> Result
         weighting = Weighting::Likelihood;
     }
     let probe: SlicedProbe = parse_choice("--probe", &a.probe, "gaussian, rademacher")?;
+    let time_sampling: TimeSampling =
+        parse_choice("--t-sampling", &a.t_sampling, "uniform, importance")?;
     if a.checkpoint_every == 0 {
         return Err(Error::invalid("--checkpoint-every", "must be at least 1"));
     }
@@ -292,6 +299,7 @@ async fn train_on<B: AutodiffBackend>(a: TrainArgs, device: B::Device) -> Result
         seed: a.seed,
         t_eps: 1e-5,
         weighting,
+        time_sampling,
         objective,
         probe,
         levels: a.levels,
