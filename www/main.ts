@@ -23,7 +23,21 @@ const ENUMS: Record<string, string[]> = {
 };
 const SDES = ['ve', 've-notebook', 'vp', 'subvp'];
 const SAMPLERS = ['em', 'pc', 'langevin', 'ald', 'ode'];
-export const OBJECTIVES = ['dsm', 'ssm', 'ism', 'ncsn', 'ddpm'];
+export const OBJECTIVES = ['dsm', 'dsm-likelihood', 'dsm-likelihood-is', 'ssm', 'ism', 'ncsn', 'ddpm'];
+
+/** The trainer settings (TrainConfig fields) of an objective in the training panel's list:
+ * `dsm-likelihood` is DSM with λ = g², `-is` adds importance-sampled t (as the CLI's
+ * `--weighting likelihood --t-sampling importance`). */
+export function objectiveSettings(o: string): Record<string, string> {
+  switch (o) {
+    case 'dsm-likelihood':
+      return { objective: 'dsm', weighting: 'likelihood' };
+    case 'dsm-likelihood-is':
+      return { objective: 'dsm', weighting: 'likelihood', time_sampling: 'importance' };
+    default:
+      return { objective: o };
+  }
+}
 /** Frames kept for stepping back and drawing trajectories. */
 const MAX_FRAMES = 3000;
 const VIEW = { lo: -10, hi: 10 };
@@ -429,7 +443,7 @@ export class Playground {
           sde: s.model.startsWith('weights:') ? { kind: 'vp' } : s.sde,
           hidden: 128,
           layers: 3,
-          train: { batch: 256, lr: 0.002, warmup: 50, seed: s.seed, objective: this.objective },
+          train: { batch: 256, lr: 0.002, warmup: 50, seed: s.seed, ...objectiveSettings(this.objective) },
         });
         this.lossHistory = [];
       }

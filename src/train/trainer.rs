@@ -341,8 +341,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         } else {
             vec![]
         };
-        B::seed(device, cfg.seed);
-        let model = arch.init::<B>(device);
+        let model = Self::seeded_init(&arch, cfg.seed, device);
         let ema = model.valid();
         let mut adam = AdamConfig::new();
         if cfg.grad_clip > 0.0 {
@@ -407,6 +406,20 @@ impl<B: AutodiffBackend> Trainer<B> {
                 },
             })
             .collect()
+    }
+
+    /// A network initialised from `seed`, identical whatever else runs in this process.
+    /// burn draws initial weights from one process-wide RNG per backend (`B::seed`) and
+    /// initialises parameters lazily, so two trainers created at once (parallel tests, or a
+    /// native program with several) interleaved their draws; the lock covers the seeding and
+    /// the materialisation of every parameter.
+    fn seeded_init(arch: &Architecture, seed: u64, device: &B::Device) -> Net<B> {
+        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        B::seed(device, seed);
+        let model = arch.init::<B>(device);
+        model.visit(&mut Collect(Vec::new()));
+        model
     }
 
     /// The time whose log noise level is the fraction `u ∈ [0, 1)` of the way from

@@ -347,6 +347,13 @@ await test('training data: drawn points, uploaded files, objectives; bad data ge
   for (let i = 0; i < 5; i++) b = await page.evaluate(() => window.scorelab.train(50));
   assert.ok(b < a, `dsm loss on drawn points ${a} -> ${b}`);
   assert.equal((await page.evaluate(() => window.scorelab.lossHistory())).length, 6);
+  // likelihood weighting with importance-sampled t trains in the page too; bad names are refused
+  await page.evaluate(() => window.scorelab.setObjective('dsm-likelihood-is'));
+  const li = await page.evaluate(() => window.scorelab.train(20));
+  assert.ok(Number.isFinite(li) && li > 0, `dsm-likelihood-is loss ${li}`);
+  const bad = await page.evaluate(() => { try { window.scorelab.setObjective('magic'); return 'accepted'; } catch (e) { return e.message; } });
+  assert.match(bad, /objective: unknown 'magic'; accepted: dsm, dsm-likelihood/);
+  await page.evaluate(() => window.scorelab.setObjective('dsm'));
   await page.screenshot({ path: 'test-results/train-drawn.png' });
   assert.deepEqual(errors, []);
   await page.close();
