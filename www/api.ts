@@ -2,7 +2,8 @@
 // the same commands by postMessage from an embedding page:
 //   frame.contentWindow.postMessage({ id, cmd: 'step', args: [10] }, '*')
 // answers { id, result } or { id, error }.
-import { OBJECTIVES, type Playground } from './main';
+import type { Playground } from './main';
+import { OBJECTIVES } from './objectives';
 import { demoState, demoHooks, demoWorkers } from './demos';
 import { parsePoints } from './points';
 

@@ -10,6 +10,7 @@ import { Cancelled, Remote, type Preset, type Session, type Settings, type StepI
 import { parseHash, writeHash, hashString, type HashState } from './state';
 import { drawScene, drawLines, gridPoints, type Grid, type Scene } from './plot';
 import { installApi } from './api';
+import { OBJECTIVES, objectiveSettings } from './objectives';
 import { openDemo } from './demos';
 import { parsePoints } from './points';
 import { saveModel, listModels, loadModel } from './store';
@@ -23,21 +24,6 @@ const ENUMS: Record<string, string[]> = {
 };
 const SDES = ['ve', 've-notebook', 'vp', 'subvp'];
 const SAMPLERS = ['em', 'pc', 'langevin', 'ald', 'ode'];
-export const OBJECTIVES = ['dsm', 'dsm-likelihood', 'dsm-likelihood-is', 'ssm', 'ism', 'ncsn', 'ddpm'];
-
-/** The trainer settings (TrainConfig fields) of an objective in the training panel's list:
- * `dsm-likelihood` is DSM with λ = g², `-is` adds importance-sampled t (as the CLI's
- * `--weighting likelihood --t-sampling importance`). */
-export function objectiveSettings(o: string): Record<string, string> {
-  switch (o) {
-    case 'dsm-likelihood':
-      return { objective: 'dsm', weighting: 'likelihood' };
-    case 'dsm-likelihood-is':
-      return { objective: 'dsm', weighting: 'likelihood', time_sampling: 'importance' };
-    default:
-      return { objective: o };
-  }
-}
 /** Frames kept for stepping back and drawing trajectories. */
 const MAX_FRAMES = 3000;
 const VIEW = { lo: -10, hi: 10 };

@@ -200,7 +200,41 @@ impl TrainConfig {
     }
 }
 
-/// Collect every float parameter, flattened, by id.
+/// The time whose log noise level is the fraction `u ∈ [0, 1)` of the way from
+/// `log σ(ε)` to `log σ(1)` ([`TimeSampling::Importance`]; inverse-CDF sampling).
+pub fn importance_time(sde: &Sde, t_eps: f64, u: f64) -> f64 {
+    let (a, b) = (sde.noise_level(t_eps).ln(), sde.noise_level(1.0).ln());
+    sde.t_of_noise_level((a + u * (b - a)).exp())
+        .unwrap_or(t_eps)
+        .clamp(t_eps, 1.0)
+}
+
+/// Per-row loss weights `λ(t)/std(t)²` (the rows are `‖std·s + z‖²`), divided by the
+/// sampling density's `g²/std²` under [`TimeSampling::Importance`]; `None` for all ones.
+fn row_weights(cfg: &TrainConfig, sde: &Sde, ts: &[f64], std: &[f64]) -> Option<Vec<f64>> {
+    let continuous = matches!(
+        cfg.objective,
+        Objective::Dsm | Objective::Ssm | Objective::Ism
+    );
+    let importance = continuous && cfg.time_sampling == TimeSampling::Importance;
+    let g2_over_v = |t: f64, sd: f64| (sde.diffusion(t) / sd).powi(2);
+    match (cfg.weighting, importance) {
+        (Weighting::Std2, false) | (Weighting::Likelihood, true) => None,
+        (Weighting::Likelihood, false) => Some(
+            ts.iter()
+                .zip(std)
+                .map(|(t, sd)| g2_over_v(*t, *sd))
+                .collect(),
+        ),
+        (Weighting::Std2, true) => Some(
+            ts.iter()
+                .zip(std)
+                .map(|(t, sd)| 1.0 / g2_over_v(*t, *sd))
+                .collect(),
+        ),
+    }
+}
+
 /// The float parameters of a module in visiting order, flattened.
 struct Collect<B: Backend>(Vec<Tensor<B, 1>>);
 impl<B: Backend> ModuleVisitor<B> for Collect<B> {
@@ -401,7 +435,7 @@ impl<B: AutodiffBackend> Trainer<B> {
                 _ => match cfg.time_sampling {
                     TimeSampling::Uniform => cfg.t_eps + (1.0 - cfg.t_eps) * rng.random::<f64>(),
                     TimeSampling::Importance => {
-                        Self::importance_time(sde, cfg.t_eps, rng.random::<f64>())
+                        importance_time(sde, cfg.t_eps, rng.random::<f64>())
                     }
                 },
             })
@@ -420,41 +454,6 @@ impl<B: AutodiffBackend> Trainer<B> {
         let model = arch.init::<B>(device);
         model.visit(&mut Collect(Vec::new()));
         model
-    }
-
-    /// The time whose log noise level is the fraction `u ∈ [0, 1)` of the way from
-    /// `log σ(ε)` to `log σ(1)` ([`TimeSampling::Importance`]; inverse-CDF sampling).
-    pub fn importance_time(sde: &Sde, t_eps: f64, u: f64) -> f64 {
-        let (a, b) = (sde.noise_level(t_eps).ln(), sde.noise_level(1.0).ln());
-        sde.t_of_noise_level((a + u * (b - a)).exp())
-            .unwrap_or(t_eps)
-            .clamp(t_eps, 1.0)
-    }
-
-    /// Per-row loss weights `λ(t)/std(t)²` (the rows are `‖std·s + z‖²`), divided by the
-    /// sampling density's `g²/std²` under [`TimeSampling::Importance`]; `None` for all ones.
-    fn row_weights(cfg: &TrainConfig, sde: &Sde, ts: &[f64], std: &[f64]) -> Option<Vec<f64>> {
-        let continuous = matches!(
-            cfg.objective,
-            Objective::Dsm | Objective::Ssm | Objective::Ism
-        );
-        let importance = continuous && cfg.time_sampling == TimeSampling::Importance;
-        let g2_over_v = |t: f64, sd: f64| (sde.diffusion(t) / sd).powi(2);
-        match (cfg.weighting, importance) {
-            (Weighting::Std2, false) | (Weighting::Likelihood, true) => None,
-            (Weighting::Likelihood, false) => Some(
-                ts.iter()
-                    .zip(std)
-                    .map(|(t, sd)| g2_over_v(*t, *sd))
-                    .collect(),
-            ),
-            (Weighting::Std2, true) => Some(
-                ts.iter()
-                    .zip(std)
-                    .map(|(t, sd)| 1.0 / g2_over_v(*t, *sd))
-                    .collect(),
-            ),
-        }
     }
 
     /// The training loss of the network on a batch: `cfg.objective` on the perturbed
@@ -513,7 +512,7 @@ impl<B: AutodiffBackend> Trainer<B> {
                 trace * col(s.clone()) + raw.powi_scalar(2).sum_dim(1) * 0.5
             }
         };
-        let per_row = match Self::row_weights(cfg, sde, &ts, &s) {
+        let per_row = match row_weights(cfg, sde, &ts, &s) {
             None => per_row,
             Some(w) => per_row * col(w),
         };
@@ -680,7 +679,6 @@ impl<B: AutodiffBackend> Trainer<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    type T = Trainer<burn::backend::Autodiff<burn::backend::NdArray>>;
 
     /// Importance-sampled t has density `g²/std² / Z` on `[ε, 1]`: `Z·E_u[h(t(u))]` equals
     /// `∫ h(t) g(t)²/std(t)² dt` for a smooth test function h, both by fine quadrature (the
@@ -694,7 +692,7 @@ mod tests {
             let z = 2.0 * (sde.noise_level(1.0) / sde.noise_level(eps)).ln();
             let n = 200_000;
             let lhs: f64 = (0..n)
-                .map(|i| h(T::importance_time(&sde, eps, (i as f64 + 0.5) / n as f64)))
+                .map(|i| h(importance_time(&sde, eps, (i as f64 + 0.5) / n as f64)))
                 .sum::<f64>()
                 / n as f64
                 * z;
@@ -712,7 +710,7 @@ mod tests {
             assert!(rel < 1e-4, "{name}: {lhs} vs {rhs} (rel {rel:e})");
             // And each draw lands on its target log noise level.
             for u in [0.0, 0.1, 0.5, 0.9, 0.999] {
-                let t = T::importance_time(&sde, eps, u);
+                let t = importance_time(&sde, eps, u);
                 let target = (1.0 - u) * sde.noise_level(eps).ln() + u * sde.noise_level(1.0).ln();
                 assert!(
                     (sde.noise_level(t).ln() - target).abs() < 1e-6,
@@ -734,9 +732,9 @@ mod tests {
                 weighting,
                 ..Default::default()
             };
-            let uniform = T::row_weights(&cfg, &sde, &ts, &s).unwrap_or(vec![1.0; 4]);
+            let uniform = row_weights(&cfg, &sde, &ts, &s).unwrap_or(vec![1.0; 4]);
             cfg.time_sampling = TimeSampling::Importance;
-            let importance = T::row_weights(&cfg, &sde, &ts, &s).unwrap_or(vec![1.0; 4]);
+            let importance = row_weights(&cfg, &sde, &ts, &s).unwrap_or(vec![1.0; 4]);
             for i in 0..4 {
                 let q = (sde.diffusion(ts[i]) / s[i]).powi(2);
                 let r = uniform[i] / (q * importance[i]);
