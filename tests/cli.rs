@@ -511,7 +511,7 @@ fn train_writes_a_weight_file_that_sample_info_and_likelihood_read() {
             "--out",
             n,
         ],
-        "dsm, dsm-likelihood, ncsn, ddpm, ssm, ism",
+        "invalid --objective: unknown objective 'magic'; accepted: dsm, dsm-likelihood, dsm-likelihood-is, ssm, ism, ncsn, ddpm",
     );
     fails_with(
         &[
@@ -596,6 +596,24 @@ fn train_writes_a_weight_file_that_sample_info_and_likelihood_read() {
     assert!(ok, "importance: {err}");
     let (_, info, _) = scorelab(&["info", ws]);
     assert!(info.contains("\"time_sampling\": \"importance\""), "{info}");
+    // the named objective is the same settings (one table shared with the page)
+    let (ok, _, err) = scorelab(&[
+        "train",
+        "--data",
+        "moons",
+        "--objective",
+        "dsm-likelihood-is",
+        "--steps",
+        "5",
+        "--hidden",
+        "8",
+        "--out",
+        ws,
+    ]);
+    assert!(ok, "dsm-likelihood-is: {err}");
+    let (_, info, _) = scorelab(&["info", ws]);
+    assert!(info.contains("\"time_sampling\": \"importance\""), "{info}");
+    assert!(info.contains("\"weighting\": \"likelihood\""), "{info}");
     fails_with(
         &[
             "train",

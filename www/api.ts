@@ -3,7 +3,6 @@
 //   frame.contentWindow.postMessage({ id, cmd: 'step', args: [10] }, '*')
 // answers { id, result } or { id, error }.
 import type { Playground } from './main';
-import { OBJECTIVES } from './objectives';
 import { demoState, demoHooks, demoWorkers } from './demos';
 import { parsePoints } from './points';
 
@@ -73,7 +72,7 @@ export function installApi(pg: Playground): void {
     /** Sample from a mixture of one's own ({weights, means, covs}, 2-D), as a dropped .json. */
     loadMixture: (spec: unknown) => pg.loadMixture(spec),
     setObjective: (o: string) => {
-      if (!OBJECTIVES.includes(o)) throw new Error(`objective: unknown '${o}'; accepted: ${OBJECTIVES.join(', ')}`);
+      if (!pg.objectives.includes(o)) throw new Error(`objective: unknown '${o}'; accepted: ${pg.objectives.join(', ')}`);
       pg.objective = o;
       pg.resetTraining(`a new network will be trained with ${o}`);
     },

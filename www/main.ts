@@ -10,7 +10,6 @@ import { Cancelled, Remote, type Preset, type Session, type Settings, type StepI
 import { parseHash, writeHash, hashString, type HashState } from './state';
 import { drawScene, drawLines, gridPoints, type Grid, type Scene } from './plot';
 import { installApi } from './api';
-import { OBJECTIVES, objectiveSettings } from './objectives';
 import { openDemo } from './demos';
 import { parsePoints } from './points';
 import { saveModel, listModels, loadModel } from './store';
@@ -46,6 +45,8 @@ export class Playground {
   session!: Session;
   presets: Preset[] = [];
   toySets: string[] = [];
+  /** The named objectives of the training panel (the library's NAMED_OBJECTIVES). */
+  objectives: string[] = [];
   hash: HashState = { backend: 'auto', embed: false, hide: [], demo: null, k: null, settings: null };
   playing = false;
   stepsPerFrame = 5;
@@ -80,6 +81,7 @@ export class Playground {
     this.remote.onBusy = () => this.updateCancel();
     this.presets = await this.remote.fn<Preset[]>('presets');
     this.toySets = (await this.remote.fn<{ name: string }[]>('toySets')).map((t) => t.name);
+    this.objectives = await this.remote.fn<string[]>('objectives');
     try {
       this.hash = parseHash(location.hash);
     } catch (e) {
@@ -429,7 +431,8 @@ export class Playground {
           sde: s.model.startsWith('weights:') ? { kind: 'vp' } : s.sde,
           hidden: 128,
           layers: 3,
-          train: { batch: 256, lr: 0.002, warmup: 50, seed: s.seed, ...objectiveSettings(this.objective) },
+          objective: this.objective,
+          train: { batch: 256, lr: 0.002, warmup: 50, seed: s.seed },
         });
         this.lossHistory = [];
       }
@@ -538,7 +541,7 @@ export class Playground {
       this.resetTraining('a new network will be trained on ' + sel.value);
     };
     const obj = $<HTMLSelectElement>('objective');
-    for (const o of OBJECTIVES) obj.add(new Option(o, o, false, o === this.objective));
+    for (const o of this.objectives) obj.add(new Option(o, o, false, o === this.objective));
     obj.onchange = () => {
       this.objective = obj.value;
       this.resetTraining(`a new network will be trained with ${obj.value}`);

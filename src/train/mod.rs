@@ -11,4 +11,4 @@
 pub mod fisher;
 pub mod trainer;
 
-pub use trainer::{Objective, TrainConfig, Trainer};
+pub use trainer::{Objective, TrainConfig, Trainer, NAMED_OBJECTIVES};

@@ -200,6 +200,74 @@ impl TrainConfig {
     }
 }
 
+/// The named objectives of the CLI's `--objective` and the page's training panel: each an
+/// [`Objective`] with its [`Weighting`] and [`TimeSampling`]. `dsm-likelihood` is DSM with
+/// λ = g²; `dsm-likelihood-is` adds importance-sampled t (the shipped MNIST model's recipe).
+pub const NAMED_OBJECTIVES: &[(&str, Objective, Weighting, TimeSampling)] = &[
+    (
+        "dsm",
+        Objective::Dsm,
+        Weighting::Std2,
+        TimeSampling::Uniform,
+    ),
+    (
+        "dsm-likelihood",
+        Objective::Dsm,
+        Weighting::Likelihood,
+        TimeSampling::Uniform,
+    ),
+    (
+        "dsm-likelihood-is",
+        Objective::Dsm,
+        Weighting::Likelihood,
+        TimeSampling::Importance,
+    ),
+    (
+        "ssm",
+        Objective::Ssm,
+        Weighting::Std2,
+        TimeSampling::Uniform,
+    ),
+    (
+        "ism",
+        Objective::Ism,
+        Weighting::Std2,
+        TimeSampling::Uniform,
+    ),
+    (
+        "ncsn",
+        Objective::Ncsn,
+        Weighting::Std2,
+        TimeSampling::Uniform,
+    ),
+    (
+        "ddpm",
+        Objective::Ddpm,
+        Weighting::Std2,
+        TimeSampling::Uniform,
+    ),
+];
+
+impl TrainConfig {
+    /// Sets `objective`, `weighting` and `time_sampling` from a name in
+    /// [`NAMED_OBJECTIVES`]; an unknown name is an error naming the field `objective`.
+    pub fn with_named_objective(mut self, name: &str) -> Result<Self> {
+        let Some((_, objective, weighting, time_sampling)) =
+            NAMED_OBJECTIVES.iter().find(|o| o.0 == name)
+        else {
+            let names: Vec<&str> = NAMED_OBJECTIVES.iter().map(|o| o.0).collect();
+            return Err(Error::invalid(
+                "objective",
+                format!("unknown objective '{name}'; accepted: {}", names.join(", ")),
+            ));
+        };
+        self.objective = *objective;
+        self.weighting = *weighting;
+        self.time_sampling = *time_sampling;
+        Ok(self)
+    }
+}
+
 /// The time whose log noise level is the fraction `u ∈ [0, 1)` of the way from
 /// `log σ(ε)` to `log σ(1)` ([`TimeSampling::Importance`]; inverse-CDF sampling).
 pub fn importance_time(sde: &Sde, t_eps: f64, u: f64) -> f64 {
@@ -741,5 +809,40 @@ mod tests {
                 assert!((r - 1.0).abs() < 1e-12, "{weighting:?} t={}: {r}", ts[i]);
             }
         }
+    }
+
+    /// Each named objective sets its objective (whose serde name begins the name), weighting
+    /// and time sampling, and replaces earlier settings; no two names are the same settings;
+    /// an unknown name is refused naming the field and every accepted name.
+    #[test]
+    fn named_objectives_set_objective_weighting_and_time_sampling() {
+        let start = TrainConfig {
+            weighting: Weighting::Likelihood,
+            time_sampling: TimeSampling::Importance,
+            ..Default::default()
+        };
+        let mut seen = Vec::new();
+        for (name, ..) in NAMED_OBJECTIVES {
+            let c = start.clone().with_named_objective(name).unwrap();
+            let objective = serde_json::to_value(c.objective).unwrap();
+            assert!(name.starts_with(objective.as_str().unwrap()), "{name}");
+            assert_eq!(
+                c.weighting == Weighting::Likelihood,
+                name.contains("likelihood")
+            );
+            assert_eq!(
+                c.time_sampling == TimeSampling::Importance,
+                name.ends_with("-is")
+            );
+            let settings = (c.objective, c.weighting, c.time_sampling);
+            assert!(!seen.contains(&settings), "{name}");
+            seen.push(settings);
+        }
+        let e = start.with_named_objective("magic").unwrap_err().to_string();
+        assert!(
+            e.starts_with("invalid objective: unknown objective 'magic'"),
+            "{e}"
+        );
+        assert!(NAMED_OBJECTIVES.iter().all(|o| e.contains(o.0)), "{e}");
     }
 }

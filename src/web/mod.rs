@@ -16,7 +16,7 @@ use crate::sample::{Sampler, StepInfo};
 use crate::sde::Sde;
 use crate::stats;
 use crate::tensor::read_f32;
-use crate::train::{TrainConfig, Trainer};
+use crate::train::{TrainConfig, Trainer, NAMED_OBJECTIVES};
 use crate::weights::{self, Architecture, Manifest, WeightFile};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::backend::Backend;
@@ -644,6 +644,10 @@ struct TrainSpec {
     sde: Sde,
     #[serde(default)]
     train: Option<TrainConfig>,
+    /// A named objective ([`NAMED_OBJECTIVES`], as the CLI's `--objective`): sets
+    /// `train.objective`, `train.weighting` and `train.time_sampling`.
+    #[serde(default)]
+    objective: Option<String>,
     #[serde(default = "d_hidden")]
     hidden: usize,
     #[serde(default = "d_layers")]
@@ -671,6 +675,10 @@ struct TrainRun<B: AutodiffBackend> {
 impl<B: AutodiffBackend> TrainRun<B> {
     fn new(spec: TrainSpec, device: &B::Device) -> crate::Result<Self> {
         crate::error::count("n_data", spec.n_data, 1, 1_000_000)?;
+        let mut config = spec.train.clone().unwrap_or_default();
+        if let Some(name) = &spec.objective {
+            config = config.with_named_objective(name)?;
+        }
         let gmm = match &spec.mixture {
             Some(m) => Some(Gmm::from_spec(m.clone()).map_err(|e| e.within("mixture"))?),
             None => presets::preset(&spec.data).ok(),
@@ -726,7 +734,7 @@ impl<B: AutodiffBackend> TrainRun<B> {
                 .with_hidden(spec.hidden)
                 .with_layers(spec.layers),
         );
-        let trainer = Trainer::new(arch, spec.sde, spec.train.unwrap_or_default(), data, device)?;
+        let trainer = Trainer::new(arch, spec.sde, config, data, device)?;
         Ok(TrainRun {
             trainer,
             data: spec.data,
@@ -874,6 +882,12 @@ impl Training {
             Ok(Uint8Array::from(&bytes[..]).into())
         })
     }
+}
+
+/// The named objectives a [`Training`] accepts as `objective` (the CLI's `--objective`).
+#[wasm_bindgen]
+pub fn objectives() -> Result<JsValue, JsError> {
+    to_js(&NAMED_OBJECTIVES.iter().map(|o| o.0).collect::<Vec<_>>())
 }
 
 /// The 2-D toy data sets a [`Training`] accepts: `[{name, description}]`.

@@ -8,7 +8,7 @@ use scorelab::data::toy::{toy, toy_names, TOY_SETS};
 use scorelab::model::presets::{preset_names, PRESETS};
 use scorelab::npy;
 use scorelab::sde::Sde;
-use scorelab::train::trainer::{Objective, SlicedProbe, TimeSampling, Weighting};
+use scorelab::train::trainer::{SlicedProbe, TimeSampling, Weighting};
 use scorelab::train::{TrainConfig, Trainer};
 use scorelab::weights::{self, Architecture, Manifest};
 use scorelab::{Error, Result};
@@ -31,7 +31,8 @@ pub struct TrainArgs {
     sde: SdeArgs,
     /// dsm (continuous-time denoising), ncsn (multi-scale DSM on the σ ladder), ddpm (ε loss
     /// on N discrete steps), ssm (sliced, finite differences), ism (implicit, full trace by
-    /// finite differences); dsm-likelihood = dsm with --weighting likelihood
+    /// finite differences); dsm-likelihood = dsm with --weighting likelihood;
+    /// dsm-likelihood-is = dsm-likelihood with --t-sampling importance
     #[arg(long, default_value = "dsm")]
     objective: String,
     /// λ(t): std2 (the notebook) or likelihood (g²)
@@ -236,30 +237,21 @@ pub fn backend_error(name: &str) -> Error {
 }
 
 async fn train_on<B: AutodiffBackend>(a: TrainArgs, device: B::Device) -> Result<()> {
-    let (objective, mut weighting) = match a.objective.as_str() {
-        "dsm" => (Objective::Dsm, Weighting::Std2),
-        "dsm-likelihood" => (Objective::Dsm, Weighting::Likelihood),
-        "ncsn" => (Objective::Ncsn, Weighting::Std2),
-        "ddpm" => (Objective::Ddpm, Weighting::Std2),
-        "ssm" => (Objective::Ssm, Weighting::Std2),
-        "ism" => (Objective::Ism, Weighting::Std2),
-        o => {
-            return Err(Error::invalid(
-                "--objective",
-                format!(
-                    "unknown objective '{o}'; accepted: dsm, dsm-likelihood, ncsn, ddpm, ssm, ism"
-                ),
-            ))
-        }
+    let flag = |e: Error| match e {
+        Error::Invalid { field, message } => Error::invalid(
+            format!("--{}", field.trim_start_matches("model.").replace('_', "-")),
+            message,
+        ),
+        o => o,
     };
-    if parse_choice::<Weighting>("--weighting", &a.weighting, "std2, likelihood")?
-        == Weighting::Likelihood
-    {
-        weighting = Weighting::Likelihood;
-    }
-    let probe: SlicedProbe = parse_choice("--probe", &a.probe, "gaussian, rademacher")?;
+    let named = TrainConfig::default()
+        .with_named_objective(&a.objective)
+        .map_err(flag)?;
+    // --weighting and --t-sampling can only add to the named objective's settings.
+    let weighting: Weighting = parse_choice("--weighting", &a.weighting, "std2, likelihood")?;
     let time_sampling: TimeSampling =
         parse_choice("--t-sampling", &a.t_sampling, "uniform, importance")?;
+    let probe: SlicedProbe = parse_choice("--probe", &a.probe, "gaussian, rademacher")?;
     if a.checkpoint_every == 0 {
         return Err(Error::invalid("--checkpoint-every", "must be at least 1"));
     }
@@ -298,21 +290,20 @@ async fn train_on<B: AutodiffBackend>(a: TrainArgs, device: B::Device) -> Result
         ema: a.ema,
         seed: a.seed,
         t_eps: 1e-5,
-        weighting,
-        time_sampling,
-        objective,
+        weighting: match weighting {
+            Weighting::Likelihood => weighting,
+            Weighting::Std2 => named.weighting,
+        },
+        time_sampling: match time_sampling {
+            TimeSampling::Importance => time_sampling,
+            TimeSampling::Uniform => named.time_sampling,
+        },
+        objective: named.objective,
         probe,
         levels: a.levels,
         sigma_last: 0.01,
         ddpm_steps: a.ddpm_steps,
         dequantize: a.dequantize.unwrap_or(image_data),
-    };
-    let flag = |e: Error| match e {
-        Error::Invalid { field, message } => Error::invalid(
-            format!("--{}", field.trim_start_matches("model.").replace('_', "-")),
-            message,
-        ),
-        o => o,
     };
     cfg.validate().map_err(flag)?;
     let arch = match Architecture::named(&a.model, dim)? {
