@@ -47,7 +47,7 @@ export class Playground {
   toySets: string[] = [];
   /** The named objectives of the training panel (the library's NAMED_OBJECTIVES). */
   objectives: string[] = [];
-  hash: HashState = { backend: 'auto', embed: false, hide: [], demo: null, k: null, settings: null };
+  hash: HashState = { backend: 'auto', embed: false, hide: [], demo: null, k: null, settings: null, data: null, objective: null };
   playing = false;
   stepsPerFrame = 5;
   info: StepInfo | null = null;
@@ -83,7 +83,9 @@ export class Playground {
     this.toySets = (await this.remote.fn<{ name: string }[]>('toySets')).map((t) => t.name);
     this.objectives = await this.remote.fn<string[]>('objectives');
     try {
-      this.hash = parseHash(location.hash);
+      this.hash = parseHash(location.hash, { data: this.namedTrainingSets(), objective: this.objectives });
+      if (this.hash.data) this.trainingData = this.hash.data;
+      if (this.hash.objective) this.objective = this.hash.objective;
     } catch (e) {
       this.showError((e as Error).message + ' (the link was ignored; using defaults)');
     }
@@ -530,11 +532,21 @@ export class Playground {
     this.training = null;
     this.lossHistory = [];
     $('trainInfo').textContent = note;
+    // the training panel's choice travels in the link (named data sets only; defaults omitted)
+    const named = this.namedTrainingSets().includes(this.trainingData);
+    this.hash.data = named && this.trainingData !== 'ring8' ? this.trainingData : null;
+    this.hash.objective = this.objective !== 'dsm' ? this.objective : null;
+    writeHash(this.hash);
+  }
+
+  /** The training data sets a link can name: the toy sets and the 2-D mixture presets. */
+  namedTrainingSets(): string[] {
+    return this.toySets.concat(this.presets.filter((p) => p.mixture.means[0].length === 2).map((p) => p.name));
   }
 
   private bindTraining(): void {
     const sel = $<HTMLSelectElement>('trainData');
-    const options = this.toySets.concat(this.presets.filter((p) => p.mixture.means[0].length === 2).map((p) => p.name), ['drawn', 'uploaded']);
+    const options = this.namedTrainingSets().concat(['drawn', 'uploaded']);
     for (const o of options) sel.add(new Option(o === 'drawn' ? 'points drawn on the plot' : o === 'uploaded' ? 'uploaded file' : o, o, false, o === this.trainingData));
     sel.onchange = () => {
       this.trainingData = sel.value;

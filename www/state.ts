@@ -1,6 +1,7 @@
 // Settings that are also the URL (after TensorFlow Playground's state.ts): the hash holds
-// the backend choice, embed mode, hidden controls, the demo, the step to show and the
-// settings JSON, so a link reproduces a run, down to step k.
+// the backend choice, embed mode, hidden controls, the demo, the step to show, the settings
+// JSON and the training panel's data set and objective, so a link reproduces a run, down to
+// step k, and opens the training panel as it was set.
 
 export interface HashState {
   backend: 'auto' | 'webgpu' | 'cpu';
@@ -12,6 +13,16 @@ export interface HashState {
   /** Sampler step to advance to after loading (the link points at step k). */
   k: number | null;
   settings: Record<string, unknown> | null;
+  /** The training panel's data set (a named one: drawn or uploaded points cannot travel). */
+  data: string | null;
+  /** The training panel's objective (the library's named objectives). */
+  objective: string | null;
+}
+
+/** The names the training keys accept (known once the wasm module is loaded). */
+export interface HashChoices {
+  data: string[];
+  objective: string[];
 }
 
 const BACKENDS = ['auto', 'webgpu', 'cpu'] as const;
@@ -22,10 +33,10 @@ export const HIDEABLE = [
   'model', 'sde', 'sampler', 'particles', 'seed', 'denoise',
 ] as const;
 export const DEMOS = ['lab', 'pitfall', 'manifold', 'low-density', 'sde-vs-ode', 'bakeoff', 'images'] as const;
-const KEYS = ['backend', 'embed', 'hide', 'demo', 'k', 's'];
+const KEYS = ['backend', 'embed', 'hide', 'demo', 'k', 's', 'data', 'objective'];
 
 /** Parse the hash. Throws an Error naming the bad key and the accepted values. */
-export function parseHash(hash: string): HashState {
+export function parseHash(hash: string, choices: HashChoices): HashState {
   const params = new URLSearchParams(hash.replace(/^#/, ''));
   for (const key of params.keys()) {
     if (!KEYS.includes(key)) throw new Error(`invalid hash key '${key}'; accepted: ${KEYS.join(', ')}`);
@@ -66,7 +77,14 @@ export function parseHash(hash: string): HashState {
       throw new Error(`invalid hash s: not a JSON settings object (${(e as Error).message})`);
     }
   }
-  return { backend: backend as HashState['backend'], embed: embed === '1', hide, demo: demo === 'lab' ? null : demo, k, settings };
+  const named = (key: keyof HashChoices): string | null => {
+    const v = params.get(key);
+    if (v !== null && !choices[key].includes(v)) throw new Error(`invalid hash ${key}: '${v}'; accepted: ${choices[key].join(', ')}`);
+    return v;
+  };
+  const data = named('data');
+  const objective = named('objective');
+  return { backend: backend as HashState['backend'], embed: embed === '1', hide, demo: demo === 'lab' ? null : demo, k, settings, data, objective };
 }
 
 /** The hash for a state (also what "copy link" copies). */
@@ -78,6 +96,8 @@ export function hashString(state: HashState): string {
   if (state.demo) params.set('demo', state.demo);
   if (state.k !== null && state.k > 0) params.set('k', String(state.k));
   if (state.settings) params.set('s', JSON.stringify(state.settings));
+  if (state.data) params.set('data', state.data);
+  if (state.objective) params.set('objective', state.objective);
   return '#' + params.toString();
 }
 

@@ -373,7 +373,16 @@ await test('hash: hide= hides parts, a bad key or value gets a message naming it
   assert.equal(await one.page.isVisible('#controls label[data-field="model"]'), true);
   assert.equal(await one.page.locator('#controls label[data-field="sampler"]').count() > 3, true);
   await one.page.close();
-  for (const [hash, want] of [['#wibble=1', /invalid hash key 'wibble'/], ['#hide=everything', /invalid hash hide: 'everything'/], ['#k=-3', /invalid hash k/], ['#demo=nope', /invalid hash demo: 'nope'/]]) {
+  // the training panel's data set and objective travel in the link, both ways
+  const tr = await open('#backend=cpu&data=moons&objective=dsm-likelihood-is');
+  assert.equal(await tr.page.inputValue('#trainData'), 'moons');
+  assert.equal(await tr.page.inputValue('#objective'), 'dsm-likelihood-is');
+  await tr.page.selectOption('#objective', 'ssm');
+  assert.match(await tr.page.evaluate(() => window.scorelab.link()), /data=moons&objective=ssm/);
+  assert.deepEqual(tr.errors, []);
+  await tr.page.close();
+  for (const [hash, want] of [['#wibble=1', /invalid hash key 'wibble'/], ['#hide=everything', /invalid hash hide: 'everything'/], ['#k=-3', /invalid hash k/], ['#demo=nope', /invalid hash demo: 'nope'/],
+    ['#objective=magic', /invalid hash objective: 'magic'; accepted: dsm, dsm-likelihood/], ['#data=mnist', /invalid hash data: 'mnist'; accepted: .*moons/]]) {
     const { page } = await open(hash);
     assert.match(await page.textContent('#error'), want);
     const info = await page.evaluate(() => window.scorelab.step(2));
