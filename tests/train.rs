@@ -1,6 +1,7 @@
 //! Training against the oracle: a small MLP trained by denoising score matching on samples of
 //! a mixture learns its score (error against the closed form falls) and samples it; weight
-//! files round-trip and bad ones are rejected.
+//! files round-trip and bad ones are rejected; likelihood weighting with importance-sampled
+//! t gives a smaller KL than the notebook objective.
 
 mod common;
 use common::*;
@@ -558,4 +559,73 @@ fn a_pytorch_state_dict_of_the_notebook_scorenet_loads() {
         .unwrap()
         .to_string();
     assert!(e.contains("embed.0.W"), "{e}");
+}
+
+/// Likelihood weighting with importance-sampled t (Song et al. 2021b) trains for likelihood:
+/// on ring8 under VE (σ from 0.01 to 50, so uniform t spends most steps at scales far above
+/// the data's), the same MLP, data and steps give a model closer in KL to the mixture than the
+/// notebook's λ = std² with uniform t. `KL(p‖p_θ) = E_p[log p − log p_θ]`, estimated on exact
+/// samples with the exact-trace ODE likelihood (`scorelab likelihood`); the margin is three
+/// standard errors of the paired per-sample difference (here: KL 0.461 vs 0.317 nats, a gain
+/// of 0.144 ± 0.014; ~80 s).
+#[test]
+fn likelihood_weighting_with_importance_time_lowers_the_kl() {
+    use scorelab::likelihood::{log_likelihood, LikelihoodConfig};
+    use scorelab::train::trainer::{TimeSampling, Weighting};
+    let gmm = preset("ring8").unwrap();
+    let sde = Sde::from_name("ve").unwrap();
+    let device = Default::default();
+    let data = gmm.sample(10_000, Noise::new(1).rng());
+    let x = gmm.sample(1000, Noise::new(11).rng());
+    let lik = LikelihoodConfig::default();
+    let exact = gmm.log_prob_host(&sde, lik.t_end, &x);
+    let log_p = |weighting, time_sampling| {
+        let cfg = TrainConfig {
+            steps: 3000,
+            seed: 1,
+            weighting,
+            time_sampling,
+            ..Default::default()
+        };
+        let arch = mlp(MlpScoreConfig::new(2));
+        let mut trainer =
+            Trainer::<AB>::new(arch.clone(), sde, cfg.clone(), data.clone(), &device).unwrap();
+        for _ in 0..cfg.steps {
+            pollster::block_on(trainer.step()).unwrap();
+        }
+        let manifest = Manifest {
+            format_version: weights::FORMAT_VERSION,
+            architecture: arch,
+            sde,
+            data: "ring8".into(),
+            steps: cfg.steps,
+            training: Some(cfg),
+            ema: true,
+            metrics: Default::default(),
+        };
+        let bytes = pollster::block_on(weights::to_bytes(trainer.ema(), &manifest)).unwrap();
+        let file = weights::parse(&bytes, "w").unwrap();
+        let model = weights::load_score::<AB>(&file, "w", &device).unwrap();
+        let xt = host_tensor::<AB, 2>(x.clone(), [x.len() / 2, 2], &device);
+        pollster::block_on(log_likelihood(&model, &sde, xt, &lik, 0))
+            .unwrap()
+            .log_p
+    };
+    let uniform = log_p(Weighting::Std2, TimeSampling::Uniform);
+    let importance = log_p(Weighting::Likelihood, TimeSampling::Importance);
+    let n = exact.len() as f64;
+    let kl = |m: &[f64]| exact.iter().zip(m).map(|(e, m)| e - m).sum::<f64>() / n;
+    let d: Vec<f64> = importance
+        .iter()
+        .zip(&uniform)
+        .map(|(a, b)| a - b)
+        .collect();
+    let mean = d.iter().sum::<f64>() / n;
+    let se = (d.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0) / n).sqrt();
+    eprintln!(
+        "KL: std2 + uniform t {:.3}, likelihood + importance t {:.3} nats; paired gain {mean:.3} ± {se:.3}",
+        kl(&uniform),
+        kl(&importance)
+    );
+    assert!(mean > 3.0 * se, "gain {mean} ± {se}");
 }
