@@ -6,8 +6,9 @@ Fourier frequencies, 3 x 128 SiLU, output / std); losses are the notebook's DSM.
 
     python3 benches/pytorch_bench.py [--threads N] [--save scorenet.safetensors]
 
-Prints images/s (U-Net training, batch 32), evaluations/s (U-Net score, batch 64) and
-steps/s (toy MLP Adam step, batch 512). `--save` writes the ScoreNet's state_dict with
+Prints images/s (U-Net training, batch 32), evaluations/s (U-Net score, batch 64), steps/s
+(toy MLP Adam step, batch 512), and steps/s of the toy MLP step with what scorelab's trainer
+also does (minibatch from a data set, per-tensor gradient clipping, EMA) at batch 512 and 64. `--save` writes the ScoreNet's state_dict with
 safetensors, a file `scorelab info` / `scorelab sample --model` read directly.
 """
 import argparse, math, time
@@ -164,6 +165,37 @@ def main():
 
     s = timeit(mlp_step, 10, 200)
     print(f"toy mlp adam step, batch 512: {s * 1e3:.2f} ms = {1 / s:.0f} steps/s")
+
+    # The same step with what scorelab's Trainer::step also does: a minibatch drawn from the
+    # data set, the gradient norm clipped per parameter tensor (1.0), the EMA (0.999) updated,
+    # the loss read back and checked; and at batch 64 (the fixed per-step cost).
+    data = torch.randn(20_000, 2) * 5
+    params = list(mlp.parameters())
+    ema = [p.detach().clone() for p in params]
+
+    def full_step(n):
+        x0 = data[torch.randint(0, data.shape[0], (n,))]
+        t = torch.rand(n) * (1 - 1e-5) + 1e-5
+        log_mean = -0.25 * t ** 2 * 19.9 - 0.5 * t * 0.1
+        std = torch.sqrt(1.0 - torch.exp(2.0 * log_mean))
+        z = torch.randn_like(x0)
+        xt = x0 * torch.exp(log_mean)[:, None] + z * std[:, None]
+        loss = torch.mean(torch.sum((mlp(xt, t, std) * std[:, None] + z) ** 2, dim=1))
+        if not torch.isfinite(loss).item():
+            raise RuntimeError('loss')
+        mopt.zero_grad()
+        loss.backward()
+        with torch.no_grad():  # PyTorch's fused multi-tensor (foreach) forms
+            grads = [p.grad for p in params if p.grad is not None]
+            norms = torch._foreach_norm(grads)
+            torch._foreach_mul_(grads, [torch.clamp(1.0 / (n + 1e-6), max=1.0) for n in norms])
+        mopt.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(ema, params, 1 - 0.999)
+
+    for n in (512, 64):
+        s = timeit(lambda: full_step(n), 10, 200)
+        print(f"toy mlp trainer step (minibatch, clip, EMA), batch {n}: {s * 1e3:.2f} ms = {1 / s:.0f} steps/s")
 
     if a.save:
         from safetensors.torch import save_file

@@ -4,7 +4,8 @@
 //!
 //! - the notebook U-Net: one Adam training step at batch 32 (images/s), one score evaluation
 //!   at batch 64 (evaluations/s);
-//! - the toy MLP (Fourier features + 3×128 SiLU): one Adam step at batch 512 (steps/s).
+//! - the toy MLP (Fourier features + 3×128 SiLU): one Adam step at batch 512 and at batch 64
+//!   (steps/s; the second shows the fixed per-step cost).
 //!
 //! `cargo bench --bench train` (criterion reports time per iteration and the throughput).
 
@@ -75,6 +76,24 @@ fn mlp(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("adam step, batch 512 (steps)", |b| {
         b.iter(|| pollster::block_on(trainer.step()).unwrap())
+    });
+    // The fixed per-step cost: the same step on an eighth of the batch.
+    let cfg = TrainConfig {
+        batch: 64,
+        ..Default::default()
+    };
+    let gmm = scorelab::model::presets::preset("ring8").unwrap();
+    let data = gmm.sample(20_000, Noise::new(2).rng());
+    let mut small = Trainer::<AB>::new(
+        Architecture::named("mlp", 2).unwrap(),
+        sde,
+        cfg,
+        data,
+        &device,
+    )
+    .unwrap();
+    g.bench_function("adam step, batch 64 (steps)", |b| {
+        b.iter(|| pollster::block_on(small.step()).unwrap())
     });
     g.finish();
 }
