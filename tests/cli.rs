@@ -578,42 +578,25 @@ fn train_writes_a_weight_file_that_sample_info_and_likelihood_read() {
         ]);
         assert!(ok, "{objective}: {err}");
     }
-    let (ok, _, err) = scorelab(&[
-        "train",
-        "--data",
-        "moons",
-        "--objective",
-        "dsm-likelihood",
-        "--t-sampling",
-        "importance",
-        "--steps",
-        "5",
-        "--hidden",
-        "8",
-        "--out",
-        ws,
-    ]);
-    assert!(ok, "importance: {err}");
-    let (_, info, _) = scorelab(&["info", ws]);
-    assert!(info.contains("\"time_sampling\": \"importance\""), "{info}");
-    // the named objective is the same settings (one table shared with the page)
-    let (ok, _, err) = scorelab(&[
-        "train",
-        "--data",
-        "moons",
-        "--objective",
-        "dsm-likelihood-is",
-        "--steps",
-        "5",
-        "--hidden",
-        "8",
-        "--out",
-        ws,
-    ]);
-    assert!(ok, "dsm-likelihood-is: {err}");
-    let (_, info, _) = scorelab(&["info", ws]);
-    assert!(info.contains("\"time_sampling\": \"importance\""), "{info}");
-    assert!(info.contains("\"weighting\": \"likelihood\""), "{info}");
+    // the flag and the named objective give the same settings (one table shared with the page)
+    for objective in [
+        &[
+            "--objective",
+            "dsm-likelihood",
+            "--t-sampling",
+            "importance",
+        ][..],
+        &["--objective", "dsm-likelihood-is"][..],
+    ] {
+        let mut args = vec!["train", "--data", "moons", "--steps", "5", "--hidden", "8"];
+        args.extend_from_slice(objective);
+        args.extend_from_slice(&["--out", ws]);
+        let (ok, _, err) = scorelab(&args);
+        assert!(ok, "{objective:?}: {err}");
+        let (_, info, _) = scorelab(&["info", ws]);
+        assert!(info.contains("\"time_sampling\": \"importance\""), "{info}");
+        assert!(info.contains("\"weighting\": \"likelihood\""), "{info}");
+    }
     fails_with(
         &[
             "train",
