@@ -17,7 +17,7 @@ use burn::nn::{GroupNorm, GroupNormConfig, Linear, LinearConfig};
 use burn::tensor::{backend::Backend, Distribution, Tensor};
 
 use super::activation::silu;
-use super::conv::{conv2d, conv_transpose2d, Kernels};
+use super::conv::{conv2d, conv2d_gather, conv_transpose2d, conv_transpose2d_gather, Kernels};
 use super::net::Conditioning;
 
 /// Architecture of [`UNet`] (stored in weight manifests).
@@ -163,17 +163,20 @@ fn add_embed<B: Backend>(h: Tensor<B, 4>, dense: &Linear<B>, embed: Tensor<B, 2>
 }
 
 fn conv<B: Backend>(c: &Conv2d<B>, x: Tensor<B, 4>, kernels: Kernels) -> Tensor<B, 4> {
-    if kernels == Kernels::Backend {
-        return c.forward(x);
+    match kernels {
+        Kernels::Backend => c.forward(x),
+        Kernels::Matmul => conv2d(x, c.weight.val(), c.stride[0]),
+        Kernels::Gather => conv2d_gather(x, c.weight.val(), c.stride[0]),
     }
-    conv2d(x, c.weight.val(), c.stride[0])
 }
 
 fn tconv<B: Backend>(c: &ConvTranspose2d<B>, x: Tensor<B, 4>, kernels: Kernels) -> Tensor<B, 4> {
-    if kernels == Kernels::Backend {
-        return c.forward(x);
-    }
-    let y = conv_transpose2d(x, c.weight.val(), c.stride[0], c.padding_out[0]);
+    let (w, stride, pad) = (c.weight.val(), c.stride[0], c.padding_out[0]);
+    let y = match kernels {
+        Kernels::Backend => return c.forward(x),
+        Kernels::Matmul => conv_transpose2d(x, w, stride, pad),
+        Kernels::Gather => conv_transpose2d_gather(x, w, stride, pad),
+    };
     match &c.bias {
         Some(b) => y + b.val().reshape([1, -1, 1, 1]),
         None => y,
@@ -241,10 +244,10 @@ mod tests {
     use burn::tensor::Tolerance;
 
     /// The U-Net gives the same output and weight gradients with the im2col convolutions
-    /// (CPU) and the backend's own kernels (CUDA), so a network trained on one runs on the
-    /// other.
+    /// (strided slices, as on WebGPU), the gather ones (CPU) and the backend's own kernels
+    /// (CUDA), so a network trained on one runs on the others.
     #[test]
-    fn both_convolution_kernels_give_one_network() {
+    fn all_convolution_kernels_give_one_network() {
         type AB = Autodiff<NdArray<f32>>;
         let d = Default::default();
         let net = UNetConfig::new().init::<AB>(&d);
@@ -257,21 +260,23 @@ mod tests {
             let gc = net.conv3.weight.val().grad(&g).unwrap();
             (y.inner(), gw, gc)
         };
-        let (y1, gw1, gc1) = run(Kernels::Matmul);
         let (y2, gw2, gc2) = run(Kernels::Backend);
         let scale = |t: &Tensor<NdArray<f32>, 4>| t.clone().abs().max().into_scalar() as f64;
-        y1.into_data()
-            .assert_approx_eq::<f32>(&y2.into_data(), Tolerance::absolute(1e-3));
-        let tol = 1e-4 * scale(&gw1).max(1.0);
-        gw1.into_data()
-            .assert_approx_eq::<f32>(&gw2.into_data(), Tolerance::absolute(tol));
-        let tol = 1e-4 * scale(&gc1).max(1.0);
-        gc1.into_data()
-            .assert_approx_eq::<f32>(&gc2.into_data(), Tolerance::absolute(tol));
+        for k in [Kernels::Matmul, Kernels::Gather] {
+            let (y1, gw1, gc1) = run(k);
+            y1.into_data()
+                .assert_approx_eq::<f32>(&y2.clone().into_data(), Tolerance::absolute(1e-3));
+            let tol = 1e-4 * scale(&gw1).max(1.0);
+            gw1.into_data()
+                .assert_approx_eq::<f32>(&gw2.clone().into_data(), Tolerance::absolute(tol));
+            let tol = 1e-4 * scale(&gc1).max(1.0);
+            gc1.into_data()
+                .assert_approx_eq::<f32>(&gc2.clone().into_data(), Tolerance::absolute(tol));
+        }
         assert_eq!(
             Kernels::for_backend::<AB>(&d),
-            Kernels::Matmul,
-            "the CPU backend keeps the im2col convolutions"
+            Kernels::Gather,
+            "the CPU backend takes the gather convolutions"
         );
     }
 }
