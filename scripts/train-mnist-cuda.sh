@@ -3,8 +3,8 @@
 # held-out digits and write the stripped (EMA) weights (not part of CI). Used on the lent
 # GPU machine with everything it needs carried in one folder (see the issue notes):
 #   DIR=.dev OUT=/tmp/out TL=330 scripts/train-mnist-cuda.sh
-# Optional: LR (5e-4), BATCH (128), EXTRA (more `scorelab train` flags, e.g.
-# "--weighting likelihood --t-sampling importance"), TRAIN_BPD=N (also bits/dim on N training
+# Optional: LR (2e-4, the fine stage since step 33,437; 5e-4 before), BATCH (128), EXTRA
+# (more `scorelab train` flags, e.g. "--weighting likelihood --t-sampling importance"), TRAIN_BPD=N (also bits/dim on N training
 # digits, evenly spaced, to see the train/held-out gap). LT: seconds allowed per likelihood
 # run (a likelihood-weighted model needs NFE ~760, 112 s for the 1,000 digits on an H100).
 # DIR holds: scorelab.xz (a `--features cuda` build, xz-compressed), digits.tar.xz (the npm
@@ -13,7 +13,7 @@
 # split into 15 MB parts (ckpt.part.*; `cat` them back together).
 set -uo pipefail
 DIR=${DIR:-.dev}; OUT=${OUT:-runs/cuda}; TL=${TL:-330}; LT=${LT:-240}; BATCH=${BATCH:-128}
-LR=${LR:-5e-4}; EXTRA=${EXTRA:-}; TRAIN_BPD=${TRAIN_BPD:-0}
+LR=${LR:-2e-4}; EXTRA=${EXTRA:-}; TRAIN_BPD=${TRAIN_BPD:-0}
 mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
 cd "$DIR"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
