@@ -54,6 +54,7 @@ fn bench_backend<Bk: burn::tensor::backend::Backend>(c: &mut Criterion, label: &
 }
 
 fn benches(c: &mut Criterion) {
+    scorelab::alloc::keep_freed_memory(); // as the CLI does
     bench_backend::<B>(c, "ndarray-f32");
     bench_backend::<BA>(c, "autodiff-ndarray-f32");
     println!("\nRK45 (rtol = atol = 1e-5) NFE for the probability-flow ODE, n = 1000:");

@@ -8,6 +8,8 @@
 //!   (steps/s; the second shows the fixed per-step cost).
 //!
 //! `cargo bench --bench train` (criterion reports time per iteration and the throughput).
+//! Like the CLI, the benchmarks keep freed memory in the process
+//! ([`scorelab::alloc::keep_freed_memory`]).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use scorelab::model::net::Architecture;
@@ -21,6 +23,7 @@ type AB = scorelab::CpuBackend<f32>;
 type B = burn::backend::NdArray<f32>;
 
 fn unet(c: &mut Criterion) {
+    scorelab::alloc::keep_freed_memory();
     let device = Default::default();
     let sde = Sde::from_name("ve-notebook").unwrap();
     let arch = Architecture::named("unet", 784).unwrap();
@@ -56,6 +59,7 @@ fn unet(c: &mut Criterion) {
 }
 
 fn mlp(c: &mut Criterion) {
+    scorelab::alloc::keep_freed_memory();
     let device = Default::default();
     let sde = Sde::from_name("vp").unwrap();
     let gmm = scorelab::model::presets::preset("ring8").unwrap();

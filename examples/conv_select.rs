@@ -19,6 +19,7 @@ fn ms<F: FnMut()>(mut f: F) -> f64 {
 }
 
 fn main() {
+    scorelab::alloc::keep_freed_memory(); // as the CLI does
     let d = Default::default();
     let n = 32;
     let rand = |shape: [usize; 4]| {

@@ -8,6 +8,8 @@
 //! [`solver`] ODE steppers; [`likelihood`] the probability-flow log-density; [`config`] the
 //! one settings shape; [`npy`] and [`stats`] data in and out; `web` the JavaScript façade.
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod alloc;
 pub mod config;
 pub mod data;
 pub mod error;

@@ -20,6 +20,7 @@ fn main() -> std::process::ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    scorelab::alloc::keep_freed_memory();
     cli::main()
 }
 
