@@ -11,6 +11,7 @@
 # package's src/digits), ckpt.safetensors (+ .loss.jsonl: a checkpoint with training state).
 # OUT receives mnist-ema.safetensors, bpd.npy, loss.jsonl, the logs, and the new checkpoint
 # split into 15 MB parts (ckpt.part.*; `cat` them back together).
+# To ship mnist-ema.safetensors: scripts/ship-mnist-manifest.py (carries the manifest's history).
 set -uo pipefail
 DIR=${DIR:-.dev}; OUT=${OUT:-runs/cuda}; TL=${TL:-330}; LT=${LT:-240}; BATCH=${BATCH:-128}
 LR=${LR:-2e-4}; EXTRA=${EXTRA:-}; TRAIN_BPD=${TRAIN_BPD:-0}
