@@ -69,6 +69,16 @@ impl Kernels {
     }
 }
 
+/// Output side of a valid convolution: `(h − k)/s + 1`.
+fn conv_side(h: usize, k: usize, stride: usize) -> usize {
+    (h - k) / stride + 1
+}
+
+/// Output side of a transposed convolution: `(h − 1)s + k + out_pad`.
+fn transposed_side(h: usize, k: usize, stride: usize, out_pad: usize) -> usize {
+    (h - 1) * stride + k + out_pad
+}
+
 fn stepped(start: usize, count: usize, step: usize) -> Slice {
     Slice::new(
         start as isize,
@@ -84,7 +94,7 @@ fn stepped(start: usize, count: usize, step: usize) -> Slice {
 pub fn conv2d<B: Backend>(x: Tensor<B, 4>, weight: Tensor<B, 4>, stride: usize) -> Tensor<B, 4> {
     let [n, c, h, w] = x.dims();
     let [o, _, k, _] = weight.dims();
-    let (ho, wo) = ((h - k) / stride + 1, (w - k) / stride + 1);
+    let (ho, wo) = (conv_side(h, k, stride), conv_side(w, k, stride));
     // Columns [n, ho, wo, c·k·k] with (c, i, j) ordered as the weight's flattening.
     let mut taps = Vec::with_capacity(k * k);
     for i in 0..k {
@@ -123,8 +133,8 @@ pub fn conv_transpose2d<B: Backend>(
     let [n, c, h, w] = x.dims();
     let [_, o, k, _] = weight.dims();
     let (ho, wo) = (
-        (h - 1) * stride + k + out_pad,
-        (w - 1) * stride + k + out_pad,
+        transposed_side(h, k, stride, out_pad),
+        transposed_side(w, k, stride, out_pad),
     );
     let rows = x.swap_dims(1, 2).swap_dims(2, 3).reshape([n * h * w, c]); // [n·h·w, c]
     let cols = rows
@@ -207,7 +217,7 @@ pub fn conv2d_gather<B: Backend>(
         return conv2d(x, weight, stride);
     }
     let [o, _, k, _] = weight.dims();
-    let (ho, wo) = ((h - k) / stride + 1, (w - k) / stride + 1);
+    let (ho, wo) = (conv_side(h, k, stride), conv_side(w, k, stride));
     let taps = tap_indices::<B>(ho, wo, k, stride, w, &x.device());
     let cols = x
         .permute([0, 2, 3, 1])
@@ -239,8 +249,8 @@ pub fn conv_transpose2d_gather<B: Backend>(
         return conv_transpose2d(x, weight, stride, out_pad);
     }
     let (ho, wo) = (
-        (h - 1) * stride + k + out_pad,
-        (w - 1) * stride + k + out_pad,
+        transposed_side(h, k, stride, out_pad),
+        transposed_side(w, k, stride, out_pad),
     );
     let device = x.device();
     let contributions = x
