@@ -32,7 +32,8 @@ pub enum Kernels {
     /// [`conv2d`] / [`conv_transpose2d`] here: im2col + one GEMM per layer.
     Matmul,
     /// [`conv2d_gather`] / [`conv_transpose2d_gather`]: one gather (or scatter-add) and one
-    /// GEMM per layer.
+    /// GEMM per layer; the U-Net also fuses each block's GroupNorm and SiLU
+    /// ([`super::norm_silu`]), which keeps the gather's channels-last layout.
     Gather,
     /// The backend's own `conv2d` / `conv_transpose2d` kernels (burn's modules).
     Backend,

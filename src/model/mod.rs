@@ -9,6 +9,7 @@ pub mod energy;
 pub mod gmm;
 pub mod mlp;
 pub mod net;
+pub mod norm_silu;
 pub mod presets;
 pub mod unet;
 

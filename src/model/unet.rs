@@ -19,6 +19,7 @@ use burn::tensor::{backend::Backend, Distribution, Tensor};
 use super::activation::silu;
 use super::conv::{conv2d, conv2d_gather, conv_transpose2d, conv_transpose2d_gather, Kernels};
 use super::net::Conditioning;
+use super::norm_silu::norm_silu;
 
 /// Architecture of [`UNet`] (stored in weight manifests).
 #[derive(Config, Debug, PartialEq)]
@@ -157,11 +158,6 @@ pub struct UNet<B: Backend> {
     pub side: usize,
 }
 
-/// `h + dense(embed)` broadcast over the image: `[n, c, h, w] + [n, c] → [n, c, h, w]`.
-fn add_embed<B: Backend>(h: Tensor<B, 4>, dense: &Linear<B>, embed: Tensor<B, 2>) -> Tensor<B, 4> {
-    h + dense.forward(embed).unsqueeze_dims::<4>(&[2, 3])
-}
-
 fn conv<B: Backend>(c: &Conv2d<B>, x: Tensor<B, 4>, kernels: Kernels) -> Tensor<B, 4> {
     match kernels {
         Kernels::Backend => c.forward(x),
@@ -212,8 +208,12 @@ impl<B: Backend> UNet<B> {
             self.embed
                 .forward(Tensor::cat(vec![proj.clone().sin(), proj.cos()], 1)),
         );
+        // SiLU(GroupNorm(h + dense(embed))): one fused operation on the CPU backend (with
+        // the gather convolutions, whose channels-last layout it keeps), burn's modules
+        // elsewhere (see [`super::norm_silu`]; `SCORELAB_NORM=burn` turns it off).
+        let fused = k == Kernels::Gather && super::norm_silu::fusion_enabled();
         let block = |h: Tensor<B, 4>, dense: &Linear<B>, norm: &GroupNorm<B>| {
-            silu(norm.forward(add_embed(h, dense, embed.clone())))
+            norm_silu(h, dense.forward(embed.clone()), norm, fused)
         };
         // Convolutions as matmuls on the CPU, the backend's kernels on CUDA (see
         // [`super::conv`]): the same results either way.
@@ -245,7 +245,10 @@ mod tests {
 
     /// The U-Net gives the same output and weight gradients with the im2col convolutions
     /// (strided slices, as on WebGPU), the gather ones (CPU) and the backend's own kernels
-    /// (CUDA), so a network trained on one runs on the others.
+    /// (CUDA), so a network trained on one runs on the others. `Gather` also takes the fused
+    /// GroupNorm + SiLU ([`crate::model::norm_silu`]); burn's GroupNorm gradient in f32 is
+    /// 1-2e-4 (relative) off the f64 value where the fused one is 3e-7 (its tests), so the
+    /// gradients are compared to 1e-3 of their largest entry.
     #[test]
     fn all_convolution_kernels_give_one_network() {
         type AB = Autodiff<NdArray<f32>>;
@@ -266,10 +269,10 @@ mod tests {
             let (y1, gw1, gc1) = run(k);
             y1.into_data()
                 .assert_approx_eq::<f32>(&y2.clone().into_data(), Tolerance::absolute(1e-3));
-            let tol = 1e-4 * scale(&gw1).max(1.0);
+            let tol = 1e-3 * scale(&gw1).max(1.0);
             gw1.into_data()
                 .assert_approx_eq::<f32>(&gw2.clone().into_data(), Tolerance::absolute(tol));
-            let tol = 1e-4 * scale(&gc1).max(1.0);
+            let tol = 1e-3 * scale(&gc1).max(1.0);
             gc1.into_data()
                 .assert_approx_eq::<f32>(&gc2.clone().into_data(), Tolerance::absolute(tol));
         }
