@@ -32,17 +32,20 @@ pub enum Kernels {
     /// [`conv2d`] / [`conv_transpose2d`] here: im2col + one GEMM per layer.
     Matmul,
     /// [`conv2d_gather`] / [`conv_transpose2d_gather`]: one gather (or scatter-add) and one
-    /// GEMM per layer; the U-Net also fuses each block's GroupNorm and SiLU
-    /// ([`super::norm_silu`]), which keeps the gather's channels-last layout.
+    /// GEMM per layer, from burn's tensor operations.
     Gather,
+    /// The CPU backend's own operations: [`super::cpu_conv`]'s convolutions and, in the
+    /// U-Net, [`super::norm_silu`]'s fused GroupNorm + SiLU, each with its gradient written
+    /// out (other backends given this choice take `Gather` and burn's modules).
+    Cpu,
     /// The backend's own `conv2d` / `conv_transpose2d` kernels (burn's modules).
     Backend,
 }
 
 impl Kernels {
-    /// `Gather` on the CPU backend (ndarray, whose transposed convolutions are scalar loops),
+    /// `Cpu` on the CPU backend (ndarray, whose transposed convolutions are scalar loops),
     /// the backend's kernels on CUDA. wgpu (WebGPU in the page, Vulkan natively) keeps
-    /// `Matmul`: it is what the page's tests cover. `SCORELAB_CONV=matmul|gather|backend`
+    /// `Matmul`: it is what the page's tests cover. `SCORELAB_CONV=matmul|gather|cpu|backend`
     /// overrides the choice (native builds; for benchmarks).
     pub fn for_backend<B: Backend>(device: &B::Device) -> Self {
         // Read once per process, not on every forward pass.
@@ -52,6 +55,7 @@ impl Kernels {
             let chosen = OVERRIDE.get_or_init(|| match std::env::var("SCORELAB_CONV").as_deref() {
                 Ok("matmul") => Some(Kernels::Matmul),
                 Ok("gather") => Some(Kernels::Gather),
+                Ok("cpu") => Some(Kernels::Cpu),
                 Ok("backend") => Some(Kernels::Backend),
                 _ => None,
             });
@@ -63,7 +67,7 @@ impl Kernels {
         if name.contains("cuda") {
             Kernels::Backend
         } else if name.contains("ndarray") {
-            Kernels::Gather
+            Kernels::Cpu
         } else {
             Kernels::Matmul
         }

@@ -5,6 +5,8 @@
 
 pub mod activation;
 pub mod conv;
+pub mod cpu_conv;
+mod cpu_ops;
 pub mod energy;
 pub mod gmm;
 pub mod mlp;

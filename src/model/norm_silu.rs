@@ -31,7 +31,6 @@
 //! `GroupNorm` and [`super::activation::silu`], and the tests below check that the two give
 //! one value and one set of gradients. First derivatives only, as burn's autodiff takes.
 
-use std::any::{Any, TypeId};
 use std::sync::Arc;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -39,15 +38,15 @@ use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::ndarray::NdArrayTensor;
-use burn::backend::{Autodiff, NdArray};
 use burn::nn::GroupNorm;
-use burn::tensor::ops::{FloatTensor, FloatTensorOps};
-use burn::tensor::{backend::Backend, DType, Tensor, TensorData, TensorMetadata, TensorPrimitive};
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{backend::Backend, Tensor, TensorMetadata, TensorPrimitive};
 
 use super::activation::silu;
-
-type Cpu = NdArray<f32>;
-type CpuAd = Autodiff<Cpu>;
+use super::cpu_ops::{
+    backend_of, cast, cpu_tensor, nchw_view, per_sample, with_channels_last, with_values, Cpu,
+    CpuAd, CpuBackend,
+};
 
 /// `SiLU(GroupNorm(h + e))` with `e` broadcast over the image. `fused`: take the CPU
 /// operation where the backend is burn's CPU backend in f32 (otherwise, and with
@@ -65,31 +64,25 @@ pub fn norm_silu<B: Backend>(
         (Some(g), Some(b)) if norm.affine => Some((g.val(), b.val())),
         _ => None,
     };
-    let same_dtype = h.dtype() == DType::F32 && e.dtype() == DType::F32;
-    if let (true, true, Some((gamma, beta))) = (fused, same_dtype, affine) {
-        let eps = norm.epsilon;
-        let groups = norm.num_groups;
-        let b = TypeId::of::<B>();
-        let prim = |t: Tensor<B, 4>| t.into_primitive().tensor();
-        let prim2 = |t: Tensor<B, 2>| t.into_primitive().tensor();
-        let prim1 = |t: Tensor<B, 1>| t.into_primitive().tensor();
-        if b == TypeId::of::<CpuAd>() {
-            let y = autodiff_forward(
-                cast(prim(h)),
-                cast(prim2(e)),
-                cast(prim1(gamma)),
-                cast(prim1(beta)),
-                groups,
-                eps,
-            );
-            return Tensor::from_primitive(TensorPrimitive::Float(cast(y)));
-        }
-        if b == TypeId::of::<Cpu>() {
-            let (h, e) = (cast(prim(h)), cast(prim2(e)));
-            let (g, bt) = (cast(prim1(gamma)), cast(prim1(beta)));
-            let y = plain_forward(&h, &e, &g, &bt, groups, eps).0;
-            return Tensor::from_primitive(TensorPrimitive::Float(cast(y)));
-        }
+    let backend = backend_of(&h).filter(|_| fused && backend_of(&e).is_some());
+    if let (Some(backend), Some((gamma, beta))) = (backend, affine) {
+        let (eps, groups) = (norm.epsilon, norm.num_groups);
+        let h = h.into_primitive().tensor();
+        let e = e.into_primitive().tensor();
+        let gamma = gamma.into_primitive().tensor();
+        let beta = beta.into_primitive().tensor();
+        let y = match backend {
+            CpuBackend::Autodiff => {
+                let y = autodiff_forward(cast(h), cast(e), cast(gamma), cast(beta), groups, eps);
+                cast(y)
+            }
+            CpuBackend::Plain => {
+                let (h, e) = (cast(h), cast(e));
+                let (g, b) = (cast(gamma), cast(beta));
+                cast(plain_forward(&h, &e, &g, &b, groups, eps).0)
+            }
+        };
+        return Tensor::from_primitive(TensorPrimitive::Float(y));
     }
     silu(norm.forward(h + e.unsqueeze_dims::<4>(&[2, 3])))
 }
@@ -104,13 +97,6 @@ pub fn fusion_enabled() -> bool {
     }
     #[cfg(target_arch = "wasm32")]
     true
-}
-
-/// Moves a value to the type it already is (checked by the caller through `TypeId`).
-fn cast<T: 'static, U: 'static>(t: T) -> U {
-    *(Box::new(t) as Box<dyn Any>)
-        .downcast::<U>()
-        .expect("norm_silu: backend types checked equal")
 }
 
 /// Sizes of one call: `n` samples, `p` pixels, `c` channels in `groups` groups.
@@ -131,35 +117,6 @@ impl Dims {
     fn m(&self) -> f64 {
         (self.p() * self.c / self.groups) as f64
     }
-}
-
-/// The tensor's values, channels-last when it is 4-D (`[n, c, H, W]` read as `[n, H, W, c]`),
-/// as one contiguous slice (a copy only when the memory is not already in that order).
-fn with_values<R>(t: &NdArrayTensor, f: impl FnOnce(&[f32]) -> R) -> R {
-    let NdArrayTensor::F32(s) = t else {
-        unreachable!("norm_silu: f32 checked by the caller")
-    };
-    let v = s.view();
-    let v = if v.ndim() == 4 {
-        v.permuted_axes(&[0usize, 2, 3, 1][..])
-    } else {
-        v
-    };
-    let v = v.as_standard_layout();
-    f(v.as_slice().expect("standard layout is contiguous"))
-}
-
-/// A channels-last buffer `[n, H, W, c]` as the tensor `[n, c, H, W]` (a permuted view).
-fn nchw_view(values: Vec<f32>, d: Dims) -> NdArrayTensor {
-    let t = Cpu::float_from_data(
-        TensorData::new(values, [d.n, d.h, d.w, d.c]),
-        &Default::default(),
-    );
-    Cpu::float_permute(t, &[0, 3, 1, 2])
-}
-
-fn cpu_tensor(values: Vec<f32>, shape: &[usize]) -> NdArrayTensor {
-    Cpu::float_from_data(TensorData::new(values, shape.to_vec()), &Default::default())
 }
 
 /// What the backward pass keeps: x̂ (channels-last), 1/sqrt(σ² + ε) per (sample, group), γ, β.
@@ -192,7 +149,7 @@ fn plain_forward(
     };
     let gamma = with_values(gamma, |v| v.to_vec());
     let beta = with_values(beta, |v| v.to_vec());
-    let (y, xhat, rstd) = with_values(h, |h| {
+    let (y, xhat, rstd) = with_channels_last(h, |h| {
         with_values(e, |e| forward_values(h, e, &gamma, &beta, d, eps))
     });
     let saved = Saved {
@@ -202,7 +159,7 @@ fn plain_forward(
         beta: Arc::new(beta),
         d,
     };
-    (nchw_view(y, d), saved)
+    (nchw_view(y, [d.n, d.h, d.w, d.c]), saved)
 }
 
 #[derive(Debug)]
@@ -216,11 +173,11 @@ impl Backward<Cpu, 4> for NormSiluBackward {
         let s = ops.state;
         let d = s.d;
         let dy = grads.consume::<Cpu>(&ops.node);
-        let g = with_values(&dy, |dy| {
+        let g = with_channels_last(&dy, |dy| {
             backward_values(dy, &s.xhat, &s.rstd, &s.gamma, &s.beta, d)
         });
         if let Some(node) = node_h {
-            grads.register::<Cpu>(node.id, nchw_view(g.dh, d));
+            grads.register::<Cpu>(node.id, nchw_view(g.dh, [d.n, d.h, d.w, d.c]));
         }
         if let Some(node) = node_e {
             grads.register::<Cpu>(node.id, cpu_tensor(g.de, &[d.n, d.c]));
@@ -264,33 +221,6 @@ fn autodiff_forward(
     {
         OpsKind::Tracked(prep) => prep.finish(saved, y),
         OpsKind::UnTracked(prep) => prep.finish(y),
-    }
-}
-
-/// Runs `f(sample, a_chunk, b_chunk)` for every sample's chunks of `a` (`ca` elements each)
-/// and `b` (`cb` each), on threads in native builds and in order in wasm, and collects the
-/// results in sample order.
-fn per_sample<T, F>(a: &mut [f32], b: &mut [f32], ca: usize, cb: usize, f: F) -> Vec<T>
-where
-    T: Send,
-    F: Fn(usize, &mut [f32], &mut [f32]) -> T + Sync + Send,
-{
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        use rayon::prelude::*;
-        a.par_chunks_mut(ca)
-            .zip(b.par_chunks_mut(cb))
-            .enumerate()
-            .map(|(i, (x, y))| f(i, x, y))
-            .collect()
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
-        a.chunks_mut(ca)
-            .zip(b.chunks_mut(cb))
-            .enumerate()
-            .map(|(i, (x, y))| f(i, x, y))
-            .collect()
     }
 }
 
@@ -448,9 +378,11 @@ fn backward_values(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::backend::{Autodiff, NdArray};
     use burn::module::{Module, Param};
     use burn::nn::GroupNormConfig;
     use burn::tensor::backend::AutodiffBackend;
+    use burn::tensor::TensorData;
     use burn::tensor::{Distribution, Tolerance};
 
     fn random<B: Backend, const D: usize>(shape: [usize; D]) -> Tensor<B, D> {

@@ -18,6 +18,7 @@ use burn::tensor::{backend::Backend, Distribution, Tensor};
 
 use super::activation::silu;
 use super::conv::{conv2d, conv2d_gather, conv_transpose2d, conv_transpose2d_gather, Kernels};
+use super::cpu_conv;
 use super::net::Conditioning;
 use super::norm_silu::norm_silu;
 
@@ -163,6 +164,7 @@ fn conv<B: Backend>(c: &Conv2d<B>, x: Tensor<B, 4>, kernels: Kernels) -> Tensor<
         Kernels::Backend => c.forward(x),
         Kernels::Matmul => conv2d(x, c.weight.val(), c.stride[0]),
         Kernels::Gather => conv2d_gather(x, c.weight.val(), c.stride[0]),
+        Kernels::Cpu => cpu_conv::conv2d(x, c.weight.val(), c.stride[0]),
     }
 }
 
@@ -172,6 +174,7 @@ fn tconv<B: Backend>(c: &ConvTranspose2d<B>, x: Tensor<B, 4>, kernels: Kernels) 
         Kernels::Backend => return c.forward(x),
         Kernels::Matmul => conv_transpose2d(x, w, stride, pad),
         Kernels::Gather => conv_transpose2d_gather(x, w, stride, pad),
+        Kernels::Cpu => cpu_conv::conv_transpose2d(x, w, stride, pad),
     };
     match &c.bias {
         Some(b) => y + b.val().reshape([1, -1, 1, 1]),
@@ -209,9 +212,9 @@ impl<B: Backend> UNet<B> {
                 .forward(Tensor::cat(vec![proj.clone().sin(), proj.cos()], 1)),
         );
         // SiLU(GroupNorm(h + dense(embed))): one fused operation on the CPU backend (with
-        // the gather convolutions, whose channels-last layout it keeps), burn's modules
+        // its own convolutions, whose channels-last layout it keeps), burn's modules
         // elsewhere (see [`super::norm_silu`]; `SCORELAB_NORM=burn` turns it off).
-        let fused = k == Kernels::Gather && super::norm_silu::fusion_enabled();
+        let fused = k == Kernels::Cpu && super::norm_silu::fusion_enabled();
         let block = |h: Tensor<B, 4>, dense: &Linear<B>, norm: &GroupNorm<B>| {
             norm_silu(h, dense.forward(embed.clone()), norm, fused)
         };
@@ -244,9 +247,9 @@ mod tests {
     use burn::tensor::Tolerance;
 
     /// The U-Net gives the same output and weight gradients with the im2col convolutions
-    /// (strided slices, as on WebGPU), the gather ones (CPU) and the backend's own kernels
-    /// (CUDA), so a network trained on one runs on the others. `Gather` also takes the fused
-    /// GroupNorm + SiLU ([`crate::model::norm_silu`]); burn's GroupNorm gradient in f32 is
+    /// (strided slices, as on WebGPU), the gather ones, the backend's own kernels (CUDA) and
+    /// the CPU backend's own operations, so a network trained on one runs on the others.
+    /// `Cpu` also takes the fused GroupNorm + SiLU ([`crate::model::norm_silu`]); burn's GroupNorm gradient in f32 is
     /// 1-2e-4 (relative) off the f64 value where the fused one is 3e-7 (its tests), so the
     /// gradients are compared to 1e-3 of their largest entry.
     #[test]
@@ -265,7 +268,7 @@ mod tests {
         };
         let (y2, gw2, gc2) = run(Kernels::Backend);
         let scale = |t: &Tensor<NdArray<f32>, 4>| t.clone().abs().max().into_scalar() as f64;
-        for k in [Kernels::Matmul, Kernels::Gather] {
+        for k in [Kernels::Matmul, Kernels::Gather, Kernels::Cpu] {
             let (y1, gw1, gc1) = run(k);
             y1.into_data()
                 .assert_approx_eq::<f32>(&y2.clone().into_data(), Tolerance::absolute(1e-3));
@@ -278,8 +281,8 @@ mod tests {
         }
         assert_eq!(
             Kernels::for_backend::<AB>(&d),
-            Kernels::Gather,
-            "the CPU backend takes the gather convolutions"
+            Kernels::Cpu,
+            "the CPU backend takes its own operations"
         );
     }
 }

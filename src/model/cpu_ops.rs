@@ -1,0 +1,160 @@
+//! What the CPU backend's own operations ([`super::norm_silu`], [`super::cpu_conv`]) share:
+//! reaching the concrete tensors of burn's CPU backend from generic code, channels-last
+//! buffers, per-sample threads and the GEMM.
+//!
+//! The operations are specialisations by type: generic code over `B: Backend` asks
+//! [`backend_of`] whether `B` is `NdArray<f32>` or `Autodiff<NdArray<f32>>` (a `TypeId`
+//! comparison) and, if so, moves its tensors to that type ([`cast`], which cannot fail after
+//! the check), runs plain Rust loops and `matrixmultiply`'s GEMM on the values, and registers
+//! the gradient with burn's autodiff as a custom operation (burn's `Backward` trait, as in its
+//! custom-kernel examples). Any other backend (WebGPU, Vulkan, CUDA, or ndarray in f64) takes
+//! the generic composition of burn's tensor operations, which the tests compare against.
+
+use std::any::{Any, TypeId};
+
+use burn::backend::ndarray::NdArrayTensor;
+use burn::backend::{Autodiff, NdArray};
+use burn::tensor::ops::FloatTensorOps;
+use burn::tensor::{backend::Backend, DType, Tensor, TensorData};
+
+pub(super) type Cpu = NdArray<f32>;
+pub(super) type CpuAd = Autodiff<Cpu>;
+
+/// Which of burn's CPU backends `B` is, for tensors of this dtype.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum CpuBackend {
+    /// `Autodiff<NdArray<f32>>` (training, likelihood).
+    Autodiff,
+    /// `NdArray<f32>` (inference).
+    Plain,
+}
+
+/// `Some` when `B` is burn's CPU backend in f32 (with or without autodiff) and the tensor is f32.
+pub(super) fn backend_of<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Option<CpuBackend> {
+    if t.dtype() != DType::F32 {
+        return None;
+    }
+    let b = TypeId::of::<B>();
+    if b == TypeId::of::<CpuAd>() {
+        Some(CpuBackend::Autodiff)
+    } else if b == TypeId::of::<Cpu>() {
+        Some(CpuBackend::Plain)
+    } else {
+        None
+    }
+}
+
+/// Moves a value to the type it already is (checked by the caller through `TypeId`).
+pub(super) fn cast<T: 'static, U: 'static>(t: T) -> U {
+    *(Box::new(t) as Box<dyn Any>)
+        .downcast::<U>()
+        .expect("CPU operations: backend types checked equal")
+}
+
+/// The tensor's values in row-major order, as one contiguous slice (a copy only when the
+/// memory is not already in that order).
+pub(super) fn with_values<R>(t: &NdArrayTensor, f: impl FnOnce(&[f32]) -> R) -> R {
+    values_in_order(t, false, f)
+}
+
+/// An image batch `[n, c, H, W]`'s values channels-last (`[n, H, W, c]`), as one contiguous
+/// slice (a copy only when the memory is not already in that order).
+pub(super) fn with_channels_last<R>(t: &NdArrayTensor, f: impl FnOnce(&[f32]) -> R) -> R {
+    values_in_order(t, true, f)
+}
+
+fn values_in_order<R>(t: &NdArrayTensor, channels_last: bool, f: impl FnOnce(&[f32]) -> R) -> R {
+    let NdArrayTensor::F32(s) = t else {
+        unreachable!("CPU operations: f32 checked by the caller")
+    };
+    let v = s.view();
+    let v = if channels_last {
+        assert_eq!(v.ndim(), 4, "channels-last values of a 4-D tensor");
+        v.permuted_axes(&[0usize, 2, 3, 1][..])
+    } else {
+        v
+    };
+    let v = v.as_standard_layout();
+    f(v.as_slice().expect("standard layout is contiguous"))
+}
+
+/// A channels-last buffer `[n, H, W, c]` as the tensor `[n, c, H, W]` (a permuted view).
+pub(super) fn nchw_view(values: Vec<f32>, nhwc: [usize; 4]) -> NdArrayTensor {
+    let t = Cpu::float_from_data(TensorData::new(values, nhwc), &Default::default());
+    Cpu::float_permute(t, &[0, 3, 1, 2])
+}
+
+pub(super) fn cpu_tensor(values: Vec<f32>, shape: &[usize]) -> NdArrayTensor {
+    Cpu::float_from_data(TensorData::new(values, shape.to_vec()), &Default::default())
+}
+
+/// Runs `f(sample, a_chunk, b_chunk)` for every sample's chunks of `a` (`ca` elements each)
+/// and `b` (`cb` each), on threads in native builds and in order in wasm, and collects the
+/// results in sample order.
+pub(super) fn per_sample<T, F>(a: &mut [f32], b: &mut [f32], ca: usize, cb: usize, f: F) -> Vec<T>
+where
+    T: Send,
+    F: Fn(usize, &mut [f32], &mut [f32]) -> T + Sync + Send,
+{
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        a.par_chunks_mut(ca)
+            .zip(b.par_chunks_mut(cb))
+            .enumerate()
+            .map(|(i, (x, y))| f(i, x, y))
+            .collect()
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        a.chunks_mut(ca)
+            .zip(b.chunks_mut(cb))
+            .enumerate()
+            .map(|(i, (x, y))| f(i, x, y))
+            .collect()
+    }
+}
+
+/// `C = op(A)·op(B)` for row-major `A` (`[m, k]`, or `[k, m]` read transposed when `ta`)
+/// and `B` (`[k, n]`, or `[n, k]` read transposed when `tb`): `matrixmultiply`'s SGEMM with
+/// strides, so no transpose is copied (threads on native builds).
+///
+/// # Shapes
+/// → `[m, n]`
+pub(super) fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    ta: bool,
+    b: &[f32],
+    tb: bool,
+) -> Vec<f32> {
+    assert!(a.len() == m * k && b.len() == k * n, "gemm: operand sizes");
+    let mut c = vec![0f32; m * n];
+    let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
+    let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
+    if m > 0 && n > 0 && k > 0 {
+        // SAFETY: the strides address exactly the m·k, k·n and m·n elements of the slices
+        // (sizes asserted above), and `c` does not alias `a` or `b`.
+        unsafe {
+            matrixmultiply::sgemm(
+                m,
+                k,
+                n,
+                1.0,
+                a.as_ptr(),
+                rsa,
+                csa,
+                b.as_ptr(),
+                rsb,
+                csb,
+                0.0,
+                c.as_mut_ptr(),
+                n as isize,
+                1,
+            );
+        }
+    }
+    c
+}
