@@ -1,10 +1,13 @@
 //! The notebook U-Net's convolutions on the CPU backend, forward + backward at batch 32:
-//! im2col by strided slices (`conv::conv2d`, as on WebGPU) against one gather / scatter-add
-//! per layer (`conv::conv2d_gather`, the CPU's choice), layer by layer and for the whole
-//! network. `cargo run --release --example conv_select`
+//! im2col by strided slices (`conv::conv2d`, as on WebGPU), one gather / scatter-add per
+//! layer from burn's operations (`conv::conv2d_gather`) and the CPU backend's own
+//! operations (`cpu_conv::conv2d`, the CPU's choice; for the whole network also the fused
+//! GroupNorm + SiLU), layer by layer and for the whole network.
+//! `cargo run --release --example conv_select`
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::{Distribution, Tensor};
 use scorelab::model::conv::{self, Kernels};
+use scorelab::model::cpu_conv;
 use scorelab::model::unet::UNetConfig;
 use std::time::Instant;
 type AB = Autodiff<NdArray<f32>>;
@@ -26,8 +29,8 @@ fn main() {
         Tensor::<AB, 4>::random(shape, Distribution::Normal(0., 1.), &d).require_grad()
     };
     println!(
-        "{:34} {:>9} {:>9}",
-        "layer (fwd+bwd, batch 32)", "slices", "gather"
+        "{:34} {:>9} {:>9} {:>9}",
+        "layer (fwd+bwd, batch 32)", "slices", "gather", "cpu"
     );
     // (c_in, c_out, side, stride) of the encoder's convolutions.
     for (c, o, h, s) in [
@@ -45,8 +48,11 @@ fn main() {
                 .sum()
                 .backward();
         });
+        let e = ms(|| {
+            let _ = cpu_conv::conv2d(x.clone(), w.clone(), s).sum().backward();
+        });
         println!(
-            "{:34} {a:7.1}ms {b:7.1}ms",
+            "{:34} {a:7.1}ms {b:7.1}ms {e:7.1}ms",
             format!("conv {c}->{o}, {h}x{h}, stride {s}")
         );
     }
@@ -68,8 +74,13 @@ fn main() {
                 .sum()
                 .backward();
         });
+        let e = ms(|| {
+            let _ = cpu_conv::conv_transpose2d(x.clone(), w.clone(), s, p)
+                .sum()
+                .backward();
+        });
         println!(
-            "{:34} {a:7.1}ms {b:7.1}ms",
+            "{:34} {a:7.1}ms {b:7.1}ms {e:7.1}ms",
             format!("tconv {c}->{o}, {h}x{h}, stride {s}")
         );
     }
@@ -82,6 +93,10 @@ fn main() {
             let _ = y.powi_scalar(2).mean().backward();
         })
     };
-    let (a, b) = (step(Kernels::Matmul), step(Kernels::Gather));
-    println!("{:34} {a:7.1}ms {b:7.1}ms", "whole U-Net");
+    let (a, b, e) = (
+        step(Kernels::Matmul),
+        step(Kernels::Gather),
+        step(Kernels::Cpu),
+    );
+    println!("{:34} {a:7.1}ms {b:7.1}ms {e:7.1}ms", "whole U-Net");
 }
