@@ -44,6 +44,19 @@ pub(super) fn backend_of<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Option
     }
 }
 
+/// Whether the fused layers ([`super::norm_silu`], [`super::linear_silu`]) may run:
+/// `SCORELAB_FUSE=off` turns them off (native builds; for benchmarks, read once per
+/// process). The convolutions have their own switch, `SCORELAB_CONV`.
+pub fn fusion_enabled() -> bool {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *ON.get_or_init(|| std::env::var("SCORELAB_FUSE").as_deref() != Ok("off"))
+    }
+    #[cfg(target_arch = "wasm32")]
+    true
+}
+
 /// Moves a value to the type it already is (checked by the caller through `TypeId`).
 pub(super) fn cast<T: 'static, U: 'static>(t: T) -> U {
     *(Box::new(t) as Box<dyn Any>)

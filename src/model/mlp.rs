@@ -10,7 +10,7 @@ use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{backend::Backend, Distribution, Tensor};
 
-use super::activation::silu;
+use super::linear_silu::linear_silu;
 
 /// Architecture of [`MlpScore`] (stored in weight manifests).
 #[derive(Config, Debug, PartialEq)]
@@ -109,9 +109,11 @@ impl<B: Backend> MlpScore<B> {
         let w = self.fourier.val().unsqueeze_dim::<2>(0); // [1, F]
         let proj = t.matmul(w) * (2.0 * std::f64::consts::PI); // [n, F]
         let h = Tensor::cat(vec![x, proj.clone().sin(), proj.cos()], 1);
-        let mut h = silu(self.input.forward(h));
+        // SiLU(Linear(h)): one operation with its gradient on the CPU backend, burn's
+        // modules elsewhere (see [`super::linear_silu`]).
+        let mut h = linear_silu(h, &self.input);
         for layer in &self.hidden {
-            h = silu(layer.forward(h));
+            h = linear_silu(h, layer);
         }
         self.output.forward(h)
     }

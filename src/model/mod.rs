@@ -9,6 +9,7 @@ pub mod cpu_conv;
 mod cpu_ops;
 pub mod energy;
 pub mod gmm;
+pub mod linear_silu;
 pub mod mlp;
 pub mod net;
 pub mod norm_silu;

@@ -87,18 +87,6 @@ pub fn norm_silu<B: Backend>(
     silu(norm.forward(h + e.unsqueeze_dims::<4>(&[2, 3])))
 }
 
-/// Whether the fused operation is allowed: `SCORELAB_NORM=burn` turns it off (native builds;
-/// for benchmarks, read once per process).
-pub fn fusion_enabled() -> bool {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *ON.get_or_init(|| std::env::var("SCORELAB_NORM").as_deref() != Ok("burn"))
-    }
-    #[cfg(target_arch = "wasm32")]
-    true
-}
-
 /// Sizes of one call: `n` samples, `p` pixels, `c` channels in `groups` groups.
 #[derive(Clone, Copy, Debug)]
 struct Dims {

@@ -213,8 +213,8 @@ impl<B: Backend> UNet<B> {
         );
         // SiLU(GroupNorm(h + dense(embed))): one fused operation on the CPU backend (with
         // its own convolutions, whose channels-last layout it keeps), burn's modules
-        // elsewhere (see [`super::norm_silu`]; `SCORELAB_NORM=burn` turns it off).
-        let fused = k == Kernels::Cpu && super::norm_silu::fusion_enabled();
+        // elsewhere (see [`super::norm_silu`]; `SCORELAB_FUSE=off` turns it off).
+        let fused = k == Kernels::Cpu && super::cpu_ops::fusion_enabled();
         let block = |h: Tensor<B, 4>, dense: &Linear<B>, norm: &GroupNorm<B>| {
             norm_silu(h, dense.forward(embed.clone()), norm, fused)
         };
