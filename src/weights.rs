@@ -338,20 +338,23 @@ pub fn param_shapes(arch: &Architecture) -> Vec<(String, Vec<usize>)> {
 pub const TRAIN_PREFIXES: [&str; 3] = ["train.model.", "train.adam.m1.", "train.adam.m2."];
 
 /// Check names and shapes against the architecture before anything is allocated: the
-/// sampling weights must all be present; the training state is all there or absent.
+/// sampling weights must all be present; the training weights are all there or absent, and
+/// so are Adam's moments (a file with training weights and no moments resumes with fresh
+/// ones: `scripts/resumable-from-ema.py` writes such a file from a stripped one).
 fn check_tensors(file: &WeightFile, what: &str) -> Result<()> {
     let arch = &file.manifest.architecture;
     arch.validate().map_err(|e| e.relabel(what))?;
     let expected = param_shapes(arch);
     let bad = |m: String| Error::invalid(what, m);
     let has_state = file.tensors.keys().any(|k| k.starts_with("train."));
+    let has_moments = file.tensors.keys().any(|k| k.starts_with("train.adam."));
     let mut names: Vec<(String, &Vec<usize>)> = vec![];
     for (name, shape) in &expected {
         names.push((name.clone(), shape));
         if has_state {
             for p in TRAIN_PREFIXES {
                 // Fixed (untrained) parameters have no Adam moments.
-                if p != "train.model." && name == "fourier" {
+                if p != "train.model." && (name == "fourier" || !has_moments) {
                     continue;
                 }
                 names.push((format!("{p}{name}"), shape));

@@ -438,6 +438,30 @@ fn resume_restores_weights_ema_and_adam_state() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("no training state"), "{e}");
+    // Training weights without Adam moments (what scripts/resumable-from-ema.py writes when
+    // a checkpoint's state is lost) resume with fresh moments; some moments without the
+    // others are refused.
+    let model_only: Vec<_> = sa
+        .iter()
+        .filter(|t| t.0.starts_with("train.model."))
+        .cloned()
+        .collect();
+    let mut tensors = pollster::block_on(weights::host_tensors(a.ema(), "")).unwrap();
+    tensors.extend(model_only);
+    let bytes = weights::encode(tensors.clone(), &manifest);
+    let mut c = Trainer::<AB>::new(arch.clone(), sde, cfg.clone(), data.clone(), &device).unwrap();
+    c.restore(&weights::parse(&bytes, "fresh").unwrap(), "fresh")
+        .unwrap();
+    assert_eq!(c.step, 20);
+    pollster::block_on(c.step()).unwrap();
+    let one_moment = sa
+        .iter()
+        .find(|t| t.0.starts_with("train.adam.m1."))
+        .unwrap();
+    tensors.push(one_moment.clone());
+    let partial = weights::parse(&weights::encode(tensors, &manifest), "partial").unwrap();
+    let e = c.restore(&partial, "partial").unwrap_err().to_string();
+    assert!(e.contains("is missing"), "{e}");
     let mut other =
         Trainer::<AB>::new(mlp(MlpScoreConfig::new(2)), sde, cfg, data, &device).unwrap();
     let e = other.restore(&file, "ckpt").unwrap_err().to_string();

@@ -38,8 +38,8 @@ use burn::tensor::{backend::Backend, Tensor, TensorPrimitive};
 
 use super::conv::{conv2d_gather, conv_transpose2d_gather};
 use super::cpu_ops::{
-    backend_of, cast, cpu_tensor, gemm, nchw_view, per_sample, with_channels_last, with_values,
-    Cpu, CpuAd, CpuBackend,
+    backend_of, cast, cpu_tensor, gemm, gemm_add, nchw_view, per_sample, with_channels_last,
+    with_values, Cpu, CpuAd, CpuBackend,
 };
 
 /// Valid (unpadded) 2-D convolution with stride s, no bias: burn's `conv2d`.
@@ -52,7 +52,13 @@ pub fn conv2d<B: Backend>(x: Tensor<B, 4>, weight: Tensor<B, 4>, stride: usize) 
             let [n, c, h, w] = x.dims();
             let [o, _, k, _] = weight.dims();
             let geo = Geometry::new(n, h, w, c, k, stride, 0);
-            run(b, Conv::Direct, geo, o, x, weight)
+            let op = ConvOp {
+                kind: Conv::Direct,
+                geo,
+                other: o,
+                split: vec![c],
+            };
+            run(b, op, vec![x], weight)
         }
         _ => conv2d_gather(x, weight, stride),
     }
@@ -69,38 +75,66 @@ pub fn conv_transpose2d<B: Backend>(
     stride: usize,
     out_pad: usize,
 ) -> Tensor<B, 4> {
-    match (backend_of(&x), backend_of(&weight)) {
-        (Some(b), Some(_)) => {
-            let [n, c, h, w] = x.dims();
-            let [_, o, k, _] = weight.dims();
+    conv_transpose2d_cat(vec![x], weight, stride, out_pad)
+}
+
+/// [`conv_transpose2d`] of the inputs concatenated along the channels (the U-Net decoder's
+/// skip connections, `tconv(cat[h, skip])`), without building the concatenation: the
+/// contributions are `Σ_p x_p·W_p` over the weight's row blocks.
+///
+/// # Shapes
+/// `parts: [n, c_p, h, w]` with `Σ c_p = c`, `weight: [c, o, k, k]` → as [`conv_transpose2d`]
+pub fn conv_transpose2d_cat<B: Backend>(
+    parts: Vec<Tensor<B, 4>>,
+    weight: Tensor<B, 4>,
+    stride: usize,
+    out_pad: usize,
+) -> Tensor<B, 4> {
+    let cpu = parts.iter().all(|x| backend_of(x).is_some());
+    match (backend_of(&weight), parts.len()) {
+        (Some(b), 1 | 2) if cpu => {
+            let [n, _, h, w] = parts[0].dims();
+            let [c, o, k, _] = weight.dims();
             let (ho, wo) = (
                 (h - 1) * stride + k + out_pad,
                 (w - 1) * stride + k + out_pad,
             );
             // The image the taps index is the output; x's grid is the tap grid.
             let geo = Geometry::new(n, ho, wo, o, k, stride, out_pad);
-            run(b, Conv::Transposed, geo, c, x, weight)
+            let split = parts.iter().map(|x| x.dims()[1]).collect();
+            let op = ConvOp {
+                kind: Conv::Transposed,
+                geo,
+                other: c,
+                split,
+            };
+            run(b, op, parts, weight)
         }
-        _ => conv_transpose2d_gather(x, weight, stride, out_pad),
+        _ => conv_transpose2d_gather(Tensor::cat(parts, 1), weight, stride, out_pad),
     }
 }
 
 fn run<B: Backend>(
     backend: CpuBackend,
-    kind: Conv,
-    geo: Geometry,
-    other: usize,
-    x: Tensor<B, 4>,
+    op: ConvOp,
+    xs: Vec<Tensor<B, 4>>,
     weight: Tensor<B, 4>,
 ) -> Tensor<B, 4> {
-    let op = ConvOp { kind, geo, other };
-    let (x, w) = (
-        x.into_primitive().tensor(),
-        weight.into_primitive().tensor(),
-    );
+    let xs: Vec<_> = xs
+        .into_iter()
+        .map(|x| x.into_primitive().tensor())
+        .collect();
+    let w = weight.into_primitive().tensor();
     let y = match backend {
-        CpuBackend::Autodiff => cast(autodiff_forward(op, cast(x), cast(w))),
-        CpuBackend::Plain => cast(op.forward(&cast(x), &cast(w)).0),
+        CpuBackend::Autodiff => cast(autodiff_forward(
+            op,
+            xs.into_iter().map(cast).collect(),
+            cast(w),
+        )),
+        CpuBackend::Plain => {
+            let xs: Vec<NdArrayTensor> = xs.into_iter().map(cast).collect();
+            cast(op.forward(&xs, &cast(w)).0)
+        }
     };
     Tensor::from_primitive(TensorPrimitive::Float(y))
 }
@@ -200,20 +234,23 @@ fn scatter(cols: &[f32], g: Geometry) -> Vec<f32> {
     img
 }
 
-/// One convolution: its kind, the tap geometry and the channel count of the other side
-/// (the output's for a convolution, the input's for a transposed one).
-#[derive(Clone, Copy, Debug)]
+/// One convolution: its kind, the tap geometry, the channel count of the other side (the
+/// output's for a convolution, the input's for a transposed one) and how the input's
+/// channels split into the parts it arrives in (one part, or a transposed convolution's
+/// concatenated inputs).
+#[derive(Clone, Debug)]
 struct ConvOp {
     kind: Conv,
     geo: Geometry,
     other: usize,
+    split: Vec<usize>,
 }
 
-/// What the backward pass keeps: the input channels-last and the weight as a matrix.
+/// What the backward pass keeps: the input parts channels-last and the weight as a matrix.
 #[derive(Clone, Debug)]
 struct Saved {
     op: ConvOp,
-    x: Arc<Vec<f32>>,
+    xs: Vec<Arc<Vec<f32>>>,
     wm: Arc<Vec<f32>>,
 }
 
@@ -279,13 +316,27 @@ impl ConvOp {
         [self.other, self.geo.c, self.geo.k, self.geo.k]
     }
 
-    /// Channels-last shape of the input.
-    fn input_nhwc(&self) -> [usize; 4] {
+    /// Channels-last shape of the input part with `c` channels.
+    fn input_nhwc(&self, c: usize) -> [usize; 4] {
         let g = self.geo;
         match self.kind {
-            Conv::Direct => [g.n, g.h, g.w, g.c],
-            Conv::Transposed => [g.n, g.gh, g.gw, self.other],
+            Conv::Direct => [g.n, g.h, g.w, c],
+            Conv::Transposed => [g.n, g.gh, g.gw, c],
         }
+    }
+
+    /// Each input part's rows of a transposed convolution's weight matrix `[c, (i, j, o)]`.
+    fn row_blocks<'a>(&self, wm: &'a [f32]) -> Vec<&'a [f32]> {
+        let taps = self.geo.taps();
+        let mut rest = wm;
+        self.split
+            .iter()
+            .map(|c| {
+                let (block, tail) = rest.split_at(c * taps);
+                rest = tail;
+                block
+            })
+            .collect()
     }
 
     /// Channels-last shape of the output.
@@ -298,79 +349,104 @@ impl ConvOp {
     }
 
     /// The output and what the backward pass needs.
-    fn forward(&self, x: &NdArrayTensor, w: &NdArrayTensor) -> (NdArrayTensor, Saved) {
-        let x = with_channels_last(x, |v| v.to_vec());
+    fn forward(&self, xs: &[NdArrayTensor], w: &NdArrayTensor) -> (NdArrayTensor, Saved) {
+        let xs: Vec<Vec<f32>> = xs
+            .iter()
+            .map(|x| with_channels_last(x, |v| v.to_vec()))
+            .collect();
         let wm = with_values(w, |v| self.weight_matrix(v));
         let g = self.geo;
-        let rows = g.n * g.gh * g.gw;
+        let (rows, taps) = (g.n * g.gh * g.gw, g.taps());
         let y = match self.kind {
             Conv::Direct => gemm(
                 rows,
-                g.taps(),
+                taps,
                 self.other,
-                &gather(&x, g),
+                &gather(&xs[0], g),
                 false,
                 &wm,
                 false,
             ),
             Conv::Transposed => {
-                scatter(&gemm(rows, self.other, g.taps(), &x, false, &wm, false), g)
+                let mut contributions = vec![0f32; rows * taps];
+                for ((x, wp), c) in xs.iter().zip(self.row_blocks(&wm)).zip(&self.split) {
+                    gemm_add(&mut contributions, rows, *c, taps, x, false, wp, false);
+                }
+                scatter(&contributions, g)
             }
         };
         let saved = Saved {
-            op: *self,
-            x: Arc::new(x),
+            op: self.clone(),
+            xs: xs.into_iter().map(Arc::new).collect(),
             wm: Arc::new(wm),
         };
         (nchw_view(y, self.output_nhwc()), saved)
     }
 
-    /// Gradients of the input and the weight (each only when asked for).
+    /// Gradients of the input parts and the weight (each only when asked for).
     fn backward(
         &self,
         saved: &Saved,
         dy: &[f32],
-        want_x: bool,
+        want_x: &[bool],
         want_w: bool,
-    ) -> (Option<NdArrayTensor>, Option<NdArrayTensor>) {
+    ) -> (Vec<Option<NdArrayTensor>>, Option<NdArrayTensor>) {
         let g = self.geo;
         let (rows, taps, other) = (g.n * g.gh * g.gw, g.taps(), self.other);
-        let (dx, dwm) = match self.kind {
+        let (dxs, dwm): (Vec<Option<Vec<f32>>>, _) = match self.kind {
             Conv::Direct => {
-                let dx = want_x
+                let dx = want_x[0]
                     .then(|| scatter(&gemm(rows, other, taps, dy, false, &saved.wm, true), g));
-                let dwm =
-                    want_w.then(|| gemm(taps, rows, other, &gather(&saved.x, g), true, dy, false));
-                (dx, dwm)
+                let dwm = want_w
+                    .then(|| gemm(taps, rows, other, &gather(&saved.xs[0], g), true, dy, false));
+                (vec![dx], dwm)
             }
             Conv::Transposed => {
                 let cols = gather(dy, g);
-                let dx = want_x.then(|| gemm(rows, taps, other, &cols, false, &saved.wm, true));
-                let dwm = want_w.then(|| gemm(other, rows, taps, &saved.x, true, &cols, false));
-                (dx, dwm)
+                let blocks = self.row_blocks(&saved.wm);
+                let dxs = (0..self.split.len())
+                    .map(|p| {
+                        let c = self.split[p];
+                        want_x[p].then(|| gemm(rows, taps, c, &cols, false, blocks[p], true))
+                    })
+                    .collect();
+                let dwm = want_w.then(|| {
+                    let parts = saved.xs.iter().zip(&self.split);
+                    let per_part = parts.map(|(x, c)| gemm(*c, rows, taps, x, true, &cols, false));
+                    per_part.collect::<Vec<_>>().concat()
+                });
+                (dxs, dwm)
             }
         };
-        let dx = dx.map(|v| nchw_view(v, self.input_nhwc()));
+        let dxs = dxs
+            .into_iter()
+            .zip(&self.split)
+            .map(|(dx, c)| dx.map(|v| nchw_view(v, self.input_nhwc(*c))))
+            .collect();
         let dw = dwm.map(|m| cpu_tensor(self.weight_from_matrix(&m), &self.weight_shape()));
-        (dx, dw)
+        (dxs, dw)
     }
 }
 
+/// The backward step of a convolution with `N − 1` input parts and the weight as parents.
 #[derive(Debug)]
-struct ConvBackward;
+struct ConvBackward<const N: usize>;
 
-impl Backward<Cpu, 2> for ConvBackward {
+impl<const N: usize> Backward<Cpu, N> for ConvBackward<N> {
     type State = Saved;
 
-    fn backward(self, ops: Ops<Saved, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_x, node_w] = ops.parents;
+    fn backward(self, ops: Ops<Saved, N>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let mut parents: Vec<_> = ops.parents.into_iter().collect();
+        let node_w = parents.pop().flatten();
         let dy = grads.consume::<Cpu>(&ops.node);
         let s = ops.state;
-        let (dx, dw) = with_channels_last(&dy, |dy| {
-            s.op.backward(&s, dy, node_x.is_some(), node_w.is_some())
-        });
-        if let (Some(node), Some(dx)) = (node_x, dx) {
-            grads.register::<Cpu>(node.id, dx);
+        let want_x: Vec<bool> = parents.iter().map(Option::is_some).collect();
+        let (dxs, dw) =
+            with_channels_last(&dy, |dy| s.op.backward(&s, dy, &want_x, node_w.is_some()));
+        for (node, dx) in parents.into_iter().zip(dxs) {
+            if let (Some(node), Some(dx)) = (node, dx) {
+                grads.register::<Cpu>(node.id, dx);
+            }
         }
         if let (Some(node), Some(dw)) = (node_w, dw) {
             grads.register::<Cpu>(node.id, dw);
@@ -380,18 +456,28 @@ impl Backward<Cpu, 2> for ConvBackward {
 
 fn autodiff_forward(
     op: ConvOp,
-    x: FloatTensor<CpuAd>,
+    xs: Vec<FloatTensor<CpuAd>>,
     w: FloatTensor<CpuAd>,
 ) -> FloatTensor<CpuAd> {
-    let nodes = [x.node.clone(), w.node.clone()];
-    let (y, saved) = op.forward(&x.primitive, &w.primitive);
-    match ConvBackward
-        .prepare::<NoCheckpointing>(nodes)
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => prep.finish(saved, y),
-        OpsKind::UnTracked(prep) => prep.finish(y),
+    let primitives: Vec<NdArrayTensor> = xs.iter().map(|x| x.primitive.clone()).collect();
+    let (y, saved) = op.forward(&primitives, &w.primitive);
+    // The parents' count is part of the step's type: one input part or two.
+    macro_rules! finish {
+        ($nodes:expr) => {
+            match ConvBackward
+                .prepare::<NoCheckpointing>($nodes)
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => prep.finish(saved, y),
+                OpsKind::UnTracked(prep) => prep.finish(y),
+            }
+        };
+    }
+    match xs.as_slice() {
+        [x] => finish!([x.node.clone(), w.node.clone()]),
+        [a, b] => finish!([a.node.clone(), b.node.clone(), w.node.clone()]),
+        _ => unreachable!("one or two input parts (checked by the caller)"),
     }
 }
 
@@ -472,6 +558,38 @@ mod tests {
                 let ours = |x, w| conv_transpose2d(x, w, stride, pad);
                 check([2, c, 5, 6], [c, o, 3, 3], ours, theirs);
             }
+        }
+    }
+
+    /// Two input parts give what their concatenation gives, in value and in the gradients
+    /// of both parts and the weight (one part given channels-last).
+    #[test]
+    fn concatenated_parts_equal_the_concatenation() {
+        let d = Default::default();
+        let normal = Distribution::Normal(0., 1.);
+        let a = Tensor::<AB, 4>::random([2, 3, 5, 4], normal, &d).require_grad();
+        let b = Tensor::<AB, 4>::random([2, 5, 4, 6], normal, &d)
+            .permute([0, 3, 1, 2])
+            .require_grad();
+        let w = Tensor::<AB, 4>::random([9, 4, 3, 3], normal, &d).require_grad();
+        let r = Tensor::<AB, 4>::random([2, 4, 12, 10], normal, &d);
+        let run = |split: bool| {
+            let y = if split {
+                conv_transpose2d_cat(vec![a.clone(), b.clone()], w.clone(), 2, 1)
+            } else {
+                conv_transpose2d(Tensor::cat(vec![a.clone(), b.clone()], 1), w.clone(), 2, 1)
+            };
+            let g = (y.clone() * r.clone()).sum().backward();
+            let (ga, gb, gw) = (
+                a.grad(&g).unwrap(),
+                b.grad(&g).unwrap(),
+                w.grad(&g).unwrap(),
+            );
+            [y.inner(), ga, gb, gw]
+        };
+        let tol = Tolerance::absolute(1e-4);
+        for (x, y) in run(true).into_iter().zip(run(false)) {
+            x.into_data().assert_approx_eq::<f32>(&y.into_data(), tol);
         }
     }
 

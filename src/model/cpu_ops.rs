@@ -143,8 +143,30 @@ pub(super) fn gemm(
     b: &[f32],
     tb: bool,
 ) -> Vec<f32> {
-    assert!(a.len() == m * k && b.len() == k * n, "gemm: operand sizes");
     let mut c = vec![0f32; m * n];
+    gemm_add(&mut c, m, k, n, a, ta, b, tb);
+    c
+}
+
+/// `C += op(A)·op(B)`, as [`gemm`].
+///
+/// # Shapes
+/// `c: [m, n]`
+#[allow(clippy::too_many_arguments)]
+pub(super) fn gemm_add(
+    c: &mut [f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    ta: bool,
+    b: &[f32],
+    tb: bool,
+) {
+    assert!(
+        a.len() == m * k && b.len() == k * n && c.len() == m * n,
+        "gemm: operand sizes"
+    );
     let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
     let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
     if m > 0 && n > 0 && k > 0 {
@@ -162,12 +184,11 @@ pub(super) fn gemm(
                 b.as_ptr(),
                 rsb,
                 csb,
-                0.0,
+                1.0,
                 c.as_mut_ptr(),
                 n as isize,
                 1,
             );
         }
     }
-    c
 }

@@ -168,13 +168,20 @@ fn conv<B: Backend>(c: &Conv2d<B>, x: Tensor<B, 4>, kernels: Kernels) -> Tensor<
     }
 }
 
-fn tconv<B: Backend>(c: &ConvTranspose2d<B>, x: Tensor<B, 4>, kernels: Kernels) -> Tensor<B, 4> {
+/// The transposed convolution of the channel concatenation of `parts` (a decoder block's
+/// input and its skip connection, or one tensor).
+fn tconv<B: Backend>(
+    c: &ConvTranspose2d<B>,
+    parts: Vec<Tensor<B, 4>>,
+    kernels: Kernels,
+) -> Tensor<B, 4> {
     let (w, stride, pad) = (c.weight.val(), c.stride[0], c.padding_out[0]);
     let y = match kernels {
-        Kernels::Backend => return c.forward(x),
-        Kernels::Matmul => conv_transpose2d(x, w, stride, pad),
-        Kernels::Gather => conv_transpose2d_gather(x, w, stride, pad),
-        Kernels::Cpu => cpu_conv::conv_transpose2d(x, w, stride, pad),
+        // The CPU operation reads the parts without building the concatenation.
+        Kernels::Cpu => cpu_conv::conv_transpose2d_cat(parts, w, stride, pad),
+        Kernels::Backend => return c.forward(Tensor::cat(parts, 1)),
+        Kernels::Matmul => conv_transpose2d(Tensor::cat(parts, 1), w, stride, pad),
+        Kernels::Gather => conv_transpose2d_gather(Tensor::cat(parts, 1), w, stride, pad),
     };
     match &c.bias {
         Some(b) => y + b.val().reshape([1, -1, 1, 1]),
@@ -224,18 +231,22 @@ impl<B: Backend> UNet<B> {
         let h2 = block(conv(&self.conv2, h1.clone(), k), &self.dense2, &self.gnorm2);
         let h3 = block(conv(&self.conv3, h2.clone(), k), &self.dense3, &self.gnorm3);
         let h4 = block(conv(&self.conv4, h3.clone(), k), &self.dense4, &self.gnorm4);
-        let h = block(tconv(&self.tconv4, h4, k), &self.dense5, &self.tgnorm4);
         let h = block(
-            tconv(&self.tconv3, Tensor::cat(vec![h, h3], 1), k),
+            tconv(&self.tconv4, vec![h4], k),
+            &self.dense5,
+            &self.tgnorm4,
+        );
+        let h = block(
+            tconv(&self.tconv3, vec![h, h3], k),
             &self.dense6,
             &self.tgnorm3,
         );
         let h = block(
-            tconv(&self.tconv2, Tensor::cat(vec![h, h2], 1), k),
+            tconv(&self.tconv2, vec![h, h2], k),
             &self.dense7,
             &self.tgnorm2,
         );
-        let h = tconv(&self.tconv1, Tensor::cat(vec![h, h1], 1), k);
+        let h = tconv(&self.tconv1, vec![h, h1], k);
         h.reshape([n, d])
     }
 }
