@@ -13,6 +13,10 @@ are. Check the result with `scorelab info OUT`.
       OUT.safetensors --bpd 2.8263 --nfe 812 --lik-seconds 121 \
       --command "steps 33438-42255: the same at --batch 128 --lr 2e-4" \
       --history "39055: 2.860, 42255: 2.826 (all 1000; this file)"
+
+Optional: --lik-command (the likelihood command, when it differs from the shipped one's),
+--where (where it ran, default "one H100"), --backend (replaces metrics.backend), and
+--extra KEY=JSON (more metrics, e.g. the same figure at another epsilon).
 """
 import argparse, json, struct
 
@@ -31,17 +35,21 @@ def main():
     ap.add_argument('--lik-seconds', type=float, required=True)
     ap.add_argument('--command', required=True, help='appended to metrics.command after "; "')
     ap.add_argument('--history', required=True, help='appended to metrics.history after "; "')
+    ap.add_argument('--lik-command', help='the likelihood command, if not the shipped one')
+    ap.add_argument('--where', default='one H100', help='where the likelihood ran')
+    ap.add_argument('--backend', help='replaces metrics.backend')
+    ap.add_argument('--extra', action='append', default=[], help='KEY=JSON, another metric')
     a = ap.parse_args()
     hdr, body = read(a.new)
     old, _ = read(a.shipped)
     man = json.loads(hdr['__metadata__']['scorelab'])
     prev = json.loads(old['__metadata__']['scorelab'])['metrics']
     bpd = prev['bits_per_dim_heldout']
-    cmd = bpd['command'].split(' (')[0]
+    cmd = a.lik_command or bpd['command'].split(' (')[0]
     man['metrics'] = {
-        'backend': prev['backend'],
+        'backend': a.backend or prev['backend'],
         'bits_per_dim_heldout': {
-            'command': f"{cmd} ({a.lik_seconds:.0f} s on one H100)",
+            'command': f"{cmd} ({a.lik_seconds:.0f} s on {a.where})",
             'digits': 1000, 'nfe': a.nfe, 'value': a.bpd},
         'command': prev['command'] + '; ' + a.command,
         'history': prev['history'].replace('; this file', '') + '; ' + a.history,
@@ -49,6 +57,9 @@ def main():
         'seconds': man['metrics']['seconds'],
         'steps_per_second': man['metrics']['steps_per_second'],
     }
+    for kv in a.extra:
+        k, v = kv.split('=', 1)
+        man['metrics'][k] = json.loads(v)
     hdr['__metadata__']['scorelab'] = json.dumps(man, separators=(',', ':'))
     h = json.dumps(hdr, separators=(',', ':')).encode()
     h += b' ' * ((8 - len(h) % 8) % 8)

@@ -44,6 +44,19 @@ pub struct Manifest {
     pub metrics: BTreeMap<String, serde_json::Value>,
 }
 
+impl Manifest {
+    /// The ε whose `p_ε` the network's likelihood is of: its smallest training time (t is drawn
+    /// from `[t_eps, 1]`, so σ(t_eps) is the smallest noise level it learned), or the notebook's
+    /// 1e-5 for a file without training settings.
+    ///
+    /// For images this matters: bits/dim of `p_ε` include the cost of smoothing the dequantised
+    /// pixels by `N(0, σ(ε)²)`, about 1 bit per background pixel at σ = 0.8/256 (ve-notebook at
+    /// ε = 1e-5) and ~0.1 at σ = 0.08/256 (ε = 1e-7); see ARCHITECTURE.md.
+    pub fn likelihood_t_eps(&self) -> f64 {
+        self.training.as_ref().map_or(1e-5, |t| t.t_eps)
+    }
+}
+
 struct Named<B: Backend> {
     path: Vec<String>,
     out: Vec<(String, Tensor<B, 1>, Vec<usize>)>,

@@ -396,6 +396,8 @@ fn train_writes_a_weight_file_that_sample_info_and_likelihood_read() {
         "16",
         "--layers",
         "2",
+        "--t-eps",
+        "1e-3",
         "--out",
         ws,
     ]);
@@ -408,6 +410,7 @@ fn train_writes_a_weight_file_that_sample_info_and_likelihood_read() {
         ok && out.contains("\"steps\": 30") && out.contains("hidden.0.weight"),
         "{out}"
     );
+    assert!(out.contains("\"t_eps\": 0.001"), "{out}");
     let s = dir.path().join("s.npy");
     let (ok, _, err) = scorelab(&[
         "sample",
@@ -442,6 +445,8 @@ fn train_writes_a_weight_file_that_sample_info_and_likelihood_read() {
         "1e-3",
     ]);
     assert!(ok, "{err}");
+    // the density is of p_eps at the network's own smallest training time unless --t-end says
+    assert!(err.contains("at eps = 1e-3"), "{err}");
     fails_with(
         &[
             "sample",
@@ -524,6 +529,10 @@ fn train_writes_a_weight_file_that_sample_info_and_likelihood_read() {
             n,
         ],
         "std2, likelihood",
+    );
+    fails_with(
+        &["train", "--data", "moons", "--t-eps", "1e-9", "--out", n],
+        "invalid --t-eps",
     );
     fails_with(
         &[

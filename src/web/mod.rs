@@ -59,6 +59,8 @@ struct Run<B: Backend> {
     /// The mixture samples are compared with: the preset, or the preset a network was trained on.
     gmm: Option<Gmm>,
     model: Box<dyn ScoreModel<B>>,
+    /// ε of the density `bits_per_dim` reports (`Manifest::likelihood_t_eps`).
+    likelihood_t_eps: f64,
     sampler: Sampler<B>,
     last: Option<StepInfo>,
 }
@@ -66,6 +68,7 @@ struct Run<B: Backend> {
 impl<B: Backend> Run<B> {
     fn new(settings: Settings, device: B::Device, nets: &Nets) -> crate::Result<Self> {
         settings.validate()?;
+        let mut likelihood_t_eps = crate::likelihood::LikelihoodConfig::default().t_end;
         let (model, gmm): (Box<dyn ScoreModel<B>>, Option<Gmm>) =
             if settings.model.starts_with("weights:") {
                 let file = nets.borrow().get(&settings.model).cloned().ok_or_else(|| {
@@ -86,6 +89,7 @@ impl<B: Backend> Run<B> {
                         ),
                     ));
                 }
+                likelihood_t_eps = file.manifest.likelihood_t_eps();
                 (
                     Box::new(weights::load_score::<B>(&file, "model", &device)?),
                     presets::preset(&file.manifest.data).ok(),
@@ -111,6 +115,7 @@ impl<B: Backend> Run<B> {
             settings,
             gmm,
             model,
+            likelihood_t_eps,
             sampler,
             last: None,
         })
@@ -212,7 +217,8 @@ impl<B: AutodiffBackend> Run<B> {
 impl<B: AutodiffBackend> Run<B> {
     /// Bits per dimension of 28×28 images (n·784 values in [0, 1]): quantised to 8 bits,
     /// uniformly dequantised, then the probability-flow ODE likelihood with one Hutchinson
-    /// probe (as `scorelab likelihood --estimator hutchinson --bpd`).
+    /// probe, of `p_ε` at the network's smallest training time (as `scorelab likelihood
+    /// --estimator hutchinson --bpd`).
     async fn bits_per_dim(&self, pixels: &[f32]) -> crate::Result<BitsPerDim> {
         use crate::data::images::{dequantize, PIXELS};
         let d = self.model.dim();
@@ -242,6 +248,7 @@ impl<B: AutodiffBackend> Run<B> {
         let n = x.len() / d;
         let cfg = crate::likelihood::LikelihoodConfig {
             estimator: crate::likelihood::Estimator::Hutchinson,
+            t_end: self.likelihood_t_eps,
             ..Default::default()
         };
         let x = crate::tensor::host_tensor::<B, 2>(x, [n, d], &self.device);

@@ -209,9 +209,10 @@ struct LikelihoodArgs {
     /// RK45 absolute tolerance
     #[arg(long, default_value_t = 1e-5)]
     atol: f64,
-    /// Start time epsilon of the ODE (the density is of p_eps)
-    #[arg(long, default_value_t = 1e-5)]
-    t_end: f64,
+    /// Start time epsilon of the ODE (the density is of p_eps) [default: a trained network's
+    /// --t-eps from its manifest, else 1e-5]
+    #[arg(long)]
+    t_end: Option<f64>,
     /// Density at t=1: sde (the prior N(0, v(1) I)) or model (the mixture's exact p_1)
     #[arg(long, default_value = "sde")]
     prior: String,
@@ -766,13 +767,17 @@ async fn likelihood_on<B: AutodiffBackend>(
     let estimator: Estimator = parse_choice("--estimator", &a.estimator, "exact, hutchinson")?;
     let probe: Probe = parse_choice("--probe", &a.probe, "gaussian, rademacher")?;
     let prior: Prior = parse_choice("--prior", &a.prior, "sde, model")?;
+    let t_end = a.t_end.unwrap_or(match &loaded {
+        Loaded::Net(file) => file.manifest.likelihood_t_eps(),
+        Loaded::Exact(_) => 1e-5,
+    });
     let cfg = LikelihoodConfig {
         estimator,
         probe,
         probes: a.probes,
         rtol: a.rtol,
         atol: a.atol,
-        t_end: a.t_end,
+        t_end,
         prior,
     };
     cfg.validate().map_err(|e| match e {
@@ -806,13 +811,13 @@ async fn likelihood_on<B: AutodiffBackend>(
     npy::write(&a.out, &[n], &vals)?;
     let mean = out.iter().sum::<f64>() / n as f64;
     eprintln!(
-        "{n} points: mean log p = {mean:.4} nats ({:.4} bits/dim as [0,1] data), NFE {nfe}, {:.2} s -> {}",
+        "{n} points: mean log p = {mean:.4} nats ({:.4} bits/dim as [0,1] data) of p_eps at eps = {t_end:e}, NFE {nfe}, {:.2} s -> {}",
         bits_per_dim(mean, d),
         started.elapsed().as_secs_f64(),
         a.out
     );
     if let Loaded::Exact(gmm) = &loaded {
-        let exact = gmm.log_prob_host(&sde, a.t_end, &data.data);
+        let exact = gmm.log_prob_host(&sde, t_end, &data.data);
         let gap = out
             .iter()
             .zip(&exact)

@@ -38,11 +38,16 @@ pub struct TrainArgs {
     /// λ(t): std2 (the notebook) or likelihood (g²)
     #[arg(long, default_value = "std2")]
     weighting: String,
-    /// How t is drawn (dsm, ssm, ism): uniform on [1e-5, 1], or importance (log noise level
+    /// How t is drawn (dsm, ssm, ism): uniform on [--t-eps, 1], or importance (log noise level
     /// uniform, density ∝ g²/std², Song et al. 2021b; rows reweighted so the objective is
     /// unchanged; with --weighting likelihood it is the low-variance likelihood objective)
     #[arg(long, default_value = "uniform")]
     t_sampling: String,
+    /// Smallest training time ε (dsm, ssm, ism): t is drawn from [ε, 1], so σ(ε) is the
+    /// smallest noise level the network learns, and `scorelab likelihood` computes the density
+    /// of p_ε by default. 1e-7 to 0.5
+    #[arg(long, default_value_t = 1e-5)]
+    t_eps: f64,
     /// ssm: projection distribution, gaussian or rademacher
     #[arg(long, default_value = "gaussian")]
     probe: String,
@@ -289,7 +294,7 @@ async fn train_on<B: AutodiffBackend>(a: TrainArgs, device: B::Device) -> Result
         grad_clip: a.grad_clip,
         ema: a.ema,
         seed: a.seed,
-        t_eps: 1e-5,
+        t_eps: a.t_eps,
         weighting: match weighting {
             Weighting::Likelihood => weighting,
             Weighting::Std2 => named.weighting,
