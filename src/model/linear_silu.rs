@@ -32,8 +32,8 @@ use burn::tensor::{backend::Backend, Tensor, TensorPrimitive};
 
 use super::activation::silu;
 use super::cpu_ops::{
-    backend_of, cast, cpu_tensor, fusion_enabled, gemm, per_sample, with_values, Cpu, CpuAd,
-    CpuBackend,
+    backend_of, cast, cpu_tensor, fusion_enabled, gemm, per_sample, sigmoid, with_values, Cpu,
+    CpuAd, CpuBackend,
 };
 
 /// `SiLU(layer(x))`: the CPU operation on burn's CPU backend in f32, burn's `Linear` and
@@ -83,11 +83,11 @@ fn forward(x: &NdArrayTensor, w: &NdArrayTensor, b: &NdArrayTensor) -> (NdArrayT
     let chunk = ROWS_PER_TASK * dout;
     per_sample(&mut y, &mut slope, chunk, chunk, |_, y, slope| {
         for (y, k) in y.chunks_exact_mut(dout).zip(slope.chunks_exact_mut(dout)) {
-            for o in 0..dout {
-                let z = y[o] + b[o];
-                let s = 1.0 / (1.0 + (-z).exp());
-                y[o] = z * s;
-                k[o] = s + z * s * (1.0 - s);
+            for ((y, k), b) in y.iter_mut().zip(k.iter_mut()).zip(&b) {
+                let z = *y + b;
+                let s = sigmoid(z);
+                *y = z * s;
+                *k = s + z * s * (1.0 - s);
             }
         }
     });

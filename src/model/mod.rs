@@ -6,7 +6,7 @@
 pub mod activation;
 pub mod conv;
 pub mod cpu_conv;
-mod cpu_ops;
+pub(crate) mod cpu_ops;
 pub mod energy;
 pub mod gmm;
 pub mod linear_silu;

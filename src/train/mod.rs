@@ -8,6 +8,7 @@
 //! The trainer is Adam with linear learning-rate warm-up, per-parameter gradient-norm
 //! clipping (burn's `GradientClippingConfig::Norm`) and an EMA of the weights for sampling.
 
+pub mod adam;
 pub mod fisher;
 pub mod trainer;
 

@@ -2,6 +2,7 @@
 //! gradient clipping, EMA weights, seeded batches and noise, a NaN/Inf guard that keeps the
 //! last good weights. Each [`Trainer::step`] is async because it reads the loss back.
 
+use super::adam::ClippedAdam;
 use crate::error::{count, in_range, Error, Result};
 use crate::model::net::{Architecture, Net, NetScore};
 use crate::rng::Noise;
@@ -10,11 +11,9 @@ use crate::sde::Sde;
 use crate::tensor::{host_tensor, read_f32, read_scalar};
 use crate::weights::{self, HostTensor, WeightFile};
 use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param};
-use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::record::AdaptorRecord;
 use burn::optim::{
-    adaptor::OptimizerAdaptor, Adam, AdamConfig, AdamState, AdaptiveMomentumState, GradientsParams,
-    Optimizer,
+    adaptor::OptimizerAdaptor, AdamState, AdaptiveMomentumState, GradientsParams, Optimizer,
 };
 use burn::tensor::{backend::AutodiffBackend, backend::Backend, Tensor};
 use rand::Rng;
@@ -328,14 +327,17 @@ impl<B: Backend> ModuleMapper<B> for EmaUpdate<B> {
             .next()
             .expect("the EMA and the raw network have the same parameters");
         let shape = old.shape();
-        let new = old * self.decay + cur.reshape(shape) * (1.0 - self.decay);
+        let new = match super::adam::ema_cpu(&old, &cur, self.decay) {
+            Some(new) => new,
+            None => old * self.decay + cur.reshape(shape) * (1.0 - self.decay),
+        };
         Param::from_mapped_value(id, new, mapper)
     }
 }
 
 /// Adam's moments of one parameter, flattened (ranks 1 to 4 occur in our networks).
 fn adam_moments<B: AutodiffBackend>(
-    rec: &AdaptorRecord<Adam, B>,
+    rec: &AdaptorRecord<ClippedAdam, B>,
 ) -> (Tensor<B::InnerBackend, 1>, Tensor<B::InnerBackend, 1>) {
     fn flat<BB: Backend, const D: usize>(s: AdamState<BB, D>) -> (Tensor<BB, 1>, Tensor<BB, 1>) {
         let m = s.momentum;
@@ -372,14 +374,14 @@ fn adam_record<B: AutodiffBackend>(
     m2: &[f32],
     shape: &[usize],
     device: &B::Device,
-) -> AdaptorRecord<Adam, B> {
+) -> AdaptorRecord<ClippedAdam, B> {
     fn make<BB: AutodiffBackend, const D: usize>(
         time: usize,
         m1: &[f32],
         m2: &[f32],
         shape: &[usize],
         device: &BB::Device,
-    ) -> AdaptorRecord<Adam, BB> {
+    ) -> AdaptorRecord<ClippedAdam, BB> {
         let t = |v: &[f32]| host_f32::<BB::InnerBackend, D>(v, shape, device);
         AdaptorRecord::from_state::<D>(AdamState {
             momentum: AdaptiveMomentumState::new(time, t(m1), t(m2)),
@@ -400,7 +402,7 @@ pub struct Trainer<B: AutodiffBackend> {
     pub sde: Sde,
     model: Option<Net<B>>,
     ema: Net<B::InnerBackend>,
-    optim: OptimizerAdaptor<Adam, Net<B>, B>,
+    optim: OptimizerAdaptor<ClippedAdam, Net<B>, B>,
     data: Vec<f64>,
     n_data: usize,
     noise: Noise,
@@ -414,6 +416,13 @@ pub struct Trainer<B: AutodiffBackend> {
 }
 
 impl<B: AutodiffBackend> Trainer<B> {
+    /// Adam with the run's gradient clipping (burn's arithmetic, one pass per parameter on
+    /// the CPU: [`super::adam`]).
+    fn optimizer(cfg: &TrainConfig) -> OptimizerAdaptor<ClippedAdam, Net<B>, B> {
+        let clip = (cfg.grad_clip > 0.0).then_some(cfg.grad_clip as f32);
+        OptimizerAdaptor::from(ClippedAdam::new(clip))
+    }
+
     /// Start a run. `data` is row-major `[N, arch.dim()]`.
     pub fn new(
         arch: Architecture,
@@ -445,12 +454,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         };
         let model = Self::seeded_init(&arch, cfg.seed, device);
         let ema = model.valid();
-        let mut adam = AdamConfig::new();
-        if cfg.grad_clip > 0.0 {
-            adam =
-                adam.with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.grad_clip as f32)));
-        }
-        let optim = adam.init::<B, Net<B>>();
+        let optim = Self::optimizer(&cfg);
         let n_data = data.len() / d;
         Ok(Trainer {
             noise: Noise::new(cfg.seed.wrapping_add(1)),
@@ -716,7 +720,7 @@ impl<B: AutodiffBackend> Trainer<B> {
                 record.insert(id, adam_record::<B>(steps, m1, m2, &shape, &self.device));
             }
         }
-        let optim = std::mem::replace(&mut self.optim, AdamConfig::new().init());
+        let optim = std::mem::replace(&mut self.optim, Self::optimizer(&self.cfg));
         self.optim = optim.load_record(record);
         self.model = Some(model);
         self.ema = ema;
