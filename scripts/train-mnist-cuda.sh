@@ -4,7 +4,9 @@
 # GPU machine with everything it needs carried in one folder (see the issue notes):
 #   DIR=.dev OUT=/tmp/out TL=330 scripts/train-mnist-cuda.sh
 # Optional: LR (2e-4, the fine stage since step 33,437; 5e-4 before), BATCH (128), EXTRA
-# (more `scorelab train` flags, e.g. "--weighting likelihood --t-sampling importance"), TRAIN_BPD=N (also bits/dim on N training
+# (more `scorelab train` flags, e.g. "--weighting likelihood --t-sampling importance --t-eps 1e-7";
+# the shipped model since step 47,650 is trained to t_eps = 1e-7, and the likelihood below is
+# of p_eps at the checkpoint's t_eps), TRAIN_BPD=N (also bits/dim on N training
 # digits, evenly spaced, to see the train/held-out gap). LT: seconds allowed per likelihood
 # run (a likelihood-weighted model needs NFE ~760, 112 s for the 1,000 digits on an H100).
 # DIR holds: scorelab.xz (a `--features cuda` build, xz-compressed), digits.tar.xz (the npm
