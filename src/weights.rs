@@ -53,7 +53,8 @@ impl Manifest {
     /// pixels by `N(0, σ(ε)²)`, about 1 bit per background pixel at σ = 0.8/256 (ve-notebook at
     /// ε = 1e-5) and ~0.1 at σ = 0.08/256 (ε = 1e-7); see ARCHITECTURE.md.
     pub fn likelihood_t_eps(&self) -> f64 {
-        self.training.as_ref().map_or(1e-5, |t| t.t_eps)
+        let default = crate::likelihood::LikelihoodConfig::default().t_end;
+        self.training.as_ref().map_or(default, |t| t.t_eps)
     }
 }
 

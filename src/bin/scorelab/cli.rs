@@ -769,7 +769,7 @@ async fn likelihood_on<B: AutodiffBackend>(
     let prior: Prior = parse_choice("--prior", &a.prior, "sde, model")?;
     let t_end = a.t_end.unwrap_or(match &loaded {
         Loaded::Net(file) => file.manifest.likelihood_t_eps(),
-        Loaded::Exact(_) => 1e-5,
+        Loaded::Exact(_) => LikelihoodConfig::default().t_end,
     });
     let cfg = LikelihoodConfig {
         estimator,
