@@ -10,7 +10,7 @@ use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{backend::Backend, Distribution, Tensor};
 
-use super::linear_silu::linear_silu;
+use super::linear_silu::{fourier_linear_silu, linear_silu};
 
 /// Architecture of [`MlpScore`] (stored in weight manifests).
 #[derive(Config, Debug, PartialEq)]
@@ -106,12 +106,9 @@ impl<B: Backend> MlpScore<B> {
     /// # Shapes
     /// `x: [n, d]`, `t: [n, 1]` → `[n, d]`
     pub fn forward_raw(&self, x: Tensor<B, 2>, t: Tensor<B, 2>) -> Tensor<B, 2> {
-        let w = self.fourier.val().unsqueeze_dim::<2>(0); // [1, F]
-        let proj = t.matmul(w) * (2.0 * std::f64::consts::PI); // [n, F]
-        let h = Tensor::cat(vec![x, proj.clone().sin(), proj.cos()], 1);
-        // SiLU(Linear(h)): one operation with its gradient on the CPU backend, burn's
-        // modules elsewhere (see [`super::linear_silu`]).
-        let mut h = linear_silu(h, &self.input);
+        // SiLU(Linear([x, γ(t)])) and SiLU(Linear(h)): one operation each, with its gradient,
+        // on the CPU backend, burn's modules elsewhere (see [`super::linear_silu`]).
+        let mut h = fourier_linear_silu(x, t, self.fourier.val(), &self.input);
         for layer in &self.hidden {
             h = linear_silu(h, layer);
         }
