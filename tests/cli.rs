@@ -482,7 +482,7 @@ fn train_writes_a_weight_file_that_sample_info_and_likelihood_read() {
     );
     fails_with(
         &["train", "--data", "moons", "--model", "resnet", "--out", n],
-        "mlp, ncsn, eps, energy, unet",
+        "mlp, ncsn, eps, energy, unet, unet-ncsn",
     );
     fails_with(
         &["train", "--data", "moons", "--backend", "tpu", "--out", n],

@@ -470,11 +470,28 @@ fn resume_restores_weights_ema_and_adam_state() {
 
 #[test]
 fn unet_trains_on_images_and_round_trips() {
-    // The notebook U-Net on a few synthetic 28x28 images: finite losses that fall over a few
-    // steps, and the weight file reproduces the score.
+    for name in ["unet", "unet-ncsn"] {
+        unet_trains_and_round_trips(name);
+    }
+}
+
+/// The U-Net (`name`) on a few synthetic 28x28 images: finite losses that fall over a few
+/// steps, and the weight file reproduces the score and the conditioning.
+fn unet_trains_and_round_trips(name: &str) {
     let sde = Sde::from_name("ve-notebook").unwrap();
     let device = Default::default();
-    let arch = Architecture::named("unet", 784).unwrap();
+    let arch = Architecture::named(name, 784).unwrap();
+    assert_eq!(arch.name(), name);
+    // What the time features see at t = 1e-7 and 1e-5 (σ = 3.2e-4 and 3.2e-3): the same
+    // for t, −0.50 and −0.17 for ln σ rescaled.
+    let c = arch.cond(&sde, &[1e-7, 1e-5]);
+    match name {
+        "unet" => assert!((c[1] - c[0]).abs() < 1e-4, "{c:?}"),
+        _ => assert!(
+            (c[0] + 0.501).abs() < 1e-3 && (c[1] + 0.167).abs() < 1e-3,
+            "{c:?}"
+        ),
+    }
     let data: Vec<f64> = (0..8 * 784)
         .map(|i| {
             if (i % 784) / 28 > 10 && (i % 784) / 28 < 18 {
@@ -497,7 +514,7 @@ fn unet_trains_on_images_and_round_trips() {
     }
     let first: f64 = losses[..5].iter().sum::<f64>() / 5.0;
     let last: f64 = losses[25..].iter().sum::<f64>() / 5.0;
-    assert!(last < 0.7 * first, "loss {first} -> {last}");
+    assert!(last < 0.7 * first, "{name}: loss {first} -> {last}");
     let manifest = Manifest {
         format_version: weights::FORMAT_VERSION,
         architecture: arch,
@@ -518,7 +535,7 @@ fn unet_trains_on_images_and_round_trips() {
     );
     let a = pollster::block_on(read_f64(t.ema_score().score(x.clone(), 0.4))).unwrap();
     let b = pollster::block_on(read_f64(loaded.score(x, 0.4))).unwrap();
-    assert_eq!(a, b);
+    assert_eq!(a, b, "{name}");
 }
 
 #[test]

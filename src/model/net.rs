@@ -59,7 +59,7 @@ pub enum Architecture {
 impl Architecture {
     /// The CLI's `--model` names for networks and the architecture each builds for data of
     /// dimension `dim`.
-    pub const NAMES: [&'static str; 5] = ["mlp", "ncsn", "eps", "energy", "unet"];
+    pub const NAMES: [&'static str; 6] = ["mlp", "ncsn", "eps", "energy", "unet", "unet-ncsn"];
 
     pub fn named(name: &str, dim: usize) -> crate::Result<Self> {
         Ok(match name {
@@ -73,12 +73,19 @@ impl Architecture {
             ),
             "eps" => Architecture::Mlp(MlpScoreConfig::new(dim).with_output(Output::Eps)),
             "energy" => Architecture::Energy(EnergyConfig::new(dim)),
-            "unet" => {
-                let cfg = UNetConfig::new();
+            // The notebook's U-Net, or the same network seeing ln σ(t) instead of t: the
+            // notebook's Fourier features of t (scale 30) barely move below t ≈ 1e-4, so a
+            // t-conditioned network must guess tiny noise levels from the image itself.
+            "unet" | "unet-ncsn" => {
+                let cfg = UNetConfig::new().with_conditioning(if name == "unet" {
+                    Conditioning::Time
+                } else {
+                    Conditioning::LogSigma
+                });
                 if dim != cfg.dim() {
                     return Err(crate::Error::invalid(
                         "model",
-                        format!("unet needs 28x28 images (784 values per row), the data has {dim} per row"),
+                        format!("{name} needs 28x28 images (784 values per row), the data has {dim} per row"),
                     ));
                 }
                 Architecture::Unet(cfg)
@@ -104,7 +111,10 @@ impl Architecture {
                 _ => "mlp",
             },
             Architecture::Energy(_) => "energy",
-            Architecture::Unet(_) => "unet",
+            Architecture::Unet(c) => match c.conditioning {
+                Conditioning::LogSigma => "unet-ncsn",
+                Conditioning::Time => "unet",
+            },
         }
     }
 

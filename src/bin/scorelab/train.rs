@@ -24,7 +24,7 @@ pub struct TrainArgs {
     #[arg(long)]
     data: String,
     /// Network: mlp (Fourier-feature MLP), ncsn (noise-conditional MLP), eps (ε-prediction
-    /// MLP, DDPM), energy (score = -∇E), unet (the notebook's 28x28 U-Net)
+    /// MLP, DDPM), energy (score = -∇E), unet (the notebook's 28x28 U-Net), unet-ncsn (the same U-Net seeing ln σ(t) instead of t)
     #[arg(long, default_value = "mlp")]
     model: String,
     #[command(flatten)]
