@@ -3,7 +3,8 @@
 # held-out digits and write the stripped (EMA) weights (not part of CI). Used on the lent
 # GPU machine with everything it needs carried in one folder (see the issue notes):
 #   DIR=.dev OUT=/tmp/out TL=330 scripts/train-mnist-cuda.sh
-# Optional: LR (2e-4, the fine stage since step 33,437; 5e-4 before), BATCH (128), EXTRA
+# Optional: MODEL (unet; unet-ncsn for a checkpoint converted by scripts/condition-on-sigma.py),
+# LR (2e-4, the fine stage since step 33,437; 5e-4 before), BATCH (128), EXTRA
 # (more `scorelab train` flags, e.g. "--weighting likelihood --t-sampling importance --t-eps 1e-7";
 # the shipped model since step 47,650 is trained to t_eps = 1e-7, and the likelihood below is
 # of p_eps at the checkpoint's t_eps), TRAIN_BPD=N (also bits/dim on N training
@@ -16,7 +17,7 @@
 # To ship mnist-ema.safetensors: scripts/ship-mnist-manifest.py (carries the manifest's history).
 set -uo pipefail
 DIR=${DIR:-.dev}; OUT=${OUT:-runs/cuda}; TL=${TL:-330}; LT=${LT:-240}; BATCH=${BATCH:-128}
-LR=${LR:-2e-4}; EXTRA=${EXTRA:-}; TRAIN_BPD=${TRAIN_BPD:-0}
+LR=${LR:-2e-4}; EXTRA=${EXTRA:-}; TRAIN_BPD=${TRAIN_BPD:-0}; MODEL=${MODEL:-unet}
 mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
 cd "$DIR"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
@@ -26,7 +27,7 @@ export LD_LIBRARY_PATH=/usr/local/nvidia/lib64:/usr/local/cuda/lib64:/usr/local/
 [ -d /usr/local/cuda ] && export CUDA_PATH=/usr/local/cuda
 export SCORELAB_MNIST_DIR=$PWD/digits
 cp ckpt.safetensors "$OUT/mnist.safetensors"; cp ckpt.safetensors.loss.jsonl "$OUT/loss.jsonl"
-./scorelab train --backend cuda --data mnist --model unet --sde ve-notebook --steps 1000000 \
+./scorelab train --backend cuda --data mnist --model "$MODEL" --sde ve-notebook --steps 1000000 \
   --batch "$BATCH" --lr "$LR" --warmup 500 --ema 0.999 --checkpoint-every 2000 --seed 3 --resume \
   --time-limit "$TL" $EXTRA --log "$OUT/loss.jsonl" --out "$OUT/mnist.safetensors" > "$OUT/train.log" 2>&1
 echo "train rc=$?"; tail -c 300 "$OUT/train.log"; echo
