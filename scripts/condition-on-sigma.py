@@ -8,6 +8,9 @@ move below t ≈ 1e-4 (the shipped MNIST model's embedding changes by rms 0.007,
 own rms 0.27, between t = 1e-7 and 1e-5), so at the smallest noise levels the network has
 to guess σ from the image. `unet-ncsn` feeds the same features
 u = (ln σ(t) − ln 0.01)/(ln σ(1) − ln 0.01) instead (−0.50 at t = 1e-7, −0.17 at 1e-5).
+Measured once (2026-11-27): the shipped model converted with SCALE 1.5 and fine-tuned 10,135
+steps on the CPU (batch 32, likelihood weighting, importance t, --t-eps 1e-7) scored worse
+on the digits with huge bits/dim, not better (ARCHITECTURE.md, "The likelihood is of p_ε").
 
 How: only the time embedding's first dense layer reads the features, so the new features
 g(u(t)) (frequencies `fourier` × SCALE) get a new dense layer fitted by least squares to
