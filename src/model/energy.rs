@@ -76,9 +76,7 @@ fn silu_grad<B: Backend>(a: Tensor<B, 2>) -> Tensor<B, 2> {
 
 impl<B: Backend> EnergyMlp<B> {
     fn features(&self, x: Tensor<B, 2>, cond: Tensor<B, 2>) -> Tensor<B, 2> {
-        let w = self.fourier.val().unsqueeze_dim::<2>(0);
-        let proj = cond.matmul(w) * (2.0 * std::f64::consts::PI);
-        Tensor::cat(vec![x, proj.clone().sin(), proj.cos()], 1)
+        super::linear_silu::fourier_features(x, cond, self.fourier.val())
     }
 
     /// The energy `e_θ(x, cond)`.

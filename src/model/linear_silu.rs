@@ -285,17 +285,6 @@ impl Backward<Cpu, 4> for FourierLinearSiluBackward {
             let dh = with_values(&s.w, |w| {
                 gemm(s.n, s.dout, rows, &dz, false, &w[..rows * s.dout], true)
             });
-            if let Some(node) = node_x {
-                let dx = if rows == d {
-                    dh.clone()
-                } else {
-                    dh.chunks_exact(rows)
-                        .flat_map(|r| &r[..d])
-                        .copied()
-                        .collect()
-                };
-                grads.register::<Cpu>(node.id, cpu_tensor(dx, &[s.n, d]));
-            }
             if let Some(node) = node_t {
                 let dt = with_values(&s.x, |h| {
                     h.chunks_exact(s.din)
@@ -310,6 +299,17 @@ impl Backward<Cpu, 4> for FourierLinearSiluBackward {
                         .collect()
                 });
                 grads.register::<Cpu>(node.id, cpu_tensor(dt, &[s.n, 1]));
+            }
+            if let Some(node) = node_x {
+                let dx = if rows == d {
+                    dh
+                } else {
+                    dh.chunks_exact(rows)
+                        .flat_map(|r| &r[..d])
+                        .copied()
+                        .collect()
+                };
+                grads.register::<Cpu>(node.id, cpu_tensor(dx, &[s.n, d]));
             }
         }
         register_weight_grads(grads, &s, &dz, node_w.map(|n| n.id), node_b.map(|n| n.id));
