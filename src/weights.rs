@@ -9,6 +9,7 @@
 //! tensor is allocated on the device.
 
 use crate::error::{Error, Result};
+use crate::model::clip::DenoiserClip;
 pub use crate::model::net::Architecture;
 use crate::model::net::{Net, NetScore};
 use crate::sde::Sde;
@@ -443,7 +444,8 @@ pub fn load_trainable<B: Backend>(
     load_prefixed(file, "", what, device, true)
 }
 
-/// The file's network as a score model under the SDE it was trained with.
+/// The file's network as a score model under the SDE it was trained with; an image model's
+/// denoiser is kept in [0, 1] ([`crate::model::clip`]).
 pub fn load_score<B: Backend>(
     file: &WeightFile,
     what: &str,
@@ -453,6 +455,7 @@ pub fn load_score<B: Backend>(
         net: load_net(file, what, device)?,
         arch: file.manifest.architecture.clone(),
         sde: file.manifest.sde,
+        clip: DenoiserClip::for_data(&file.manifest.data),
     })
 }
 

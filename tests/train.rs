@@ -590,7 +590,12 @@ fn a_pytorch_state_dict_of_the_notebook_scorenet_loads() {
         &device,
     );
     let a = pollster::block_on(read_f64(loaded.score(x.clone(), 0.3))).unwrap();
-    let direct = scorelab::model::net::NetScore { net, arch, sde };
+    let direct = scorelab::model::net::NetScore {
+        net,
+        arch,
+        sde,
+        clip: None,
+    };
     let b = pollster::block_on(read_f64(direct.score(x, 0.3))).unwrap();
     assert_eq!(a, b);
     // A safetensors file that is neither ours nor the notebook's is refused by name.

@@ -4,6 +4,7 @@
 //! mixture (the oracle, [`gmm`]) and trained networks are interchangeable.
 
 pub mod activation;
+pub mod clip;
 pub mod conv;
 pub mod cpu_conv;
 pub(crate) mod cpu_ops;

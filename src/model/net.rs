@@ -14,6 +14,7 @@
 //! - `energy`: `r_θ = −∇ₓ e_θ(x, γ(t))`, a conservative field ([`super::energy`]).
 //! - `unet`: the notebook's U-Net for 28×28 images ([`super::unet`]).
 
+use super::clip::DenoiserClip;
 use super::energy::{EnergyConfig, EnergyMlp};
 use super::mlp::{MlpScore, MlpScoreConfig};
 use super::unet::{UNet, UNetConfig};
@@ -226,6 +227,9 @@ pub struct NetScore<B: Backend> {
     pub net: Net<B>,
     pub arch: Architecture,
     pub sde: Sde,
+    /// Keep Tweedie's denoiser inside the data's box ([`DenoiserClip`]); on for image models
+    /// loaded from a weight file, off for the raw network.
+    pub clip: Option<DenoiserClip>,
 }
 
 impl<B: Backend> ScoreModel<B> for NetScore<B> {
@@ -235,6 +239,13 @@ impl<B: Backend> ScoreModel<B> for NetScore<B> {
 
     fn score(&self, x: Tensor<B, 2>, t: f64) -> Tensor<B, 2> {
         let n = x.dims()[0];
-        self.net.scaled_score(&self.arch, &self.sde, x, &vec![t; n]) / self.sde.std(t)
+        let s = self
+            .net
+            .scaled_score(&self.arch, &self.sde, x.clone(), &vec![t; n])
+            / self.sde.std(t);
+        match &self.clip {
+            Some(clip) => clip.apply(s, x, &self.sde, t),
+            None => s,
+        }
     }
 }

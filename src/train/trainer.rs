@@ -735,6 +735,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             net: self.ema.clone(),
             arch: self.arch.clone(),
             sde: self.sde,
+            clip: None,
         }
     }
 

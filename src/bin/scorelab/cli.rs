@@ -1,7 +1,7 @@
 //! The native command line (DESIGN.md, CLI contract). Every sampler and the likelihood are
 //! the library's; this file only parses flags, reads and writes files and shows progress.
 
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use scorelab::config::{json_error, Settings};
@@ -9,6 +9,7 @@ use scorelab::likelihood::{
     bits_per_dim, log_likelihood, Estimator, LikelihoodConfig, Prior, Probe,
 };
 use scorelab::model::gmm::{ExactGmm, Gmm};
+use scorelab::model::net::NetScore;
 use scorelab::model::presets::{self, preset_names};
 use scorelab::model::ScoreModel;
 use scorelab::sample::pc::{CorrectorKind, PredictorKind, CORRECTOR_NAMES, PREDICTOR_NAMES};
@@ -159,6 +160,11 @@ struct SampleArgs {
     /// Finish with one Tweedie denoising step x <- (x + v s)/m
     #[arg(long)]
     denoise: bool,
+    /// Keep Tweedie's denoiser (x + v s)/m inside the data's range [0, 1] (module
+    /// scorelab::model::clip) [default: true for image models; toy and mixture models have no
+    /// such range]
+    #[arg(long)]
+    clip_denoised: Option<bool>,
     /// Settings as JSON (the page's state shape); flags override it
     #[arg(long)]
     config: Option<String>,
@@ -219,6 +225,11 @@ struct LikelihoodArgs {
     /// Random seed for Hutchinson probes
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Keep Tweedie's denoiser (x + v s)/m inside the data's range [0, 1] (module
+    /// scorelab::model::clip) [default: true for image models; toy and mixture models have no
+    /// such range]
+    #[arg(long)]
+    clip_denoised: Option<bool>,
     /// Write bits/dim (-log p/(d ln 2) + 8, for data in [0,1] with 256 levels) instead of nats
     #[arg(long)]
     bpd: bool,
@@ -287,6 +298,34 @@ fn reference_mixture(loaded: &Loaded) -> Option<Gmm> {
         Loaded::Exact(g) => Some(g.clone()),
         Loaded::Net(f) => load_model(&f.manifest.data).ok(),
     }
+}
+
+/// A weight file's network as a score model, its denoiser clipped as `--clip-denoised` says.
+fn net_score<B: Backend>(
+    file: &WeightFile,
+    what: &str,
+    clip: Option<bool>,
+    device: &B::Device,
+) -> Result<NetScore<B>> {
+    let mut model = weights::load_score::<B>(file, what, device)?;
+    match clip {
+        Some(true) if model.clip.is_none() => {
+            return Err(no_clip_range(&file.manifest.data));
+        }
+        Some(false) => model.clip = None,
+        _ => {}
+    }
+    Ok(model)
+}
+
+fn no_clip_range(data: &str) -> Error {
+    Error::invalid(
+        "--clip-denoised",
+        format!(
+            "the model's data '{data}' has no bounded range (only the image sets mnist and \
+             fashion do); accepted here: false"
+        ),
+    )
 }
 
 /// A network's SDE, or an error if the flags asked for another one.
@@ -588,11 +627,12 @@ async fn sample_on<B: AutodiffBackend>(a: SampleArgs, s: Settings, loaded: Loade
     let mut s = s;
     let device = Default::default();
     let model: Box<dyn ScoreModel<B>> = match &loaded {
+        Loaded::Exact(_) if a.clip_denoised == Some(true) => return Err(no_clip_range(&s.model)),
         Loaded::Exact(gmm) => Box::new(ExactGmm::<B>::new(gmm.clone(), s.sde, &device)),
         Loaded::Net(file) => {
             s.sde = net_sde(file, &a.sde, s.sde)?;
             s.validate()?;
-            Box::new(weights::load_score::<B>(file, &s.model, &device)?)
+            Box::new(net_score::<B>(file, &s.model, a.clip_denoised, &device)?)
         }
     };
     let d = model.dim();
@@ -711,10 +751,11 @@ async fn likelihood_on<B: AutodiffBackend>(
 ) -> Result<()> {
     let mut sde = apply_sde(Sde::default(), &a.sde)?;
     let model: Box<dyn ScoreModel<B>> = match &loaded {
+        Loaded::Exact(_) if a.clip_denoised == Some(true) => return Err(no_clip_range(&a.model)),
         Loaded::Exact(gmm) => Box::new(ExactGmm::<B>::new(gmm.clone(), sde, &device)),
         Loaded::Net(file) => {
             sde = net_sde(file, &a.sde, sde)?;
-            Box::new(weights::load_score::<B>(file, &a.model, &device)?)
+            Box::new(net_score::<B>(file, &a.model, a.clip_denoised, &device)?)
         }
     };
     let mut data = match scorelab::data::images::named(&a.data) {
