@@ -463,7 +463,8 @@ pub fn load_score<B: Backend>(
 /// `safetensors.torch.save_file(model.state_dict(), path)` (no scorelab manifest).
 ///
 /// The file is recognised by its `embed.0.W` tensor and read as the notebook's model: the U-Net
-/// with default channels under the VE SDE with σ = 25 (`ve-notebook`). Name mapping
+/// with default channels under the VE SDE with σ = 25 (`ve-notebook`), data `mnist` (so
+/// [`load_score`] keeps its denoiser in [0, 1], [`crate::model::clip`]). Name mapping
 /// (PyTorch → scorelab), everything else identical in name and layout:
 ///
 /// | PyTorch                         | scorelab                     | layout                    |

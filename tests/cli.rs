@@ -459,6 +459,29 @@ fn train_writes_a_weight_file_that_sample_info_and_likelihood_read() {
         ],
         "trained with",
     );
+    // a toy model's data has no box to keep the denoiser in
+    fails_with(
+        &[
+            "sample",
+            "--model",
+            ws,
+            "--clip-denoised",
+            "true",
+            "--out",
+            s.to_str().unwrap(),
+        ],
+        "invalid --clip-denoised",
+    );
+    fails_with(
+        &[
+            "sample",
+            "--clip-denoised",
+            "true",
+            "--out",
+            s.to_str().unwrap(),
+        ],
+        "accepted here: false",
+    );
 
     // bad input
     let never = dir.path().join("never.safetensors");

@@ -5,8 +5,10 @@
 
 mod common;
 use common::*;
+use scorelab::model::clip::DenoiserClip;
 use scorelab::model::gmm::ExactGmm;
 use scorelab::model::mlp::MlpScoreConfig;
+use scorelab::model::net::Net;
 use scorelab::model::presets::preset;
 use scorelab::model::ScoreModel;
 use scorelab::rng::Noise;
@@ -321,12 +323,18 @@ fn every_objective_lowers_the_score_error() {
 
 #[test]
 fn energy_score_is_the_autodiff_gradient_of_the_energy() {
-    use burn::tensor::{Distribution, Tensor};
     use scorelab::model::energy::EnergyConfig;
+    // Seeded through the lock and drawn from our own RNG: burn's process-wide RNG is shared
+    // with the trainers of the tests running beside this one (their results must not depend
+    // on which tests run at once).
     let device = Default::default();
-    let net = EnergyConfig::new(3).with_hidden(16).init::<AB>(&device);
-    let x = Tensor::<AB, 2>::random([7, 3], Distribution::Normal(0.0, 1.5), &device).require_grad();
-    let c = Tensor::<AB, 2>::random([7, 1], Distribution::Uniform(0.0, 1.0), &device);
+    let arch = Architecture::Energy(EnergyConfig::new(3).with_hidden(16));
+    let Net::Energy(net) = arch.init_seeded::<AB>(5, &device) else {
+        unreachable!()
+    };
+    let mut noise = Noise::new(6);
+    let x = (noise.normal::<AB>(7, 3, &device) * 1.5).require_grad();
+    let c = noise.uniform::<AB>(7, 1, 0.0, 1.0, &device);
     let g = net.energy(x.clone(), c.clone()).sum().backward();
     let auto = pollster::block_on(read_f64(x.grad(&g).unwrap().neg())).unwrap();
     let hand = pollster::block_on(read_f64(net.neg_grad(x.detach(), c))).unwrap();
@@ -546,7 +554,7 @@ fn a_pytorch_state_dict_of_the_notebook_scorenet_loads() {
     let device = Default::default();
     let sde = Sde::from_name("ve-notebook").unwrap();
     let arch = Architecture::named("unet", 784).unwrap();
-    let net = arch.init::<IB>(&device);
+    let net = arch.init_seeded::<IB>(3, &device);
     let ours = pollster::block_on(weights::host_tensors(&net, "")).unwrap();
     let t = |shape: &[usize], d: &[f32]| {
         let (r, c) = (shape[0], shape[1]);
@@ -590,11 +598,13 @@ fn a_pytorch_state_dict_of_the_notebook_scorenet_loads() {
         &device,
     );
     let a = pollster::block_on(read_f64(loaded.score(x.clone(), 0.3))).unwrap();
+    // read as the notebook's MNIST model, so its denoiser is kept in the pixel range
+    assert_eq!(loaded.clip, Some(DenoiserClip::PIXELS));
     let direct = scorelab::model::net::NetScore {
         net,
         arch,
         sde,
-        clip: None,
+        clip: loaded.clip,
     };
     let b = pollster::block_on(read_f64(direct.score(x, 0.3))).unwrap();
     assert_eq!(a, b);

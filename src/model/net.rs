@@ -160,6 +160,27 @@ impl Architecture {
         }
     }
 
+    /// A network initialised from `seed`, identical whatever else runs in this process.
+    /// burn draws initial weights from one process-wide RNG per backend (`B::seed`) and
+    /// initialises parameters lazily, so two networks created at once (parallel tests, or a
+    /// native program with several) interleaved their draws; the lock covers the seeding and
+    /// the materialisation of every parameter. Everything that must be reproducible
+    /// initialises through here (the trainer, tests).
+    pub fn init_seeded<B: Backend>(&self, seed: u64, device: &B::Device) -> Net<B> {
+        struct Touch;
+        impl<B: Backend> burn::module::ModuleVisitor<B> for Touch {
+            fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<B, D>>) {
+                let _ = param.val();
+            }
+        }
+        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        B::seed(device, seed);
+        let model = self.init::<B>(device);
+        model.visit(&mut Touch);
+        model
+    }
+
     /// The conditioning input for times `ts` under `sde`. The noise-conditional form sees
     /// `u = (ln σ − ln σ_lo)/(ln σ_hi − ln σ_lo)` with σ_lo = 0.01 (the ladder's σ_L) and
     /// σ_hi = σ(1): ln σ rescaled to about [0, 1] so the Fourier features have the same

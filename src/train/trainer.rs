@@ -452,7 +452,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         } else {
             vec![]
         };
-        let model = Self::seeded_init(&arch, cfg.seed, device);
+        let model = arch.init_seeded::<B>(cfg.seed, device);
         let ema = model.valid();
         let optim = Self::optimizer(&cfg);
         let n_data = data.len() / d;
@@ -512,20 +512,6 @@ impl<B: AutodiffBackend> Trainer<B> {
                 },
             })
             .collect()
-    }
-
-    /// A network initialised from `seed`, identical whatever else runs in this process.
-    /// burn draws initial weights from one process-wide RNG per backend (`B::seed`) and
-    /// initialises parameters lazily, so two trainers created at once (parallel tests, or a
-    /// native program with several) interleaved their draws; the lock covers the seeding and
-    /// the materialisation of every parameter.
-    fn seeded_init(arch: &Architecture, seed: u64, device: &B::Device) -> Net<B> {
-        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        B::seed(device, seed);
-        let model = arch.init::<B>(device);
-        model.visit(&mut Collect(Vec::new()));
-        model
     }
 
     /// The training loss of the network on a batch: `cfg.objective` on the perturbed
