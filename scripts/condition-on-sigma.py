@@ -10,7 +10,8 @@ to guess σ from the image. `unet-ncsn` feeds the same features
 u = (ln σ(t) − ln 0.01)/(ln σ(1) − ln 0.01) instead (−0.50 at t = 1e-7, −0.17 at 1e-5).
 Measured once (2026-11-27): the shipped model converted with SCALE 1.5 and fine-tuned 10,135
 steps on the CPU (batch 32, likelihood weighting, importance t, --t-eps 1e-7) scored worse
-on the digits with huge bits/dim, not better (ARCHITECTURE.md, "The likelihood is of p_ε").
+on the digits with huge bits/dim, not better (ARCHITECTURE.md, "Denoiser clip for image models": the tail was a
+runaway ODE trajectory, cured by keeping the denoiser in [0, 1]).
 
 How: only the time embedding's first dense layer reads the features, so the new features
 g(u(t)) (frequencies `fourier` × SCALE) get a new dense layer fitted by least squares to

@@ -370,6 +370,12 @@ fn info_and_list() {
         ok && out.contains("grid25") && out.contains("reverse-diffusion") && out.contains("rk45")
     );
     fails_with(&["info", "whatever"], "is not a preset");
+    // the shipped image model says its denoiser is clipped; a toy model does not
+    let root = env!("CARGO_MANIFEST_DIR");
+    let (ok, out, _) = scorelab(&["info", &format!("{root}/models/mnist-unet-ve.safetensors")]);
+    assert!(ok && out.contains("keep its denoiser in [0, 1]"), "{out}");
+    let (ok, out, _) = scorelab(&["info", &format!("{root}/models/toy/moons-ve.safetensors")]);
+    assert!(ok && !out.contains("denoiser"), "{out}");
 }
 
 #[test]

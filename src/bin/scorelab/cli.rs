@@ -914,6 +914,12 @@ fn info(target: &str) -> Result<()> {
             println!("  {n:<20} {s:?}");
         }
         println!("{}", serde_json::to_string_pretty(&file.manifest).unwrap());
+        if let Some(c) = scorelab::model::clip::DenoiserClip::for_data(&file.manifest.data) {
+            println!(
+                "sample and likelihood keep its denoiser in [{}, {}] (--clip-denoised false: the raw network)",
+                c.lo, c.hi
+            );
+        }
         return Ok(());
     }
     if presets::PRESETS.iter().any(|p| p.0 == target)
