@@ -3,6 +3,7 @@
 //! (Tweedie) and the standardised residual z = (x − D)/σ per pixel. A model whose p_t
 //! is right near x has |z| of order 1 in every pixel; a pixel at |z| ≫ 1 is one the
 //! model puts far from where it is, and it costs about z²/2 nats in log p_t.
+//! The raw network (the denoiser clip of `sample`/`likelihood` off).
 //! `cargo run --release --example denoiser_probe MODEL ROWS.npy [ROW...]`
 use scorelab::model::ScoreModel;
 fn main() {
@@ -10,7 +11,8 @@ fn main() {
     let a: Vec<String> = std::env::args().collect();
     let f = scorelab::weights::parse(&std::fs::read(&a[1]).unwrap(), &a[1]).unwrap();
     let d = Default::default();
-    let m = scorelab::weights::load_score::<B>(&f, "w", &d).unwrap();
+    let mut m = scorelab::weights::load_score::<B>(&f, "w", &d).unwrap();
+    m.clip = None;
     let x = scorelab::npy::read_matrix(&a[2], Some(784)).unwrap();
     let rows: Vec<usize> = if a.len() > 3 {
         a[3..].iter().map(|s| s.parse().unwrap()).collect()
@@ -28,22 +30,8 @@ fn main() {
             let s = pollster::block_on(scorelab::tensor::read_f64(s)).unwrap();
             let z: Vec<f64> = s.iter().map(|s| -s * sigma).collect();
             let half_z2: f64 = z.iter().map(|z| z * z / 2.0).sum();
-            let mut idx: Vec<usize> = (0..784).collect();
-            idx.sort_by(|&i, &j| z[j].abs().partial_cmp(&z[i].abs()).unwrap());
             let big = z.iter().filter(|z| z.abs() > 4.0).count();
-            let top: Vec<String> = idx[..5]
-                .iter()
-                .map(|&i| {
-                    format!(
-                        "px{}({},{}) x={:.4} z={:.1}",
-                        i,
-                        i / 28,
-                        i % 28,
-                        xr[i],
-                        z[i]
-                    )
-                })
-                .collect();
+            let top = top_pixels(&z, &xr, 5, "z", f64::abs);
             // σ² ∂s_i/∂x_i by central differences (h = σ/10), all 784 pixels in one batch.
             let h = 0.1 * sigma;
             let mut xs = Vec::with_capacity(2 * 784 * 784);
@@ -62,21 +50,7 @@ fn main() {
             let jd: Vec<f64> = (0..784)
                 .map(|i| sigma * sigma * (sp[i * 784 + i] - sp[(784 + i) * 784 + i]) / (2.0 * h))
                 .collect();
-            let mut jdx: Vec<usize> = (0..784).collect();
-            jdx.sort_by(|&i, &j| jd[j].partial_cmp(&jd[i]).unwrap());
-            let jtop: Vec<String> = jdx[..4]
-                .iter()
-                .map(|&i| {
-                    format!(
-                        "px{}({},{}) x={:.4} J={:.1}",
-                        i,
-                        i / 28,
-                        i % 28,
-                        xr[i],
-                        jd[i]
-                    )
-                })
-                .collect();
+            let jtop = top_pixels(&jd, &xr, 4, "J", |v| v);
             println!(
                 "   σ²div={:.1} min={:.2} max: {}",
                 jd.iter().sum::<f64>(),
@@ -89,4 +63,22 @@ fn main() {
             );
         }
     }
+}
+
+/// The `k` pixels with the largest `key(v)`, as "px(row,col) x=… name=…".
+fn top_pixels(v: &[f64], x: &[f64], k: usize, name: &str, key: fn(f64) -> f64) -> Vec<String> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&i, &j| key(v[j]).partial_cmp(&key(v[i])).unwrap());
+    idx[..k]
+        .iter()
+        .map(|&i| {
+            format!(
+                "px{i}({},{}) x={:.4} {name}={:.1}",
+                i / 28,
+                i % 28,
+                x[i],
+                v[i]
+            )
+        })
+        .collect()
 }

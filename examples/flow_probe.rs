@@ -2,14 +2,18 @@
 //! where does log p_ε pick up its divergence integral ∫ ½g² ∇·s dt? Heun steps uniform in
 //! ln t; ∇·s by a finite-difference Hutchinson estimate with 8 Rademacher probes.
 //! Prints per decade of t: the accumulated −∫½g²∇·s, Σz²/2 and max|z| of z = −σ s.
+//! The raw network by default; with `CLIP=1` its denoiser is kept in [0, 1] by the library's
+//! `DenoiserClip` (what `sample` and `likelihood` do for image models).
 //! `cargo run --release --example flow_probe MODEL ROWS.npy ROW EPS`
+use scorelab::model::clip::DenoiserClip;
 use scorelab::model::ScoreModel;
 fn main() {
     type B = burn::backend::NdArray<f32>;
     let a: Vec<String> = std::env::args().collect();
     let f = scorelab::weights::parse(&std::fs::read(&a[1]).unwrap(), &a[1]).unwrap();
     let dev = Default::default();
-    let m = scorelab::weights::load_score::<B>(&f, "w", &dev).unwrap();
+    let mut m = scorelab::weights::load_score::<B>(&f, "w", &dev).unwrap();
+    m.clip = std::env::var("CLIP").ok().map(|_| DenoiserClip::PIXELS);
     let sde = f.manifest.sde;
     let x = scorelab::npy::read_matrix(&a[2], Some(784)).unwrap();
     let r: usize = a[3].parse().unwrap();
@@ -20,16 +24,7 @@ fn main() {
             scorelab::tensor::host_tensor::<B, 2>(v.to_vec(), [v.len() / 784, 784], &dev),
             t,
         );
-        let s = pollster::block_on(scorelab::tensor::read_f64(s)).unwrap();
-        if std::env::var("CLIP").is_err() {
-            return s;
-        }
-        // Tweedie's denoiser projected onto the data range [0, 1].
-        let v2 = sde.std(t).powi(2);
-        s.iter()
-            .zip(v)
-            .map(|(s, x)| ((x + v2 * s).clamp(0.0, 1.0) - x) / v2)
-            .collect()
+        pollster::block_on(scorelab::tensor::read_f64(s)).unwrap()
     };
     let probes: Vec<Vec<f64>> = (0..8u64)
         .map(|k| {
