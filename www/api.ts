@@ -6,86 +6,112 @@ import type { Playground } from './main';
 import { demoState, demoHooks, demoWorkers } from './demos';
 import { parsePoints } from './points';
 
+//
+// Early callers: the API exists as soon as the page's script runs, before the wasm module
+// and the session are ready. Every asynchronous call waits until the page is ready (and
+// rejects with the reason if it failed to start); postMessage commands too. The synchronous
+// readers (`state()`, `frameCount()`, ...) throw a message saying to await
+// `scorelab.whenReady()` first. `backend` reads 'loading' until then, then 'webgpu' or 'cpu'.
+
 export function installApi(pg: Playground): void {
+  let isReady = false;
+  pg.ready.then(() => (isReady = true), () => undefined);
+  /** A synchronous reader: only once the page is ready. */
+  const now = <A extends unknown[], T>(name: string, f: (...a: A) => T) => (...a: A): T => {
+    if (!isReady) throw new Error(`scorelab.${name}(): the page is still loading (scorelab.backend is 'loading'); await scorelab.whenReady() first (asynchronous calls wait by themselves)`);
+    return f(...a);
+  };
+  /** An asynchronous call: waits for the page. */
+  const later = <A extends unknown[], T>(f: (...a: A) => T | Promise<T>) => async (...a: A): Promise<T> => {
+    await pg.ready;
+    return f(...a);
+  };
   const api = {
+    /** 'loading' until the page is ready, then the session's backend: 'webgpu' or 'cpu'. */
     get backend(): string {
-      return pg.session?.backend ?? 'loading';
+      return isReady ? pg.session.backend : 'loading';
     },
     get ready(): boolean {
-      return document.body.dataset.ready === '1';
+      return isReady;
     },
-    state: () => pg.state(),
-    setState: (obj: Record<string, unknown>) => pg.setState(obj),
-    run: () => pg.run(),
-    step: (k = 1) => {
+    /** Resolves when the page is ready (rejects with the reason if it failed to start). */
+    whenReady: () => pg.ready,
+    state: now('state', () => pg.state()),
+    setState: later((obj: Record<string, unknown>) => pg.setState(obj)),
+    run: later(() => pg.run()),
+    step: later((k: number = 1) => {
       if (!Number.isInteger(k) || k < 1 || k > 1_000_000) {
         return Promise.reject(new Error(`invalid k: must be an integer in [1, 1000000], got ${k}`));
       }
       return pg.step(k);
-    },
-    particles: () => pg.readParticles(),
-    report: async () => pg.session.report(await pg.readParticles(), 20),
+    }),
+    particles: later(() => pg.readParticles()),
+    report: later(async () => pg.session.report(await pg.readParticles(), 20)),
     /** Each worker's wasm memory in bytes (lab, training, the open demo's). */
     memory: () => Object.fromEntries([pg.remote, pg.trainRemote, ...demoWorkers()].map((r) => [r.label, r.memoryBytes])),
     /** Stop a long computation (as the cancel button and Esc). */
-    cancel: () => pg.cancel(),
-    train: (k = 100) => {
+    cancel: later(() => pg.cancel()),
+    train: later((k: number = 100) => {
       if (!Number.isInteger(k) || k < 1 || k > 100_000) {
         return Promise.reject(new Error(`invalid k: must be an integer in [1, 100000], got ${k}`));
       }
       return pg.train(k);
-    },
-    useTrained: async () => {
+    }),
+    useTrained: later(async () => {
       if (!pg.training) throw new Error('train first');
       const bytes = await pg.trainSerial(() => pg.training!.export());
       await pg.loadWeights('browser', bytes);
-    },
+    }),
     /** Step back through the recorded frames (display only). */
-    stepBack: (k = 1) => pg.stepBack(k),
+    stepBack: later((k: number = 1) => pg.stepBack(k)),
     /** Frames recorded (2-D models), for trajectories. */
-    frameCount: () => pg.frames.length,
+    frameCount: now('frameCount', () => pg.frames.length),
+    /** Trajectory drawing: particles followed and segments drawn by the last frame. */
+    trailStats: now('trailStats', () => ({ followed: pg.trails.indices(pg.particles.length / 2).length, lastSegments: pg.trails.lastSegments })),
     /** The learned (and exact) score at points (n·2 values) and time t. */
-    scoreField: (points: number[], t: number) => pg.serial(() => pg.session.scoreField(Float32Array.from(points), t)),
+    scoreField: later((points: number[], t: number) => pg.serial(() => pg.session.scoreField(Float32Array.from(points), t))),
     /** log p_t at points (closed form for mixtures, the ODE for networks). */
-    logDensity: async (points: number[], t = 1e-3) => Array.from((await pg.serial(() => pg.session.logDensity(Float32Array.from(points), t, 1e-3))) as Float32Array),
-    overlays: (o: Record<string, unknown>) => {
+    logDensity: later(async (points: number[], t: number = 1e-3) => Array.from((await pg.serial(() => pg.session.logDensity(Float32Array.from(points), t, 1e-3))) as Float32Array)),
+    /** Open a weight file's bytes as a dropped file would (routed to the lab or the image lab). */
+    openWeights: later((name: string, bytes: number[] | Uint8Array) => pg.openWeights(name, Uint8Array.from(bytes))),
+    overlays: later((o: Record<string, unknown>) => {
       Object.assign(pg.overlays, o);
       for (const k of ['model', 'exact', 'error', 'density', 'trails'] as const) {
         const box = document.getElementById(`ov-${k}`) as HTMLInputElement | null;
         if (box) box.checked = pg.overlays[k];
       }
       return pg.refresh(false);
-    },
+    }),
     /** Training data from points (as if drawn) or from a file's bytes (.npy/.csv). */
-    setTrainingPoints: (points: number[]) => {
+    setTrainingPoints: now('setTrainingPoints', (points: number[]) => {
       pg.drawn = points.slice();
       pg.trainingData = 'drawn';
       pg.resetTraining(`${points.length / 2} points set by a script`);
-    },
-    openPointsFile: (name: string, bytes: number[]) => {
+    }),
+    openPointsFile: now('openPointsFile', (name: string, bytes: number[]) => {
       const points = parsePoints(name, Uint8Array.from(bytes));
       pg.uploaded = { name, points };
       pg.trainingData = 'uploaded';
       pg.resetTraining(`${name}: ${points.length / 2} points`);
       return points.length / 2;
-    },
+    }),
     /** Sample from a mixture of one's own ({weights, means, covs}, 2-D), as a dropped .json. */
-    loadMixture: (spec: unknown) => pg.loadMixture(spec),
-    setObjective: (o: string) => {
+    loadMixture: later((spec: unknown) => pg.loadMixture(spec)),
+    setObjective: now('setObjective', (o: string) => {
       if (!pg.objectives.includes(o)) throw new Error(`objective: unknown '${o}'; accepted: ${pg.objectives.join(', ')}`);
       pg.objective = o;
       pg.resetTraining(`a new network will be trained with ${o}`);
-    },
+    }),
     lossHistory: () => pg.lossHistory,
     /** Call a function the open demo offers (images: setPad(784 values), bitsPerDim(n*784 values)). */
-    demoCall: async (name: string, ...args: unknown[]) => {
+    demoCall: later(async (name: string, ...args: unknown[]) => {
       const f = demoHooks[name];
       if (!f) throw new Error(`demo function '${name}' is not offered by this demo; offered: ${Object.keys(demoHooks).join(', ') || 'none'}`);
       return f(...args);
-    },
+    }),
     /** The open demo's results so far (synchronous; for polling). */
     demoState: () => ({ ...demoState }),
-    demo: (name?: string) => (name === undefined ? Promise.resolve({ ...demoState }) : pg.openDemo(name).then(() => ({ ...demoState }))),
+    demo: later((name?: string) => (name === undefined ? Promise.resolve({ ...demoState }) : pg.openDemo(name).then(() => ({ ...demoState })))),
     /** The hash that reproduces the current state. */
     link: () => location.hash,
   };
@@ -100,6 +126,8 @@ export function installApi(pg: Playground): void {
       return;
     }
     try {
+      // commands sent while the page loads wait for it (a slide that drives the page on load)
+      await pg.ready;
       const result = await fn(...(Array.isArray(msg.args) ? msg.args : []));
       reply({ result: result instanceof Float32Array ? Array.from(result) : result });
     } catch (e) {

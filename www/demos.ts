@@ -2,7 +2,7 @@
 // panel in #demo with its own sessions in its own web worker (a `Remote`); opening another
 // demo terminates that worker, which cancels whatever the running one computes.
 import { Cancelled, Remote, type Session, type StepInfo, type Training } from './wasm';
-import { drawScene, drawLines, drawDigits, gridPoints, type Scene } from './plot';
+import { drawScene, drawLines, drawDigits, gridPoints, TrailLayer, type Scene } from './plot';
 import type { Playground } from './main';
 
 const VIEW = { lo: -10, hi: 10 };
@@ -24,12 +24,66 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string,
 }
 
 function canvas(id: string, size = 360): HTMLCanvasElement {
-  return el('canvas', { id, width: String(size), height: String(size), class: 'demo-plot' });
+  return el('canvas', { id, width: String(size), height: String(size), class: 'demo-plot fit' });
 }
 
 const frame = () => new Promise((r) => requestAnimationFrame(() => r(null)));
 
-export async function openDemo(pg: Playground, name: string): Promise<void> {
+/** What a demo shows in the page's header (instead of the lab's model). */
+const TITLES: Record<string, string> = {
+  pitfall: 'demo: the mixture-weight pitfall (two-modes, exact score)',
+  'sde-vs-ode': 'demo: reverse SDE vs probability-flow ODE (ring8, VP)',
+  'low-density': 'demo: the score is not learned where the data are not (two-modes, VP)',
+  manifold: 'demo: data on a manifold (a circle, VE)',
+  bakeoff: 'demo: objective bake-off (ring8, VP)',
+  images: 'demo: image lab (MNIST U-Net, VE σ = 25)',
+};
+
+/** A weight file handed to the image lab (a dropped or chosen image model). */
+export interface ImageModel {
+  name: string;
+  bytes: Uint8Array;
+}
+
+type Job<T> = (current: () => boolean) => Promise<T>;
+
+/**
+ * One run at a time for a demo's buttons, slider and keys: `start(job)` supersedes the job
+ * in flight (it stops at its next `current()` check), waits for it to end, then runs; jobs
+ * that were superseded while they waited never start. Resolves to the job's value, or
+ * undefined when it was superseded or failed: errors go to `onError` (a cancelled worker's
+ * are expected and dropped), never to the console as uncaught rejections.
+ * `demoState.inFlight` / `maxInFlight` / `runs` count jobs, for the tests.
+ */
+function latest(alive: () => boolean, onError: (e: Error) => void): <T>(job: Job<T>) => Promise<T | undefined> {
+  let gen = 0;
+  let tail: Promise<unknown> = Promise.resolve();
+  demoState.inFlight = 0;
+  demoState.maxInFlight = 0;
+  demoState.runs = 0;
+  return <T>(job: Job<T>) => {
+    const my = ++gen;
+    const current = () => my === gen && alive();
+    const next = tail.then(async (): Promise<T | undefined> => {
+      if (!current()) return undefined; // superseded before it started
+      demoState.inFlight = (demoState.inFlight as number) + 1;
+      demoState.maxInFlight = Math.max(demoState.maxInFlight as number, demoState.inFlight as number);
+      demoState.runs = (demoState.runs as number) + 1;
+      try {
+        return await job(current);
+      } catch (e) {
+        if (alive() && !(e instanceof Cancelled)) onError(e as Error);
+        return undefined;
+      } finally {
+        demoState.inFlight = (demoState.inFlight as number) - 1;
+      }
+    });
+    tail = next;
+    return next;
+  };
+}
+
+export async function openDemo(pg: Playground, name: string, imageModel?: ImageModel): Promise<void> {
   const my = ++generation;
   const alive = () => my === generation;
   for (const w of workers) w.cancel();
@@ -49,6 +103,7 @@ export async function openDemo(pg: Playground, name: string): Promise<void> {
   root.hidden = name === 'lab';
   demoState.name = name;
   if (name === 'lab') return;
+  document.getElementById('about')!.textContent = TITLES[name] ?? '';
   const backend = pg.session.backend as 'webgpu' | 'cpu';
   const demos: Record<string, () => Promise<void>> = {
     pitfall: () => pitfall(root, backend, alive, remote),
@@ -56,7 +111,7 @@ export async function openDemo(pg: Playground, name: string): Promise<void> {
     'low-density': () => lowDensity(root, backend, alive, remote),
     manifold: () => manifold(root, backend, alive, remote),
     bakeoff: () => bakeoff(root, backend, alive, remote),
-    images: () => images(root, backend, alive, remote, newRemote('bits/dim')),
+    images: () => images(root, backend, alive, remote, newRemote('bits/dim'), imageModel),
   };
   const f = demos[name];
   if (!f) throw new Error(`unknown demo '${name}'; accepted: lab, ${Object.keys(demos).join(', ')}`);
@@ -108,20 +163,26 @@ async function pitfall(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () =
   row.append(colA, colB);
   root.append(el('label', {}, 'mixture weight '), slider, label, go, row);
   const means = [[-5, -5], [5, 5]];
-  const run = async () => {
+  // the two sessions live as long as the demo: each run only changes their settings, so
+  // slider moves reuse the worker's memory instead of piling up sessions
+  const a = (await remote.createSession(backend, { model: 'two-modes', sampler: { kind: 'langevin' }, n: 1000, seed: 1 })).session;
+  const b = (await remote.createSession(backend, { model: 'two-modes', sampler: { kind: 'ald' }, n: 1000, seed: 1 })).session;
+  const cs = [cA, cB];
+  const ts = [tA, tB];
+  const start = latest(alive, (e) => (tA.textContent = e.message));
+  const run = () => start(async (current) => {
     const pi = Number(slider.value);
     label.textContent = `π = ${pi.toFixed(2)}`;
+    delete demoState.done;
     const base = { model: 'two-modes', weights: [pi, 1 - pi], n: 1000, seed: 1 };
-    const a = (await remote.createSession(backend, { ...base, sampler: { kind: 'langevin' } })).session;
-    const b = (await remote.createSession(backend, { ...base, sampler: { kind: 'ald' } })).session;
-    const cs = [cA, cB];
-    const ts = [tA, tB];
+    await a.setState({ ...base, sampler: { kind: 'langevin' } });
+    await b.setState({ ...base, sampler: { kind: 'ald' } });
     const draw = (i: number, p: Float32Array, info: StepInfo | null) => {
       drawScene(cs[i], { particles: p, dim: 2, means, view: VIEW });
       ts[i].textContent = info ? `step ${info.index}${info.total ? ' / ' + info.total : ''}` : '';
     };
-    await runBoth([a, b], draw, alive, 20);
-    if (!alive()) return;
+    await runBoth([a, b], draw, current, 20);
+    if (!current()) return;
     const ra = await a.report(await a.particles(), 10);
     const rb = await b.report(await b.particles(), 10);
     tA.textContent = `mode weights ${ra.mode_weights.map((w: number) => w.toFixed(3)).join(' / ')} (π = ${pi.toFixed(2)})`;
@@ -130,9 +191,11 @@ async function pitfall(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () =
     demoState.langevin = ra;
     demoState.annealed = rb;
     demoState.done = true;
-  };
+  });
   go.onclick = () => void run();
+  // every arrow key or drag on the slider supersedes the run in flight
   slider.onchange = () => void run();
+  slider.oninput = () => (label.textContent = `π = ${Number(slider.value).toFixed(2)}`);
   await run();
 }
 
@@ -157,13 +220,16 @@ async function sdeVsOde(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () 
   const a = (await remote.createSession(backend, { ...base, sampler: { kind: 'em', steps: 200 } })).session;
   const b = (await remote.createSession(backend, { ...base, sampler: { kind: 'ode', solver: 'rk4', steps: 100 } })).session;
   const trails: Float32Array[][] = [[(await a.particles()) as Float32Array], [(await b.particles()) as Float32Array]];
+  // the same particles followed in both panels (same seed, same starting noise)
+  const layers = [new TrailLayer(60), new TrailLayer(60)];
   const cs = [cA, cB];
   const ts = [tA, tB];
   const infos = await runBoth(
     [a, b],
     (i, p, info) => {
       trails[i].push(p);
-      drawScene(cs[i], { particles: p, dim: 2, means: [], view: VIEW, trails: trails[i] });
+      layers[i].update(trails[i], trails[i].length - 1, VIEW, cs[i].width, cs[i].height);
+      drawScene(cs[i], { particles: p, dim: 2, means: [], view: VIEW, trails: layers[i] });
       ts[i].textContent = info ? `step ${info.index}   t = ${info.t.toFixed(3)}   NFE ${info.nfe}` : '';
     },
     alive,
@@ -244,22 +310,30 @@ async function lowDensity(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: (
 }
 
 /** Data on a manifold: on an exact circle the data score does not exist (p has no density in
- * 2-D); with a little noise it does. The network learns a huge field pointing at the circle. */
+ * 2-D); with a little noise it does. Under VE the smoothed circle's score across the circle
+ * is about −d/σ(t)² (d: signed distance to the circle), so near the circle its magnitude grows
+ * like 1/σ(t) without bound as t → 0; with data noise of std 0.3 it is about
+ * −d/(0.3² + σ(t)²), finite at every t. The demo measures the trained networks' |s_θ| against
+ * d at three times and draws both fields on one colour scale. */
 async function manifold(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean, remote: Remote): Promise<void> {
   root.append(
     el('h2', {}, 'Data on a manifold: a circle, with and without noise'),
-    el('p', {}, 'Left: 2,000 points exactly on a circle of radius 5; right: the same with Gaussian noise of std 0.3. The score of the exact circle is undefined off the circle and infinite across it, so at small t the learned field is huge and ill-conditioned; noise makes the data a density and the score finite. Arrows: the learned score at t = 0.01; dots: samples from each network.'),
+    el('p', {}, 'Left: 2,000 points exactly on a circle of radius 5; middle: the same with Gaussian noise of std 0.3; one network trained on each (VE SDE). Colour: log₁₀ |s_θ(x, t)| at t = 0.01 on one scale for both panels; arrows: its direction. Right: |s_θ| against the distance d = r − 5 to the circle at three times. Without noise the score across the circle is about d/σ(t)², so near the circle it grows like 1/σ(t) as t → 0: it blows up, and the data have no score at t = 0. With noise it is about d/(0.3² + σ(t)²) and stays finite.'),
   );
   const row = el('div', { class: 'demo-row' });
-  const cA = canvas('manifoldA');
-  const cB = canvas('manifoldB');
+  const cA = canvas('manifoldA', 300);
+  const cB = canvas('manifoldB', 300);
+  const chart = el('canvas', { id: 'manifoldChart', width: '360', height: '300', class: 'demo-plot fit' });
   const tA = el('div', { class: 'mono', id: 'manifoldTextA' }, 'training…');
   const tB = el('div', { class: 'mono', id: 'manifoldTextB' }, 'training…');
+  const tC = el('div', { class: 'mono', id: 'manifoldTextC' }, '');
   const colA = el('div');
   colA.append(el('b', {}, 'on the circle (no noise)'), cA, tA);
   const colB = el('div');
   colB.append(el('b', {}, 'noisy circle (std 0.3)'), cB, tB);
-  row.append(colA, colB);
+  const colC = el('div');
+  colC.append(el('b', {}, '|s_θ| against distance to the circle'), chart, tC);
+  row.append(colA, colB, colC);
   root.append(row);
   let seed = 12345;
   const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
@@ -272,29 +346,67 @@ async function manifold(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () 
     }
     return p;
   };
+  // points at signed distance d from the circle along ANGLES rays, d in [−1, 1]
+  const ANGLES = 16;
+  const ds: number[] = [];
+  for (let k = -100; k <= 100; k++) ds.push(k / 100);
+  const rays = new Float32Array(ds.length * ANGLES * 2);
+  ds.forEach((d, k) => {
+    for (let a = 0; a < ANGLES; a++) {
+      const ang = (2 * Math.PI * (a + 0.5)) / ANGLES;
+      rays[(k * ANGLES + a) * 2] = (5 + d) * Math.cos(ang);
+      rays[(k * ANGLES + a) * 2 + 1] = (5 + d) * Math.sin(ang);
+    }
+  });
+  const TIMES = [0.3, 0.1, 0.01];
+  const meanNorm = (v: number[], from: number, count: number) => {
+    let m = 0;
+    for (let a = 0; a < count; a++) m += Math.hypot(v[(from + a) * 2], v[(from + a) * 2 + 1]);
+    return m / count;
+  };
+  const grid = gridPoints(VIEW, 20);
+  const fine = gridPoints(VIEW, 48);
+  const fields: { p: Float32Array; arrows: number[]; heat: Float32Array }[] = [];
+  const profiles: { noise: number; t: number; ys: number[] }[] = [];
   const cs = [cA, cB];
   const ts = [tA, tB];
-  const magnitudes: number[] = [];
   for (const [i, noise] of [0, 0.3].entries()) {
     const t = await trainNet(remote, backend, { data: noise ? 'noisy-circle' : 'circle', points: circle(noise), sde: { kind: 've' }, train: { batch: 256, lr: 0.002, warmup: 50, seed: 0 } }, 600, (_, r) => { ts[i].textContent = `training: step ${r.step}, loss ${r.loss.toFixed(3)}`; }, alive);
     if (!t || !alive()) return;
     const s = (await remote.createSession(backend, {})).session;
     await s.loadWeights(noise ? 'noisy-circle' : 'circle', await t.export());
+    t.free();
     await s.setState({ ...s.state(), sampler: { kind: 'pc', steps: 300 }, n: 600, seed: 2 });
     await s.run();
     const p = (await s.particles()) as Float32Array;
-    const grid = gridPoints(VIEW, 20);
     const f = (await s.scoreField(grid.points, 0.01)) as { model: number[] };
-    let mag = 0;
-    for (let k = 0; k < f.model.length; k += 2) mag += Math.hypot(f.model[k], f.model[k + 1]);
-    mag /= f.model.length / 2;
-    magnitudes.push(mag);
-    drawScene(cs[i], { particles: p, dim: 2, means: [], view: VIEW, arrows: [{ grid, vectors: Float32Array.from(f.model), color: 'rgba(20,20,40,0.8)' }] });
+    const h = (await s.scoreField(fine.points, 0.01)) as { model: number[] };
+    const heat = new Float32Array(fine.g * fine.g);
+    for (let k = 0; k < heat.length; k++) heat[k] = Math.log10(Math.hypot(h.model[2 * k], h.model[2 * k + 1]) + 1e-6);
+    fields.push({ p, arrows: f.model, heat });
+    for (const tt of TIMES) {
+      const r = (await s.scoreField(rays, tt)) as { model: number[] };
+      profiles.push({ noise, t: tt, ys: ds.map((_, k) => meanNorm(r.model, k * ANGLES, ANGLES)) });
+    }
+    s.free();
     let radius = 0;
     for (let k = 0; k < p.length; k += 2) radius += Math.hypot(p[k], p[k + 1]);
-    ts[i].textContent = `mean |score| at t = 0.01: ${mag.toFixed(1)}   mean sample radius ${(radius / (p.length / 2)).toFixed(2)}`;
+    const near = profiles.filter((q) => q.noise === noise && q.t === 0.01)[0];
+    const peak = Math.max(...near.ys.filter((_, k) => Math.abs(ds[k]) <= 0.25));
+    ts[i].textContent = `max |s_θ| within 0.25 of the circle at t = 0.01: ${peak.toFixed(1)}   mean sample radius ${(radius / (p.length / 2)).toFixed(2)}`;
   }
-  demoState.magnitudes = magnitudes;
+  // both panels on one colour scale, so the magnitudes compare
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const f of fields) for (const v of f.heat) if (Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  fields.forEach((f, i) => drawScene(cs[i], { particles: f.p, dim: 2, means: [], view: VIEW, heat: { grid: fine, values: f.heat, palette: 'error', range: [lo, hi] }, arrows: [{ grid, vectors: Float32Array.from(f.arrows), color: 'rgba(20,20,40,0.8)' }] }));
+  const colors: Record<string, string> = { '0': '#c03020', '0.3': '#2050c0' };
+  drawLines(chart, profiles.map((q) => ({ name: `${q.noise ? 'noisy' : 'no noise'} t=${q.t}`, color: colors[String(q.noise)], width: q.t === 0.01 ? 2 : q.t === 0.1 ? 1.2 : 0.6, xs: ds, ys: q.ys })), '|s_θ| (log scale) against d = r − 5');
+  // the figures the text states: the peak near the circle at each t, both networks
+  const peaks = profiles.map((q) => ({ noise: q.noise, t: q.t, peak: Math.max(...q.ys.filter((_, k) => Math.abs(ds[k]) <= 0.25)) }));
+  demoState.peaks = peaks;
+  demoState.magnitudes = [0, 0.3].map((n) => peaks.find((q) => q.noise === n && q.t === 0.01)!.peak);
+  tC.textContent = `peak |s_θ| near the circle, t = ${TIMES.join(' / ')}: no noise ${peaks.filter((q) => q.noise === 0).map((q) => q.peak.toFixed(0)).join(' / ')}, noisy ${peaks.filter((q) => q.noise === 0.3).map((q) => q.peak.toFixed(1)).join(' / ')}`;
   demoState.done = true;
 }
 
@@ -307,37 +419,43 @@ async function bakeoff(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () =
   );
   const steps = el('input', { type: 'number', value: '400', min: '50', max: '5000', step: '50', id: 'bakeoffSteps' });
   const go = el('button', { id: 'bakeoffRun' }, 'train');
-  const c = el('canvas', { id: 'bakeoffPlot', width: '640', height: '300' });
+  const c = el('canvas', { id: 'bakeoffPlot', width: '640', height: '300', class: 'demo-plot fit' });
   const text = el('div', { class: 'mono', id: 'bakeoffText' });
   root.append(el('label', {}, 'steps '), steps, go, c, text);
-  const run = async () => {
+  const start = latest(alive, (e) => (text.textContent = e.message));
+  const run = () => start(async (current) => {
     const n = Number(steps.value);
     if (!Number.isInteger(n) || n < 50 || n > 5000) throw new Error(`bake-off steps: ${steps.value}; accepted: an integer in [50, 5000]`);
+    delete demoState.done;
     const objectives = ['dsm', 'ssm', 'ism'];
     const colors = ['#2050c0', '#c05020', '#209050'];
     const trainers = await Promise.all(objectives.map((o) => remote.createTraining(backend, { data: 'ring8', sde: { kind: 'vp' }, train: { batch: 256, lr: 0.002, warmup: 50, seed: 0, objective: o } })));
-    const series = objectives.map((o, i) => ({ name: o, color: colors[i], xs: [0], ys: [0] }));
-    for (let i = 0; i < 3; i++) series[i].ys[0] = (await trainers[i].fisher(300)) as number;
-    for (let step = 50; step <= n && alive(); step += 50) {
-      for (let i = 0; i < 3; i++) {
-        const r = (await trainers[i].train(50)) as { loss: number; steps_per_second: number };
-        series[i].xs.push(step);
-        series[i].ys.push((await trainers[i].fisher(300)) as number);
-        void r;
+    try {
+      const series = objectives.map((o, i) => ({ name: o, color: colors[i], xs: [0], ys: [0] }));
+      for (let i = 0; i < 3; i++) series[i].ys[0] = (await trainers[i].fisher(300)) as number;
+      for (let step = 50; step <= n && current(); step += 50) {
+        for (let i = 0; i < 3; i++) {
+          await trainers[i].train(50);
+          series[i].xs.push(step);
+          series[i].ys.push((await trainers[i].fisher(300)) as number);
+        }
+        drawLines(c, series, 'Fisher divergence to the exact score (log scale)');
+        text.textContent = series.map((s) => `${s.name} ${s.ys[s.ys.length - 1].toFixed(4)}`).join('   ') + `   (step ${step})`;
+        demoState.curves = series.map((s) => ({ name: s.name, xs: s.xs, ys: s.ys }));
+        await frame();
       }
-      drawLines(c, series, 'Fisher divergence to the exact score (log scale)');
-      text.textContent = series.map((s) => `${s.name} ${s.ys[s.ys.length - 1].toFixed(4)}`).join('   ') + `   (step ${step})`;
-      demoState.curves = series.map((s) => ({ name: s.name, xs: s.xs, ys: s.ys }));
-      await frame();
+      if (current()) demoState.done = true;
+    } finally {
+      // a superseded or finished run's networks are dropped (the worker's memory is reused)
+      for (const t of trainers) t.free();
     }
-    demoState.done = alive();
-  };
-  go.onclick = () => void run().catch((e) => (text.textContent = (e as Error).message));
+  });
+  go.onclick = () => void run();
   await run();
 }
 
 /** The image lab: the shipped MNIST U-Net samples a grid, every denoising step drawn. */
-async function images(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean, remote: Remote, judgeRemote: Remote): Promise<void> {
+async function images(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean, remote: Remote, judgeRemote: Remote, model?: ImageModel): Promise<void> {
   root.append(
     el('h2', {}, 'Image lab: the notebook U-Net on MNIST'),
     el('p', {}, 'The shipped model (models/mnist-unet-ve.safetensors, VE σ = 25) samples 16 digits; every step is drawn, from noise to digits. Draw a digit in the pad (ink = 1, as in MNIST) and ask for its bits/dim: the probability-flow ODE likelihood with one Hutchinson probe, after 8-bit quantisation and uniform dequantisation, as `scorelab likelihood --bpd`, of p_ε at the model’s smallest training time ε = 1e-7 (1.75-1.80 bits/dim on average over the 1,000 held-out MNIST digits with this model, none above 4; pure noise scores far worse). The model’s denoiser x + σ²s is kept in the pixel range [0, 1], as in `scorelab`.'),
@@ -348,8 +466,10 @@ async function images(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () =>
   const go = el('button', { id: 'imgRun' }, 'sample');
   const c = canvas('imgGrid', 448);
   const text = el('div', { class: 'mono', id: 'imgText' }, 'loading the model…');
-  root.append(el('label', {}, 'sampler '), sampler, el('label', {}, ' steps '), steps, go, c, text);
-  const pad = el('canvas', { id: 'digitPad', width: '224', height: '224', class: 'demo-plot' });
+  const controls = el('div');
+  controls.append(el('label', {}, 'sampler '), sampler, el('label', {}, ' steps '), steps, go);
+  root.append(controls);
+  const pad = el('canvas', { id: 'digitPad', width: '224', height: '224', class: 'demo-plot fit' });
   const bpdBtn = el('button', { id: 'bpdBtn' }, 'bits/dim of my digit');
   const bpdCancel = el('button', { id: 'bpdCancel', title: 'stop the likelihood computation (it runs in its own worker)' }, 'cancel');
   const brush = el('select', { id: 'padBrush' });
@@ -358,22 +478,34 @@ async function images(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () =>
   const inpaintBtn = el('button', { id: 'inpaintBtn' }, 'inpaint the region (16 samples)');
   const clearPad = el('button', { id: 'clearPad' }, 'clear');
   const bpdText = el('div', { class: 'mono', id: 'bpdText' }, 'draw a digit in the pad');
+  // the samples and the pad side by side, so the lab fits a slide
   const padRow = el('div', { class: 'demo-row' });
-  const padCol = el('div');
-  padCol.append(pad, brush, clearPad, bpdBtn, bpdCancel, inpaintBtn, bpdText);
-  padRow.append(padCol);
+  const gridCol = el('div');
+  gridCol.append(c, text);
+  const padCol = el('div', { style: 'max-width: 300px' });
+  const padButtons = el('div', { class: 'pad-buttons' });
+  padButtons.append(brush, clearPad, bpdBtn, bpdCancel, inpaintBtn);
+  padCol.append(pad, padButtons, bpdText);
+  padRow.append(gridCol, padCol);
   root.append(padRow);
-  const res = await fetch('models/mnist-unet-ve.safetensors');
-  if (!res.ok) throw new Error(`models/mnist-unet-ve.safetensors: ${res.status} ${res.statusText}`);
-  const bytes = new Uint8Array(await res.arrayBuffer());
+  let bytes: Uint8Array;
+  if (model) {
+    bytes = model.bytes;
+    document.getElementById('about')!.textContent = `demo: image lab (${model.name})`;
+  } else {
+    const res = await fetch('models/mnist-unet-ve.safetensors');
+    if (!res.ok) throw new Error(`models/mnist-unet-ve.safetensors: ${res.status} ${res.statusText}`);
+    bytes = new Uint8Array(await res.arrayBuffer());
+  }
   const session = (await remote.createSession(backend, {})).session;
-  await session.loadWeights('mnist', bytes);
+  await session.loadWeights(model?.name ?? 'mnist', bytes);
+  demoState.model = model?.name ?? 'mnist-unet-ve';
   // likelihoods in a second worker: they run beside the sampler and can be cancelled alone
   let judge: Session | null = null;
   const judgeSession = async () => {
     if (!judge?.alive) {
       judge = (await judgeRemote.createSession(backend, {})).session;
-      await judge.loadWeights('mnist', bytes);
+      await judge.loadWeights(model?.name ?? 'mnist', bytes);
     }
     return judge;
   };
@@ -419,11 +551,15 @@ async function images(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () =>
   };
   bpdCancel.onclick = () => judgeRemote.cancel();
   bpdBtn.onclick = () => {
+    // one likelihood at a time: the button waits for the answer (or cancel)
+    bpdBtn.disabled = true;
     bpdText.textContent = 'computing (probability-flow ODE)…';
-    bitsPerDim(padPixels.slice()).then(
-      (r) => (bpdText.textContent = `${r.bpd[0].toFixed(2)} bits/dim   (NFE ${r.nfe}, ${r.seconds.toFixed(1)} s)`),
-      (e) => (bpdText.textContent = (e as Error).message),
-    );
+    bitsPerDim(padPixels.slice())
+      .then(
+        (r) => (bpdText.textContent = `${r.bpd[0].toFixed(2)} bits/dim   (NFE ${r.nfe}, ${r.seconds.toFixed(1)} s)`),
+        (e) => (bpdText.textContent = (e as Error).message),
+      )
+      .finally(() => (bpdBtn.disabled = false));
   };
   demoHooks.setPad = (values: number[]) => {
     if (values.length !== 784) throw new Error(`setPad: need 784 values, got ${values.length}`);
@@ -435,54 +571,67 @@ async function images(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () =>
     padMask.set(values.map((v) => (v ? 1 : 0)));
     drawPad();
   };
+  // sampling and inpainting share the sampler's session: one job at a time, the newest wins
+  const start = latest(alive, (e) => (text.textContent = e.message));
   /** Inpaint the masked region of the pad: 16 samples, every step drawn. */
-  const inpaint = async (n: number) => {
+  const inpaint = (n: number) => {
     if (!padMask.some((v) => v === 1)) throw new Error('inpaint: paint the region to fill first (brush: region to inpaint)');
     if (!Number.isInteger(n) || n < 10 || n > 2000) throw new Error(`steps: ${n}; accepted: an integer in [10, 2000]`);
-    stopSampling = true;
-    await sampling;
-    stopSampling = false;
-    await session.setState({ ...session.state(), sampler: { kind: 'pc', steps: n }, n: 16, seed: 1, denoise: true });
-    await session.inpaint(padPixels, padMask.map((v) => 1 - v));
-    let info: StepInfo | null = null;
-    while (alive() && !info?.done) {
-      info = (await session.step(1)) as StepInfo | null;
-      drawDigits(c, (await session.particles()) as Float32Array, 16);
-      text.textContent = `inpainting: step ${info?.index} / ${info?.total}   t = ${info?.t.toFixed(4)}`;
-      await frame();
-    }
-    const p = Array.from((await session.particles()) as Float32Array);
-    demoState.inpainted = p;
-    return p;
+    const known = padPixels.slice();
+    const mask = padMask.map((v) => 1 - v);
+    return start(async (current) => {
+      await session.setState({ ...session.state(), sampler: { kind: 'pc', steps: n }, n: 16, seed: 1, denoise: true });
+      await session.inpaint(known, mask);
+      let info: StepInfo | null = null;
+      while (current() && !info?.done) {
+        info = (await session.step(1)) as StepInfo | null;
+        drawDigits(c, (await session.particles()) as Float32Array, 16);
+        text.textContent = `inpainting: step ${info?.index} / ${info?.total}   t = ${info?.t.toFixed(4)}`;
+        await frame();
+      }
+      const p = Array.from((await session.particles()) as Float32Array);
+      demoState.inpainted = p;
+      return p;
+    });
   };
   demoHooks.inpaint = (n = 100) => inpaint(n);
-  inpaintBtn.onclick = () => void inpaint(Number(steps.value)).catch((e) => (bpdText.textContent = (e as Error).message));
-  demoHooks.bitsPerDim = (values: number[]) => bitsPerDim(Float32Array.from(values));
-  let stopSampling = false;
-  let sampling: Promise<void> = Promise.resolve();
-  const run = async () => {
-    const n = Number(steps.value);
-    if (!Number.isInteger(n) || n < 10 || n > 2000) throw new Error(`steps: ${steps.value}; accepted: an integer in [10, 2000]`);
-    const kind = sampler.value;
-    const spec: Record<string, unknown> = kind === 'ode' ? { kind: 'ode', solver: 'rk4', steps: n } : kind === 'pc' ? { kind: 'pc', steps: n } : { kind: 'em', steps: n };
-    await session.setState({ ...session.state(), sampler: spec, n: 16, seed: 0, denoise: kind !== 'ode' });
-    let info: StepInfo | null = null;
-    const t0 = performance.now();
-    while (alive() && !stopSampling && !info?.done) {
-      info = (await session.step(1)) as StepInfo | null;
-      const p = (await session.particles()) as Float32Array;
-      drawDigits(c, p, 16);
-      text.textContent = `step ${info?.index}${info?.total ? ' / ' + info.total : ''}   t = ${info?.t.toFixed(4)}   NFE ${info?.nfe}   ${((performance.now() - t0) / 1000).toFixed(1)} s`;
-      demoState.step = info?.index;
-      await frame();
+  inpaintBtn.onclick = () => {
+    try {
+      void inpaint(Number(steps.value));
+    } catch (e) {
+      bpdText.textContent = (e as Error).message;
     }
-    const p = (await session.particles()) as Float32Array;
-    let ink = 0;
-    for (const v of p) ink += Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : NaN;
-    demoState.meanPixel = ink / p.length;
-    demoState.done = alive();
   };
-  go.onclick = () => void (sampling = run().catch((e) => void (text.textContent = (e as Error).message)));
-  sampling = run();
-  await sampling;
+  demoHooks.bitsPerDim = (values: number[]) => bitsPerDim(Float32Array.from(values));
+  const run = () => {
+    const n = Number(steps.value);
+    if (!Number.isInteger(n) || n < 10 || n > 2000) {
+      text.textContent = `steps: ${steps.value}; accepted: an integer in [10, 2000]`;
+      return Promise.resolve();
+    }
+    const kind = sampler.value;
+    return start(async (current) => {
+      delete demoState.done;
+      const spec: Record<string, unknown> = kind === 'ode' ? { kind: 'ode', solver: 'rk4', steps: n } : kind === 'pc' ? { kind: 'pc', steps: n } : { kind: 'em', steps: n };
+      await session.setState({ ...session.state(), sampler: spec, n: 16, seed: 0, denoise: kind !== 'ode' });
+      let info: StepInfo | null = null;
+      const t0 = performance.now();
+      while (current() && !info?.done) {
+        info = (await session.step(1)) as StepInfo | null;
+        const p = (await session.particles()) as Float32Array;
+        drawDigits(c, p, 16);
+        text.textContent = `step ${info?.index}${info?.total ? ' / ' + info.total : ''}   t = ${info?.t.toFixed(4)}   NFE ${info?.nfe}   ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+        demoState.step = info?.index;
+        await frame();
+      }
+      if (!current()) return;
+      const p = (await session.particles()) as Float32Array;
+      let ink = 0;
+      for (const v of p) ink += Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : NaN;
+      demoState.meanPixel = ink / p.length;
+      demoState.done = true;
+    });
+  };
+  go.onclick = () => void run();
+  await run();
 }

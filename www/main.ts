@@ -8,9 +8,10 @@
 // stops a long computation by restarting the sampler's worker.
 import { Cancelled, Remote, type Preset, type Session, type Settings, type StepInfo, type Training } from './wasm';
 import { parseHash, writeHash, hashString, type HashState } from './state';
-import { drawScene, drawLines, gridPoints, type Grid, type Scene } from './plot';
+import { drawScene, drawLines, gridPoints, TrailLayer, type Grid, type Scene } from './plot';
 import { installApi } from './api';
-import { openDemo } from './demos';
+import { openDemo, type ImageModel } from './demos';
+import { keepFitted } from './fit';
 import { parsePoints } from './points';
 import { saveModel, listModels, loadModel } from './store';
 
@@ -26,6 +27,10 @@ const SAMPLERS = ['em', 'pc', 'langevin', 'ald', 'ode'];
 /** Frames kept for stepping back and drawing trajectories. */
 const MAX_FRAMES = 3000;
 const VIEW = { lo: -10, hi: 10 };
+/** Distance between two drawn points along a stroke (plot units). */
+const DRAW_SPACING = 0.08;
+/** Training steps per call into the worker (one loss point each). */
+const TRAIN_CHUNK = 25;
 
 export interface Overlays {
   model: boolean;
@@ -35,6 +40,24 @@ export interface Overlays {
   trails: boolean;
   /** Time the fields are drawn at; null follows the sampler. */
   t: number | null;
+}
+
+/** "step 5 / 100": the sampler's own steps; a final denoising step is counted apart. */
+export function stepText(i: StepInfo, denoising: boolean): string {
+  const main = i.total !== null ? i.total - (denoising ? 1 : 0) : null;
+  if (i.denoise) return `step ${main ?? i.index} / ${main ?? i.index} + denoising step`;
+  return `step ${i.index}${main !== null ? ' / ' + main : ''}`;
+}
+
+/** Particles (n·2 values) outside the plotted square, non-finite ones included. */
+function countOutside(p: Float32Array, view: { lo: number; hi: number }): number {
+  let k = 0;
+  for (let i = 0; i + 1 < p.length; i += 2) {
+    const x = p[i];
+    const y = p[i + 1];
+    if (!(x >= view.lo && x <= view.hi && y >= view.lo && y <= view.hi)) k++;
+  }
+  return k;
 }
 
 export class Playground {
@@ -74,31 +97,58 @@ export class Playground {
   drawMode = false;
   drawn: number[] = [];
   uploaded: { name: string; points: Float32Array } | null = null;
+  /** Why the last points file was refused (training on "uploaded" says so until a good one comes). */
+  uploadRefused: string | null = null;
   /** A mixture of one's own (a .json like `--model gmm:FILE`): model `mixture`. */
   mixture: Record<string, unknown> | null = null;
 
+  /** Resolves when the page is ready (the session exists, the controls are built); the
+   * API's calls wait for it. Rejects with the reason when the page failed to start. */
+  readonly ready: Promise<void>;
+  private markReady!: (ok: boolean, e?: unknown) => void;
+
+  constructor() {
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.markReady = (ok, e) => (ok ? resolve() : reject(e));
+    });
+    this.ready.catch(() => undefined);
+  }
+
   async start(): Promise<void> {
+    try {
+      await this.startInner();
+      this.markReady(true);
+    } catch (e) {
+      this.markReady(false, new Error(`the page failed to start: ${(e as Error).message ?? e}`));
+      throw e;
+    }
+  }
+
+  private async startInner(): Promise<void> {
     this.remote.onBusy = () => this.updateCancel();
     this.presets = await this.remote.fn<Preset[]>('presets');
     this.toySets = (await this.remote.fn<{ name: string }[]>('toySets')).map((t) => t.name);
     this.objectives = await this.remote.fn<string[]>('objectives');
-    try {
-      this.hash = parseHash(location.hash, { data: this.namedTrainingSets(), objective: this.objectives });
-      if (this.hash.data) this.trainingData = this.hash.data;
-      if (this.hash.objective) this.objective = this.hash.objective;
-    } catch (e) {
-      this.showError((e as Error).message + ' (the link was ignored; using defaults)');
-    }
+    // a bad key never discards the good ones (`#backend=cpu&k=abc` stays on the CPU)
+    const parsed = parseHash(location.hash, { data: this.namedTrainingSets(), objective: this.objectives });
+    this.hash = parsed.state;
+    const notes: string[] = [];
+    if (parsed.errors.length) notes.push(`${parsed.errors.join('; ')} (ignored; the rest of the link is used)`);
+    if (this.hash.data) this.trainingData = this.hash.data;
+    if (this.hash.objective) this.objective = this.hash.objective;
     this.applyChrome();
+    keepFitted(this.hash.embed);
     let created;
     try {
       created = await this.remote.createSession(this.hash.backend, this.hash.settings);
     } catch (e) {
-      this.showError(`${(e as Error).message} (the link's settings were ignored)`);
+      notes.push(`${(e as Error).message} (the link's settings were ignored)`);
+      this.hash.settings = null;
       created = await this.remote.createSession(this.hash.backend, null);
     }
     this.session = created.session;
-    if (created.note) this.showError(created.note);
+    if (notes.length) this.showError(notes.join(' | '));
+    if (created.note) this.showNote(created.note);
     $('backend').textContent = this.session.backend === 'webgpu' ? 'WebGPU' : 'CPU (wasm)';
     document.body.dataset.backend = this.session.backend;
     this.buildControls();
@@ -116,6 +166,7 @@ export class Playground {
         this.showError(`invalid hash k: ${(e as Error).message}`);
       }
     }
+    writeHash(this.hash);
     await this.refresh();
     if (this.hash.demo) await this.openDemo(this.hash.demo);
     document.body.dataset.ready = '1';
@@ -135,14 +186,20 @@ export class Playground {
 
   /** Validate and apply settings; on error show it and keep the old ones. */
   async setState(s: Settings): Promise<void> {
-    await this.serial(async () => {
-      this.playing = false;
-      await this.session.setState(s);
-      this.info = null;
-      this.hash.settings = this.state();
-      this.hash.k = null;
-      writeHash(this.hash);
-    });
+    try {
+      await this.serial(async () => {
+        this.playing = false;
+        await this.session.setState(s);
+        this.info = null;
+        this.hash.settings = this.state();
+        this.hash.k = null;
+        writeHash(this.hash);
+      });
+    } catch (e) {
+      // refused: the fields show the settings in force again (the message says what was wrong)
+      this.buildControls();
+      throw e;
+    }
     this.buildControls();
     this.resetFrames();
     await this.refresh();
@@ -225,31 +282,59 @@ export class Playground {
     const o = this.overlays;
     this.overlayScene = {};
     if (this.session.dim() !== 2 || !(o.model || o.exact || o.error || o.density)) return;
+    // an exact model has no learned score: "learned score" and "score error" are for networks
+    const network = this.isNetwork();
+    const model = o.model && network;
+    const error = o.error && network;
     const t = this.overlayTime();
     const arrows: Scene['arrows'] = [];
-    if (o.model || o.exact || o.error) {
-      const grid: Grid = gridPoints(VIEW, o.error ? 40 : 20);
+    if (model || o.exact || error) {
+      const grid: Grid = gridPoints(VIEW, error ? 40 : 20);
       const f = (await this.serial(() => this.session.scoreField(grid.points, t) as Promise<{ model: number[]; exact: number[] | null }>));
-      if (o.error) {
+      if (error) {
         if (!f.exact) throw new Error('score error: this model has no exact score to compare with (mixture presets and networks trained on them have one)');
         const values = new Float32Array(grid.g * grid.g);
         for (let i = 0; i < values.length; i++) values[i] = Math.hypot(f.model[2 * i] - f.exact[2 * i], f.model[2 * i + 1] - f.exact[2 * i + 1]);
         this.overlayScene.heat = { grid, values, palette: 'error' };
       }
       const coarse = gridPoints(VIEW, 20);
-      const coarseField = o.error ? (await this.serial(() => this.session.scoreField(coarse.points, t) as Promise<{ model: number[]; exact: number[] | null }>)) : f;
-      if (o.model) arrows.push({ grid: coarse, vectors: Float32Array.from(coarseField.model), color: 'rgba(30,30,60,0.8)' });
+      const coarseField = error ? (await this.serial(() => this.session.scoreField(coarse.points, t) as Promise<{ model: number[]; exact: number[] | null }>)) : f;
+      if (model) arrows.push({ grid: coarse, vectors: Float32Array.from(coarseField.model), color: 'rgba(30,30,60,0.8)' });
       if (o.exact) {
         if (!coarseField.exact) throw new Error('exact score: this model has no reference mixture');
         arrows.push({ grid: coarse, vectors: Float32Array.from(coarseField.exact), color: 'rgba(200,40,40,0.7)' });
       }
     }
-    if (o.density && !o.error) {
+    if (o.density && !error) {
       const grid = gridPoints(VIEW, 32);
       const lp = await this.serial(() => this.session.logDensity(grid.points, Math.min(t, 0.5), 1e-3) as Promise<Float32Array>);
       this.overlayScene.heat = { grid, values: lp.map((v) => Math.exp(v)), palette: 'density' };
     }
     this.overlayScene.arrows = arrows;
+  }
+
+  /** The trajectories' layer, brought up to frame `upto`. */
+  readonly trails = new TrailLayer();
+  private updateTrails(upto: number): TrailLayer {
+    const plot = $<HTMLCanvasElement>('plot');
+    this.trails.update(this.frames, upto, VIEW, plot.width, plot.height);
+    return this.trails;
+  }
+
+  /** Is the lab's model a network (a loaded or trained weight file), not an exact mixture? */
+  isNetwork(): boolean {
+    return this.state().model.startsWith('weights:');
+  }
+
+  /** "learned score" and "score error" only mean something for a network. */
+  private updateOverlayControls(): void {
+    const network = this.isNetwork();
+    for (const key of ['model', 'error'] as const) {
+      const box = $<HTMLInputElement>(`ov-${key}`);
+      box.disabled = !network;
+      box.parentElement!.title = network ? '' : 'the model is an exact mixture: its score is the exact score; train or load a network to see a learned one';
+    }
+    $('ov-network-note').hidden = network;
   }
 
   async refresh(read = true): Promise<void> {
@@ -279,16 +364,16 @@ export class Playground {
         means: preset?.mixture.means ?? [],
         view: VIEW,
         ...this.overlayScene,
-        trails: this.overlays.trails ? this.frames.slice(0, upto + 1) : undefined,
+        trails: this.overlays.trails ? this.updateTrails(upto) : undefined,
         drawn: this.drawn.length ? Float32Array.from(this.drawn) : undefined,
       });
     }
     const i = shownInfo;
     $('info').textContent = i
-      ? `step ${i.index}${i.total ? ' / ' + i.total : ''}   t = ${i.t.toFixed(4)}   NFE = ${i.nfe}   step size = ${i.step_size.toExponential(2)}` +
+      ? `${stepText(i, this.state().denoise)}   t = ${i.t.toFixed(4)}   NFE = ${i.nfe}   step size = ${i.step_size.toExponential(2)}` +
         (i.accepted === null ? '' : i.accepted ? '   accepted' : '   rejected') +
         (i.level === null ? '' : `   level ${i.level + 1}`) +
-        (i.denoise ? '   (denoising step)' : '') +
+        (i.denoise ? '   (the final denoising step)' : '') +
         (i.done ? '   done' : '') +
         (this.viewIndex !== null ? `   (replaying frame ${this.viewIndex} of ${this.frames.length - 1})` : '')
       : 'ready: press play or step';
@@ -303,6 +388,11 @@ export class Playground {
     } else {
       $('report').textContent = '';
     }
+    // particles the square [-10, 10]² does not show (a badly trained model's samples)
+    const outside = dim === 2 ? countOutside(shown, VIEW) : 0;
+    const warn = $('plotWarning');
+    warn.hidden = outside === 0;
+    warn.textContent = outside ? `${outside} of ${shown.length / 2} particles lie outside the plotted square [${VIEW.lo}, ${VIEW.hi}]² and are not shown${this.state().model.startsWith('weights:') ? ' (is the network trained enough?)' : ''}` : '';
     $('play').textContent = this.playing ? 'pause' : 'play';
   }
 
@@ -310,6 +400,13 @@ export class Playground {
     const box = $('error');
     box.textContent = msg;
     box.hidden = false;
+  }
+
+  /** A hint that is not an error (e.g. why the CPU backend was chosen). */
+  showNote(msg: string): void {
+    const box = $('note');
+    box.textContent = msg;
+    box.hidden = !msg;
   }
 
   clearError(): void {
@@ -404,7 +501,7 @@ export class Playground {
       return { data: 'drawn', points: this.drawn.slice() };
     }
     if (this.trainingData === 'uploaded') {
-      if (!this.uploaded) throw new Error('uploaded data: choose a .npy or .csv file first');
+      if (!this.uploaded) throw new Error(this.uploadRefused ? `uploaded data: ${this.uploadRefused}; choose a valid .npy or .csv file, or another data set` : 'uploaded data: choose a .npy or .csv file first');
       return { data: this.uploaded.name, points: Array.from(this.uploaded.points) };
     }
     if (this.trainingData === 'mixture') {
@@ -422,8 +519,9 @@ export class Playground {
   }
 
   /** Train k steps of the page's network (created on first use from the training panel), in
-   * chunks of at most 100 steps so that cancel() stops it between two chunks (the network
-   * keeps the steps it made). */
+   * chunks of at most TRAIN_CHUNK steps: the loss curve gets a point per chunk (from the
+   * first chunk on), and cancel() stops training between two chunks (the network keeps the
+   * steps it made). */
   async train(k: number): Promise<number> {
     return this.trainSerial(async () => {
       if (!this.training) {
@@ -446,7 +544,7 @@ export class Playground {
         let loss = NaN;
         for (let left = k; left > 0; ) {
           if (this.stopTraining) throw new Cancelled(`training (stopped at step ${this.lossHistory.at(-1)?.step ?? 0}; the network is kept)`);
-          const n = Math.min(left, 100);
+          const n = Math.min(left, TRAIN_CHUNK);
           const r = await training.train(n);
           left -= n;
           loss = r.loss;
@@ -511,6 +609,7 @@ export class Playground {
 
   /** Load weight-file bytes as a model of the session and switch to it. */
   async loadWeights(name: string, bytes: Uint8Array): Promise<void> {
+    this.playing = false; // a file dropped while playing: the loop stops, the load waits its turn
     await this.serial(async () => {
       const manifest = (await this.session.loadWeights(name, bytes)) as { data: string };
       this.netBytes.set(name, bytes);
@@ -585,10 +684,16 @@ export class Playground {
     // The shipped toy models (models/toy/<set>-<sde>.safetensors, copied next to the page).
     const shipped = $<HTMLSelectElement>('shipped');
     for (const set of this.toySets) for (const sde of ['vp', 've']) shipped.add(new Option(`${set} (${sde.toUpperCase()})`, `${set}-${sde}`));
+    shipped.add(new Option('MNIST U-Net (VE σ = 25): opens the image lab', 'mnist'));
     shipped.onchange = () =>
       this.guard(async () => {
         const name = shipped.value;
         if (!name) return;
+        if (name === 'mnist') {
+          shipped.value = '';
+          await this.openDemo('images');
+          return;
+        }
         const res = await fetch(`models/toy/${name}.safetensors`);
         if (!res.ok) throw new Error(`models/toy/${name}.safetensors: ${res.status} ${res.statusText} (the page serves models/ from its build)`);
         await this.loadWeights(name, new Uint8Array(await res.arrayBuffer()));
@@ -609,7 +714,7 @@ export class Playground {
         if (!saved.value) return;
         const bytes = await loadModel(saved.value);
         if (!bytes) throw new Error(`saved model '${saved.value}' is gone from this browser's storage`);
-        await this.loadWeights(saved.value, bytes);
+        await this.openWeights(saved.value, bytes);
       });
     void this.refreshSaved();
     // Files dropped anywhere on the page: weight files load, point files become training data.
@@ -671,12 +776,26 @@ export class Playground {
     }
     if (/\.safetensors$/i.test(name)) {
       if (f.size > 64 * 1024 * 1024) throw new Error(`${name}: too large (${f.size} bytes); weight files are at most 64 MiB`);
-      await this.loadWeights(name.replace(/\.safetensors$/i, ''), new Uint8Array(await f.arrayBuffer()));
+      await this.openWeights(name.replace(/\.safetensors$/i, ''), new Uint8Array(await f.arrayBuffer()));
       return;
     }
     if (/\.(npy|csv)$/i.test(name)) {
-      if (f.size > 50 * 1024 * 1024) throw new Error(`${name}: too large (${f.size} bytes); point files are at most 50 MiB`);
-      const points = parsePoints(name, new Uint8Array(await f.arrayBuffer()));
+      if (this.trainingNow) throw new Error(`${name}: training is running; stop it (cancel) before changing its data`);
+      let points: Float32Array;
+      try {
+        if (f.size > 50 * 1024 * 1024) throw new Error(`${name}: too large (${f.size} bytes); point files are at most 50 MiB`);
+        points = parsePoints(name, new Uint8Array(await f.arrayBuffer()));
+      } catch (e) {
+        // the refused file is the chosen data now: training says why instead of silently
+        // using the set chosen before
+        this.uploaded = null;
+        this.uploadRefused = (e as Error).message;
+        this.trainingData = 'uploaded';
+        $<HTMLSelectElement>('trainData').value = 'uploaded';
+        this.resetTraining(`refused: ${this.uploadRefused}`);
+        throw e;
+      }
+      this.uploadRefused = null;
       this.uploaded = { name, points };
       this.trainingData = 'uploaded';
       $<HTMLSelectElement>('trainData').value = 'uploaded';
@@ -716,28 +835,44 @@ export class Playground {
     };
     const canvas = $<HTMLCanvasElement>('plot');
     let down = false;
-    const add = (e: PointerEvent) => {
+    /** Where the last point went: a drag adds a point every DRAW_SPACING along the stroke. */
+    let last: [number, number] | null = null;
+    const at = (e: PointerEvent): [number, number] => {
       const r = canvas.getBoundingClientRect();
-      const x = VIEW.lo + ((e.clientX - r.left) / r.width) * (VIEW.hi - VIEW.lo);
-      const y = VIEW.hi - ((e.clientY - r.top) / r.height) * (VIEW.hi - VIEW.lo);
-      if (this.drawn.length >= 200_000) return;
-      for (let j = 0; j < 4; j++) {
-        // a small spray around the pointer, so strokes become a density
-        const a = Math.random() * 2 * Math.PI;
-        const rad = 0.15 * Math.sqrt(Math.random());
-        this.drawn.push(x + rad * Math.cos(a), y + rad * Math.sin(a));
-      }
+      return [VIEW.lo + ((e.clientX - r.left) / r.width) * (VIEW.hi - VIEW.lo), VIEW.hi - ((e.clientY - r.top) / r.height) * (VIEW.hi - VIEW.lo)];
+    };
+    const push = (x: number, y: number) => {
+      if (this.drawn.length < 200_000) this.drawn.push(x, y);
     };
     canvas.addEventListener('pointerdown', (e) => {
       if (!this.drawMode) return;
+      if (this.trainingNow) {
+        this.showError('drawn data: training is running; stop it (cancel) before drawing more points');
+        return;
+      }
       down = true;
-      add(e);
+      // one click: one point, where the pointer is
+      last = at(e);
+      push(...last);
+      void this.refresh(false);
     });
     canvas.addEventListener('pointermove', (e) => {
-      if (this.drawMode && down) {
-        add(e);
-        void this.refresh(false);
+      if (!(this.drawMode && down && last)) return;
+      const [x, y] = at(e);
+      const d = Math.hypot(x - last[0], y - last[1]);
+      if (d < DRAW_SPACING) return;
+      // points every DRAW_SPACING along the segment, with a little spread across it, so a
+      // stroke becomes a density of even thickness whatever the pointer's speed
+      const steps = Math.floor(d / DRAW_SPACING);
+      for (let k = 1; k <= steps; k++) {
+        const f = (k * DRAW_SPACING) / d;
+        const a = Math.random() * 2 * Math.PI;
+        const rad = 0.1 * Math.sqrt(Math.random());
+        push(last[0] + f * (x - last[0]) + rad * Math.cos(a), last[1] + f * (y - last[1]) + rad * Math.sin(a));
       }
+      const f = (steps * DRAW_SPACING) / d;
+      last = [last[0] + f * (x - last[0]), last[1] + f * (y - last[1])];
+      void this.refresh(false);
     });
     window.addEventListener('pointerup', () => {
       if (down) {
@@ -756,12 +891,30 @@ export class Playground {
     }
   }
 
-  async openDemo(name: string): Promise<void> {
+  /** Open a demo (or the lab); `model`: a weight file for the image lab. */
+  async openDemo(name: string, model?: ImageModel): Promise<void> {
     this.playing = false;
     this.hash.demo = name === 'lab' ? null : name;
     writeHash(this.hash);
     document.body.dataset.demo = name;
-    await openDemo(this, name);
+    await openDemo(this, name, model);
+    if (name === 'lab') this.buildControls(); // the header names the lab's model again
+  }
+
+  /** A weight file goes to the part of the page that can run it: 2-D networks to the lab,
+   * 28×28 image networks to the image lab; other dimensions get a message. */
+  async openWeights(name: string, bytes: Uint8Array): Promise<void> {
+    const info = await this.remote.fn<{ dim: number; architecture: string; manifest: { data: string } }>('inspectWeights', name, bytes);
+    if (info.dim === 784) {
+      await this.openDemo('images', { name, bytes });
+      this.showNote(`${name}: an image model (${info.architecture}, trained on ${info.manifest.data}) runs in the image lab`);
+      return;
+    }
+    if (info.dim !== 2) {
+      throw new Error(`${name}: a network on ${info.dim}-dimensional data (${info.manifest.data}); the page draws 2-D models (the lab) and 28×28 images (the image lab); scorelab sample runs any`);
+    }
+    if (document.body.dataset.demo && document.body.dataset.demo !== 'lab') await this.openDemo('lab');
+    await this.loadWeights(name, bytes);
   }
 
   /** Rebuild the controls from the current settings (one input per field). */
@@ -790,12 +943,21 @@ export class Playground {
       el.onchange = () => this.guard(() => this.setState(on(el.value)));
       return el;
     };
-    const number = (value: number, on: (v: number) => Settings) => {
+    const number = (field: string, value: number, on: (v: number) => Settings) => {
       const el = document.createElement('input');
       el.type = 'number';
       el.step = 'any';
       el.value = String(value);
-      el.onchange = () => this.guard(() => this.setState(on(Number(el.value))));
+      el.onchange = () =>
+        this.guard(async () => {
+          // an empty or unreadable field is not 0: say so, and show the value in force again
+          const text = el.value.trim();
+          if (text === '' || !Number.isFinite(Number(text))) {
+            el.value = String(value);
+            throw new Error(`invalid ${field}: ${text === '' ? 'empty' : `'${text}'`}; accepted: a number (it stays ${value})`);
+          }
+          await this.setState(on(Number(text)));
+        });
       return el;
     };
     const clone = (): Settings => JSON.parse(JSON.stringify(s));
@@ -810,23 +972,24 @@ export class Playground {
     row('SDE', select(SDES, s.sde.kind, (v) => ({ ...clone(), sde: { kind: v } })));
     for (const [k, v] of Object.entries(s.sde)) {
       if (k === 'kind') continue;
-      row(`  ${k}`, number(v as number, (x) => { const c = clone(); c.sde[k] = x; return c; }));
+      row(`  ${k}`, number(`sde.${k}`, v as number, (x) => { const c = clone(); c.sde[k] = x; return c; }));
     }
     row('sampler', select(SAMPLERS, s.sampler.kind, (v) => ({ ...clone(), sampler: { kind: v } })));
     for (const [k, v] of Object.entries(s.sampler)) {
       if (k === 'kind') continue;
       const el = ENUMS[k]
         ? select(ENUMS[k], v as string, (x) => { const c = clone(); c.sampler[k] = x; return c; })
-        : number(v as number, (x) => { const c = clone(); c.sampler[k] = x; return c; });
+        : number(`sampler.${k}`, v as number, (x) => { const c = clone(); c.sampler[k] = x; return c; });
       row(`  ${k}`, el);
     }
-    row('particles', number(s.n, (x) => ({ ...clone(), n: x })));
-    row('seed', number(s.seed, (x) => ({ ...clone(), seed: x })));
+    row('particles', number('n', s.n, (x) => ({ ...clone(), n: x })));
+    row('seed', number('seed', s.seed, (x) => ({ ...clone(), seed: x })));
     const dn = document.createElement('input');
     dn.type = 'checkbox';
     dn.checked = s.denoise;
     dn.onchange = () => this.guard(() => this.setState({ ...clone(), denoise: dn.checked }));
     row('denoise', dn);
+    this.updateOverlayControls();
     const preset = this.presets.find((p) => p.name === s.model);
     $('about').textContent = preset?.description ?? (s.model.startsWith('weights:') ? `trained network ${s.model.slice(8)}` : '');
   }

@@ -31,13 +31,70 @@ export interface Scene {
   means: number[][];
   view: View;
   /** A heat map on a grid: values per cell, drawn with `palette`. */
-  heat?: { grid: Grid; values: Float32Array; palette: 'error' | 'density' };
+  heat?: { grid: Grid; values: Float32Array; palette: 'error' | 'density'; range?: [number, number] };
   /** Arrows on a grid: vectors per point; `exact` arrows are drawn thinner, in red. */
   arrows?: { grid: Grid; vectors: Float32Array; color: string }[];
-  /** Trajectories: one Float32Array of n·2 values per recorded frame. */
-  trails?: Float32Array[];
+  /** Trajectories, drawn incrementally into their own layer (see `TrailLayer`). */
+  trails?: TrailLayer;
   /** Data points drawn by the user (n·2 values). */
   drawn?: Float32Array;
+}
+
+/** Okabe and Ito's colour-blind-safe palette (yellow left out: it vanishes on white). */
+export const TRAIL_COLORS = ['#E69F00', '#56B4E9', '#009E73', '#0072B2', '#D55E00', '#CC79A7', '#000000'];
+
+/**
+ * Trajectories of a few particles (at most `count`, evenly spaced through the set, each its
+ * own colour), drawn into a layer of their own one frame at a time: playing costs the new
+ * segments only, whatever the number of particles or recorded frames. A step back (or the
+ * recording being thinned or restarted) redraws the layer once.
+ */
+export class TrailLayer {
+  readonly canvas = document.createElement('canvas');
+  private first: Float32Array | null = null;
+  private length = 0;
+  private upto = -1;
+  /** Line segments drawn by the last update (for the tests: bounded by `count`, not by frames). */
+  lastSegments = 0;
+
+  constructor(readonly count = 40) {}
+
+  /** The particles followed, for n particles. */
+  indices(n: number): number[] {
+    const k = Math.min(this.count, n);
+    return Array.from({ length: k }, (_, j) => Math.floor((j * n) / k));
+  }
+
+  /** Draw frames[0..=upto] (each n·2 values) on a w×h layer over the view. */
+  update(frames: Float32Array[], upto: number, view: View, w: number, h: number): void {
+    const c = this.canvas;
+    const ctx = c.getContext('2d');
+    if (!ctx) return;
+    if (c.width !== w || c.height !== h || frames[0] !== this.first || frames.length < this.length || upto < this.upto) {
+      c.width = w;
+      c.height = h;
+      ctx.clearRect(0, 0, w, h);
+      this.first = frames[0] ?? null;
+      this.upto = 0;
+    }
+    this.length = frames.length;
+    this.lastSegments = 0;
+    if (upto <= this.upto || !frames[0]) return;
+    const sx = (v: number) => ((v - view.lo) / (view.hi - view.lo)) * w;
+    const sy = (v: number) => h - ((v - view.lo) / (view.hi - view.lo)) * h;
+    ctx.lineWidth = 1.3;
+    this.indices(frames[0].length / 2).forEach((i, k) => {
+      ctx.strokeStyle = TRAIL_COLORS[k % TRAIL_COLORS.length];
+      ctx.beginPath();
+      ctx.moveTo(sx(frames[this.upto][i * 2]), sy(frames[this.upto][i * 2 + 1]));
+      for (let f = this.upto + 1; f <= upto; f++) {
+        ctx.lineTo(sx(frames[f][i * 2]), sy(frames[f][i * 2 + 1]));
+        this.lastSegments++;
+      }
+      ctx.stroke();
+    });
+    this.upto = upto;
+  }
 }
 
 function heatColor(v: number, palette: 'error' | 'density'): string {
@@ -67,12 +124,14 @@ export function drawScene(canvas: HTMLCanvasElement, s: Scene): void {
   ctx.fillRect(0, 0, w, h);
   if (s.heat) {
     const { grid, values, palette } = s.heat;
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const v of values) {
-      if (!Number.isFinite(v)) continue;
-      lo = Math.min(lo, v);
-      hi = Math.max(hi, v);
+    // the colour scale: the values' own range, or a given one shared between plots
+    let [lo, hi] = s.heat.range ?? [Infinity, -Infinity];
+    if (!s.heat.range) {
+      for (const v of values) {
+        if (!Number.isFinite(v)) continue;
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
     }
     const cw = w / grid.g;
     const ch = h / grid.g;
@@ -95,32 +154,30 @@ export function drawScene(canvas: HTMLCanvasElement, s: Scene): void {
     ctx.stroke();
   }
   for (const a of s.arrows ?? []) drawArrows(ctx, a.grid, a.vectors, a.color, sx, sy, (view.hi - view.lo) / a.grid.g);
-  if (s.trails && s.trails.length > 1 && s.dim === 2) {
-    ctx.strokeStyle = 'rgba(90, 60, 160, 0.35)';
-    ctx.lineWidth = 1;
-    const n = Math.min(64, s.trails[0].length / 2);
-    for (let i = 0; i < n; i++) {
-      ctx.beginPath();
-      s.trails.forEach((f, k) => {
-        const x = sx(f[i * 2]);
-        const y = sy(f[i * 2 + 1]);
-        if (k === 0) ctx.moveTo(x, y);
-        else ctx.lineTo(x, y);
-      });
-      ctx.stroke();
-    }
-  }
+  if (s.trails && s.dim === 2) ctx.drawImage(s.trails.canvas, 0, 0, w, h);
   if (s.drawn) {
     ctx.fillStyle = 'rgba(20, 140, 60, 0.7)';
     for (let i = 0; i + 1 < s.drawn.length; i += 2) ctx.fillRect(sx(s.drawn[i]) - 2, sy(s.drawn[i + 1]) - 2, 4, 4);
   }
-  ctx.fillStyle = 'rgba(40, 80, 200, 0.55)';
+  // with trajectories on, the other particles fade so the followed ones stand out
+  ctx.fillStyle = s.trails && s.dim === 2 ? 'rgba(40, 80, 200, 0.18)' : 'rgba(40, 80, 200, 0.55)';
   const n = Math.floor(s.particles.length / s.dim);
   for (let i = 0; i < n; i++) {
     const x = s.particles[i * s.dim];
     const y = s.dim > 1 ? s.particles[i * s.dim + 1] : 0;
     if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
     ctx.fillRect(sx(x) - 1.2, sy(y) - 1.2, 2.4, 2.4);
+  }
+  if (s.trails && s.dim === 2) {
+    s.trails.indices(n).forEach((i, k) => {
+      const x = s.particles[i * 2];
+      const y = s.particles[i * 2 + 1];
+      if (!Number.isFinite(x) || !Number.isFinite(y)) return;
+      ctx.fillStyle = TRAIL_COLORS[k % TRAIL_COLORS.length];
+      ctx.beginPath();
+      ctx.arc(sx(x), sy(y), 3, 0, 2 * Math.PI);
+      ctx.fill();
+    });
   }
   ctx.strokeStyle = '#d03030';
   ctx.lineWidth = 2;
@@ -214,7 +271,7 @@ export function drawDigits(canvas: HTMLCanvasElement, xs: Float32Array, count: n
 }
 
 /** Line chart of named series (x, y) with a log y axis when every value is positive. */
-export function drawLines(canvas: HTMLCanvasElement, series: { name: string; color: string; xs: number[]; ys: number[] }[], title: string): void {
+export function drawLines(canvas: HTMLCanvasElement, series: { name: string; color: string; xs: number[]; ys: number[]; width?: number }[], title: string): void {
   const ctx = canvas.getContext('2d');
   if (!ctx) return;
   const { width: w, height: h } = canvas;
@@ -241,9 +298,10 @@ export function drawLines(canvas: HTMLCanvasElement, series: { name: string; col
   ctx.fillText((log ? 10 ** hi : hi).toPrecision(3), 2, 26);
   ctx.fillText((log ? 10 ** lo : lo).toPrecision(3), 2, h - 18);
   ctx.fillText(String(x1), w - 40, h - 3);
+  if (x0 !== 0) ctx.fillText(String(x0), 40, h - 3);
   series.forEach((s, k) => {
     ctx.strokeStyle = s.color;
-    ctx.lineWidth = 1.5;
+    ctx.lineWidth = s.width ?? 1.5;
     ctx.beginPath();
     s.xs.forEach((x, i) => {
       if (!Number.isFinite(s.ys[i])) return;
@@ -252,6 +310,15 @@ export function drawLines(canvas: HTMLCanvasElement, series: { name: string; col
     });
     ctx.stroke();
     ctx.fillStyle = s.color;
+    // single points (the first chunk of a run) as dots, so the chart is never blank
+    if (s.xs.length <= 3) {
+      s.xs.forEach((x, i) => {
+        if (!Number.isFinite(s.ys[i])) return;
+        ctx.beginPath();
+        ctx.arc(px(x), py(s.ys[i]), 2.5, 0, 2 * Math.PI);
+        ctx.fill();
+      });
+    }
     ctx.fillText(s.name, w - 120, 14 + 12 * k);
   });
 }

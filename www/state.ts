@@ -35,56 +35,67 @@ export const HIDEABLE = [
 export const DEMOS = ['lab', 'pitfall', 'manifold', 'low-density', 'sde-vs-ode', 'bakeoff', 'images'] as const;
 const KEYS = ['backend', 'embed', 'hide', 'demo', 'k', 's', 'data', 'objective'];
 
-/** Parse the hash. Throws an Error naming the bad key and the accepted values. */
-export function parseHash(hash: string, choices: HashChoices): HashState {
+/** The hash as parsed: the keys that were valid, and one message per bad key (a bad key
+ * never discards the good ones: `#backend=cpu&k=abc` keeps the CPU backend). */
+export interface ParsedHash {
+  state: HashState;
+  errors: string[];
+}
+
+/** Parse the hash. Every bad key or value gets a message naming it and the accepted values;
+ * the state holds the defaults in its place and every good key. */
+export function parseHash(hash: string, choices: HashChoices): ParsedHash {
   const params = new URLSearchParams(hash.replace(/^#/, ''));
-  for (const key of params.keys()) {
-    if (!KEYS.includes(key)) throw new Error(`invalid hash key '${key}'; accepted: ${KEYS.join(', ')}`);
+  const errors: string[] = [];
+  const state: HashState = { backend: 'auto', embed: false, hide: [], demo: null, k: null, settings: null, data: null, objective: null };
+  for (const key of new Set(params.keys())) {
+    if (!KEYS.includes(key)) errors.push(`invalid hash key '${key}'; accepted: ${KEYS.join(', ')}`);
   }
-  const backend = params.get('backend') ?? 'auto';
-  if (!(BACKENDS as readonly string[]).includes(backend)) {
-    throw new Error(`invalid hash backend: '${backend}'; accepted: ${BACKENDS.join(', ')}`);
+  const backend = params.get('backend');
+  if (backend !== null) {
+    if ((BACKENDS as readonly string[]).includes(backend)) state.backend = backend as HashState['backend'];
+    else errors.push(`invalid hash backend: '${backend}'; accepted: ${BACKENDS.join(', ')}`);
   }
   const embed = params.get('embed');
-  if (embed !== null && embed !== '0' && embed !== '1') {
-    throw new Error(`invalid hash embed: '${embed}'; accepted: 0, 1`);
+  if (embed !== null) {
+    if (embed === '0' || embed === '1') state.embed = embed === '1';
+    else errors.push(`invalid hash embed: '${embed}'; accepted: 0, 1`);
   }
-  const hide = (params.get('hide') ?? '').split(',').filter((h) => h !== '');
-  for (const h of hide) {
-    if (!(HIDEABLE as readonly string[]).includes(h)) throw new Error(`invalid hash hide: '${h}'; accepted: ${HIDEABLE.join(', ')}`);
+  for (const h of (params.get('hide') ?? '').split(',').filter((h) => h !== '')) {
+    if ((HIDEABLE as readonly string[]).includes(h)) state.hide.push(h);
+    else errors.push(`invalid hash hide: '${h}'; accepted: ${HIDEABLE.join(', ')}`);
   }
   const demo = params.get('demo');
-  if (demo !== null && !(DEMOS as readonly string[]).includes(demo)) {
-    throw new Error(`invalid hash demo: '${demo}'; accepted: ${DEMOS.join(', ')}`);
+  if (demo !== null) {
+    if ((DEMOS as readonly string[]).includes(demo)) state.demo = demo === 'lab' ? null : demo;
+    else errors.push(`invalid hash demo: '${demo}'; accepted: ${DEMOS.join(', ')}`);
   }
   const kText = params.get('k');
-  let k: number | null = null;
   if (kText !== null) {
-    k = Number(kText);
-    if (!/^\d+$/.test(kText) || !Number.isSafeInteger(k) || k > 1_000_000) {
-      throw new Error(`invalid hash k: '${kText}'; accepted: an integer step in [0, 1000000]`);
-    }
+    const k = Number(kText);
+    if (/^\d+$/.test(kText) && Number.isSafeInteger(k) && k <= 1_000_000) state.k = k;
+    else errors.push(`invalid hash k: '${kText}'; accepted: an integer step in [0, 1000000]`);
   }
-  let settings: Record<string, unknown> | null = null;
   const s = params.get('s');
   if (s !== null) {
-    if (s.length > 20_000) throw new Error(`invalid hash s: ${s.length} characters; at most 20000`);
-    try {
-      const v = JSON.parse(s);
-      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
-      settings = v;
-    } catch (e) {
-      throw new Error(`invalid hash s: not a JSON settings object (${(e as Error).message})`);
+    if (s.length > 20_000) errors.push(`invalid hash s: ${s.length} characters; at most 20000`);
+    else {
+      try {
+        const v = JSON.parse(s);
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+        state.settings = v;
+      } catch (e) {
+        errors.push(`invalid hash s: not a JSON settings object (${(e as Error).message})`);
+      }
     }
   }
-  const named = (key: keyof HashChoices): string | null => {
+  for (const key of ['data', 'objective'] as const) {
     const v = params.get(key);
-    if (v !== null && !choices[key].includes(v)) throw new Error(`invalid hash ${key}: '${v}'; accepted: ${choices[key].join(', ')}`);
-    return v;
-  };
-  const data = named('data');
-  const objective = named('objective');
-  return { backend: backend as HashState['backend'], embed: embed === '1', hide, demo: demo === 'lab' ? null : demo, k, settings, data, objective };
+    if (v === null) continue;
+    if (choices[key].includes(v)) state[key] = v;
+    else errors.push(`invalid hash ${key}: '${v}'; accepted: ${choices[key].join(', ')}`);
+  }
+  return { state, errors };
 }
 
 /** The hash for a state (also what "copy link" copies). */

@@ -34,6 +34,26 @@ export interface Report {
   sw_q99: number;
 }
 
+/**
+ * The WebGPU adapter the browser offers (null: none). `fallback` marks a software adapter
+ * (SwiftShader in Chromium without a GPU, WARP, llvmpipe/lavapipe): 25-90x slower than the
+ * page's CPU path on our models, so `auto` does not choose it.
+ */
+export async function probeWebGpu(): Promise<{ fallback: boolean; name: string } | null> {
+  const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<any> } }).gpu;
+  if (!gpu) return null;
+  try {
+    const a = await gpu.requestAdapter();
+    if (!a) return null;
+    const info = a.info ?? {};
+    const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'an unnamed adapter';
+    const fallback = Boolean(info.isFallbackAdapter ?? a.isFallbackAdapter) || /swiftshader|llvmpipe|lavapipe|warp|software/i.test(name);
+    return { fallback, name };
+  } catch {
+    return null;
+  }
+}
+
 type Pending = { resolve: (v: any) => void; reject: (e: Error) => void };
 
 /** Thrown into every pending call of a cancelled worker. */
@@ -127,6 +147,12 @@ export class Remote {
       return s;
     };
     if (backend === 'cpu') return { session: await make('cpu'), note: '' };
+    if (backend === 'auto') {
+      const adapter = await probeWebGpu();
+      if (adapter?.fallback) {
+        return { session: await make('cpu'), note: `WebGPU here is a software adapter (${adapter.name}), many times slower than the CPU path: using the CPU backend (#backend=webgpu uses WebGPU anyway)` };
+      }
+    }
     try {
       return { session: await make(backend), note: '' };
     } catch (e) {

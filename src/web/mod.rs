@@ -29,8 +29,14 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-type Gpu = burn::backend::Autodiff<burn::backend::Wgpu>;
-type Cpu = crate::CpuBackend<f32>;
+/// Sampling runs on the plain backends: burn's autodiff registers every operation, tracked or
+/// not, in its graph and frees the graph only on `backward()`, so a sampler stepping on an
+/// autodiff backend grew the worker by 20-40 MB per 500-step run, for good (wasm memory
+/// never shrinks). The likelihoods, which need input gradients, build an autodiff twin of
+/// the run for the call ([`Run::autodiff`]); training calls `backward()` every step.
+type Gpu = burn::backend::Wgpu;
+type Cpu = burn::backend::NdArray<f32>;
+type Ad<B> = burn::backend::Autodiff<B>;
 
 thread_local! {
     static GPU_READY: Cell<bool> = const { Cell::new(false) };
@@ -119,6 +125,11 @@ impl<B: Backend> Run<B> {
             sampler,
             last: None,
         })
+    }
+
+    /// The same run on the autodiff backend, for one likelihood call (its graph goes with it).
+    fn autodiff(&self, nets: &Nets) -> crate::Result<Run<Ad<B>>> {
+        Run::new(self.settings.clone(), self.device.clone(), nets)
     }
 
     async fn step(&mut self, k: u32) -> crate::Result<Option<StepInfo>> {
@@ -528,10 +539,14 @@ impl Session {
     #[wasm_bindgen(js_name = logDensity)]
     pub fn log_density(&self, points: Float32Array, t: f64, rtol: f64) -> Promise {
         let engine = self.engine.clone();
+        let nets = self.nets.clone();
         let points = points.to_vec();
         future_to_promise(async move {
             let e = engine.try_borrow().map_err(|_| busy())?;
-            let v = with_run!(&*e, r => r.log_density(&points, t, rtol).await)
+            let v = with_run!(&*e, r => match r.autodiff(&nets) {
+                Ok(ad) => ad.log_density(&points, t, rtol).await,
+                Err(x) => Err(x),
+            })
                 .map_err(|x| JsValue::from(js_err(x)))?;
             Ok(Float32Array::from(&v[..]).into())
         })
@@ -542,10 +557,14 @@ impl Session {
     #[wasm_bindgen(js_name = bitsPerDim)]
     pub fn bits_per_dim(&self, pixels: Float32Array) -> Promise {
         let engine = self.engine.clone();
+        let nets = self.nets.clone();
         let pixels = pixels.to_vec();
         future_to_promise(async move {
             let e = engine.try_borrow().map_err(|_| busy())?;
-            let r = with_run!(&*e, r => r.bits_per_dim(&pixels).await)
+            let r = with_run!(&*e, r => match r.autodiff(&nets) {
+                Ok(ad) => ad.bits_per_dim(&pixels).await,
+                Err(x) => Err(x),
+            })
                 .map_err(|x| JsValue::from(js_err(x)))?;
             to_js(&r).map_err(JsValue::from)
         })
@@ -807,8 +826,8 @@ struct TrainReport {
 }
 
 enum TrainEngine {
-    Gpu(TrainRun<Gpu>),
-    Cpu(TrainRun<Cpu>),
+    Gpu(TrainRun<Ad<Gpu>>),
+    Cpu(TrainRun<Ad<Cpu>>),
 }
 
 macro_rules! with_train {
@@ -836,13 +855,13 @@ impl Training {
         let spec: TrainSpec = serde_path_to_error::deserialize(json)
             .map_err(|e| JsError::new(&format!("invalid training.{}: {}", e.path(), e.inner())))?;
         if choose_backend(&backend).await? {
-            let run = TrainRun::<Gpu>::new(spec, &Default::default()).map_err(js_err)?;
+            let run = TrainRun::<Ad<Gpu>>::new(spec, &Default::default()).map_err(js_err)?;
             Ok(Training {
                 engine: Rc::new(RefCell::new(TrainEngine::Gpu(run))),
                 backend: "webgpu".into(),
             })
         } else {
-            let run = TrainRun::<Cpu>::new(spec, &Default::default()).map_err(js_err)?;
+            let run = TrainRun::<Ad<Cpu>>::new(spec, &Default::default()).map_err(js_err)?;
             Ok(Training {
                 engine: Rc::new(RefCell::new(TrainEngine::Cpu(run))),
                 backend: "cpu".into(),
@@ -911,4 +930,23 @@ pub fn toy_sets() -> Result<JsValue, JsError> {
             .map(|(name, description)| T { name, description })
             .collect::<Vec<_>>(),
     )
+}
+
+/// What a weight file holds, without loading it: `{manifest, dim, architecture}`. The page
+/// routes by it: 2-D networks to the lab, 28×28 image networks to the image lab, anything
+/// else gets a message (the page draws only those two).
+#[wasm_bindgen(js_name = inspectWeights)]
+pub fn inspect_weights(name: String, bytes: Uint8Array) -> Result<JsValue, JsError> {
+    #[derive(Serialize)]
+    struct Inspected {
+        manifest: Manifest,
+        dim: usize,
+        architecture: &'static str,
+    }
+    let file = weights::parse(&bytes.to_vec(), &name).map_err(js_err)?;
+    to_js(&Inspected {
+        dim: file.manifest.architecture.dim(),
+        architecture: file.manifest.architecture.name(),
+        manifest: file.manifest,
+    })
 }

@@ -2,52 +2,8 @@
 // playwright-core: no console errors, samplers run to the end on WebGPU (SwiftShader) and
 // on the CPU backend, and the particles read back through window.scorelab match the
 // mixture within the exact-vs-exact spread. Screenshots go to test-results/.
-import { chromium } from 'playwright-core';
-import fs from 'node:fs';
 import assert from 'node:assert/strict';
-import { serve } from './serve.mjs';
-
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = [
-  '--enable-unsafe-webgpu',
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
-fs.mkdirSync('test-results', { recursive: true });
-
-const server = await serve('dist');
-const base = `http://127.0.0.1:${server.address().port}/`;
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
-let failed = 0;
-
-async function open(hash) {
-  const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
-  const errors = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') { errors.push(m.text()); if (process.env.SHOW) console.log('console.error', m.text().slice(0, 3000)); }
-  });
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(base + hash);
-  await page.waitForFunction(() => window.scorelab?.ready, null, { timeout: 120_000 });
-  return { page, errors };
-}
-
-async function test(name, f) {
-  // ONLY=substring runs the matching tests alone (while developing)
-  if (process.env.ONLY && !name.includes(process.env.ONLY)) return;
-  const t0 = Date.now();
-  try {
-    await f();
-    console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${name}: ${e.stack ?? e}`);
-  }
-}
+import { open, test, finish } from './harness.mjs';
 
 /** Run a sampler through window.scorelab and check the particles against the mixture. */
 async function sampleMatches(page, settings) {
@@ -346,7 +302,8 @@ await test('training data: drawn points, uploaded files, objectives; bad data ge
   let b = a;
   for (let i = 0; i < 5; i++) b = await page.evaluate(() => window.scorelab.train(50));
   assert.ok(b < a, `dsm loss on drawn points ${a} -> ${b}`);
-  assert.equal((await page.evaluate(() => window.scorelab.lossHistory())).length, 6);
+  // one loss point per chunk of 25 steps (six calls of 50 steps)
+  assert.equal((await page.evaluate(() => window.scorelab.lossHistory())).length, 12);
   // likelihood weighting with importance-sampled t trains in the page too; bad names are refused
   await page.evaluate(() => window.scorelab.setObjective('dsm-likelihood-is'));
   const li = await page.evaluate(() => window.scorelab.train(20));
@@ -474,10 +431,4 @@ await test('WebGPU backend (SwiftShader): PC and ODE sampling match the mixture'
   await page.close();
 });
 
-await browser.close();
-server.close();
-if (failed) {
-  console.log(`${failed} browser test(s) failed`);
-  process.exit(1);
-}
-console.log('all browser tests passed');
+await finish('browser');
