@@ -75,6 +75,7 @@ test-wasm: deps-rust deps-browser
 
 test-browser: page deps-browser
 	node www/tests/page.test.mjs
+	node www/tests/defects.test.mjs
 
 bench-page:
 	node www/bench/page-bench.mjs $(CARGO_TARGET_DIR)/release/scorelab

@@ -1,7 +1,7 @@
 // The lectures' demos, each one click (or one link: #demo=NAME) away. Each builds its own
 // panel in #demo with its own sessions in its own web worker (a `Remote`); opening another
 // demo terminates that worker, which cancels whatever the running one computes.
-import { Cancelled, Remote, type Session, type StepInfo, type Training } from './wasm';
+import { Cancelled, Remote, stepText, type Session, type StepInfo, type Training } from './wasm';
 import { drawScene, drawLines, drawDigits, gridPoints, TrailLayer, type Scene } from './plot';
 import type { Playground } from './main';
 
@@ -25,6 +25,14 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string,
 
 function canvas(id: string, size = 360): HTMLCanvasElement {
   return el('canvas', { id, width: String(size), height: String(size), class: 'demo-plot fit' });
+}
+
+/** A plot with its title above and its text below; the text wraps at the plot's width, so a
+ * long line never widens the column and pushes plots onto another row. */
+function column(title: string, plot: HTMLCanvasElement, text: HTMLElement): HTMLDivElement {
+  const col = el('div', { style: `max-width: ${plot.width}px` });
+  col.append(el('b', {}, title), plot, text);
+  return col;
 }
 
 const frame = () => new Promise((r) => requestAnimationFrame(() => r(null)));
@@ -156,10 +164,8 @@ async function pitfall(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () =
   const cB = canvas('pitfallB');
   const tA = el('div', { class: 'mono', id: 'pitfallTextA' });
   const tB = el('div', { class: 'mono', id: 'pitfallTextB' });
-  const colA = el('div', {}, '');
-  colA.append(el('b', {}, 'plain Langevin'), cA, tA);
-  const colB = el('div', {}, '');
-  colB.append(el('b', {}, 'annealed Langevin (NCSN)'), cB, tB);
+  const colA = column('plain Langevin', cA, tA);
+  const colB = column('annealed Langevin (NCSN)', cB, tB);
   row.append(colA, colB);
   root.append(el('label', {}, 'mixture weight '), slider, label, go, row);
   const means = [[-5, -5], [5, 5]];
@@ -210,10 +216,8 @@ async function sdeVsOde(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () 
   const cB = canvas('odeB');
   const tA = el('div', { class: 'mono', id: 'sdeText' });
   const tB = el('div', { class: 'mono', id: 'odeText' });
-  const colA = el('div');
-  colA.append(el('b', {}, 'reverse SDE (Euler–Maruyama)'), cA, tA);
-  const colB = el('div');
-  colB.append(el('b', {}, 'probability-flow ODE (RK4)'), cB, tB);
+  const colA = column('reverse SDE (Euler–Maruyama)', cA, tA);
+  const colB = column('probability-flow ODE (RK4)', cB, tB);
   row.append(colA, colB);
   root.append(row);
   const base = { model: 'ring8', sde: { kind: 'vp' }, n: 400, seed: 3 };
@@ -318,7 +322,7 @@ async function lowDensity(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: (
 async function manifold(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean, remote: Remote): Promise<void> {
   root.append(
     el('h2', {}, 'Data on a manifold: a circle, with and without noise'),
-    el('p', {}, 'Left: 2,000 points exactly on a circle of radius 5; middle: the same with Gaussian noise of std 0.3; one network trained on each (VE SDE). Colour: log₁₀ |s_θ(x, t)| at t = 0.01 on one scale for both panels; arrows: its direction. Right: |s_θ| against the distance d = r − 5 to the circle at three times. Without noise the score across the circle is about d/σ(t)², so near the circle it grows like 1/σ(t) as t → 0: it blows up, and the data have no score at t = 0. With noise it is about d/(0.3² + σ(t)²) and stays finite.'),
+    el('p', {}, 'Left: 2,000 points exactly on a circle of radius 5; middle: the same with Gaussian noise of std 0.3; one network trained on each (VE SDE, 2,000 steps). Colour: log₁₀ |s_θ(x, t)| at t = 0.01, one scale for both panels; arrows: its direction. Right: |s| against the distance d = r − 5 to the circle, learned (solid) and exact (dashed: the circle, with its noise, smoothed by N(0, σ(t)²)). Without noise the score across the circle is about d/σ(t)², so near the circle it grows like 1/σ(t) as t → 0: it blows up, and the data have no score at t = 0. With noise it is about d/(0.3² + σ(t)²) and stays finite. At small t the networks are least accurate: s_θ = output/σ(t), so an output error is multiplied by 1/σ(t) ≈ 90.'),
   );
   const row = el('div', { class: 'demo-row' });
   const cA = canvas('manifoldA', 300);
@@ -327,12 +331,13 @@ async function manifold(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () 
   const tA = el('div', { class: 'mono', id: 'manifoldTextA' }, 'training…');
   const tB = el('div', { class: 'mono', id: 'manifoldTextB' }, 'training…');
   const tC = el('div', { class: 'mono', id: 'manifoldTextC' }, '');
-  const colA = el('div');
-  colA.append(el('b', {}, 'on the circle (no noise)'), cA, tA);
-  const colB = el('div');
-  colB.append(el('b', {}, 'noisy circle (std 0.3)'), cB, tB);
-  const colC = el('div');
-  colC.append(el('b', {}, '|s_θ| against distance to the circle'), chart, tC);
+  const colA = column('on the circle (no noise)', cA, tA);
+  const colB = column('noisy circle (std 0.3)', cB, tB);
+  const colC = column('|s| against distance to the circle', chart, tC);
+  // the chart's key (in the page, where it cannot hide a curve)
+  const key = el('div', { class: 'mono' });
+  key.innerHTML = '<span style="color:#c03020">■ no noise</span>  <span style="color:#2050c0">■ noisy</span>  thick: t = 0.01, thin: t = 0.3; solid: learned, dashed: exact';
+  colC.insertBefore(key, tC);
   row.append(colA, colB, colC);
   root.append(row);
   let seed = 12345;
@@ -359,6 +364,40 @@ async function manifold(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () 
     }
   });
   const TIMES = [0.3, 0.1, 0.01];
+  // the circle as 4,000 evenly spaced points: spaced 0.008, below every σ(t) ≥ 0.01 used,
+  // so their smoothed density is the smoothed circle's (the ripple is ~e^(-2π²σ²/h²) ≈ e^-30)
+  const ring: number[] = [];
+  for (let i = 0; i < 4000; i++) ring.push(5 * Math.cos((2 * Math.PI * i) / 4000), 5 * Math.sin((2 * Math.PI * i) / 4000));
+  const ray = new Float32Array(ds.length * 2);
+  ds.forEach((d, k) => { ray[2 * k] = (5 + d) * Math.cos(0.3); ray[2 * k + 1] = (5 + d) * Math.sin(0.3); });
+  /** VE σ(t) with the defaults (σ_min 0.01, σ_max 50), as the networks are trained. */
+  const sigma = (t: number) => 0.01 * (50 / 0.01) ** t;
+  /** The score of points `data` smoothed by N(0, s2) at points `pts` (n·2 values each). */
+  const smoothedScore = (data: number[], pts: Float32Array, s2: number) => {
+    const out: number[] = [];
+    for (let k = 0; k < pts.length; k += 2) {
+      const x = pts[k];
+      const y = pts[k + 1];
+      let best = -Infinity;
+      const logs = new Float64Array(data.length / 2);
+      for (let i = 0; i < data.length; i += 2) {
+        const l = -((x - data[i]) ** 2 + (y - data[i + 1]) ** 2) / (2 * s2);
+        logs[i / 2] = l;
+        if (l > best) best = l;
+      }
+      let w = 0;
+      let mx = 0;
+      let my = 0;
+      for (let i = 0; i < data.length; i += 2) {
+        const e = Math.exp(logs[i / 2] - best);
+        w += e;
+        mx += e * data[i];
+        my += e * data[i + 1];
+      }
+      out.push((mx / w - x) / s2, (my / w - y) / s2);
+    }
+    return out;
+  };
   const meanNorm = (v: number[], from: number, count: number) => {
     let m = 0;
     for (let a = 0; a < count; a++) m += Math.hypot(v[(from + a) * 2], v[(from + a) * 2 + 1]);
@@ -367,11 +406,13 @@ async function manifold(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () 
   const grid = gridPoints(VIEW, 20);
   const fine = gridPoints(VIEW, 48);
   const fields: { p: Float32Array; arrows: number[]; heat: Float32Array }[] = [];
-  const profiles: { noise: number; t: number; ys: number[] }[] = [];
+  const profiles: { noise: number; t: number; ys: number[]; exact: number[] }[] = [];
+  const STEPS = 2000;
   const cs = [cA, cB];
   const ts = [tA, tB];
   for (const [i, noise] of [0, 0.3].entries()) {
-    const t = await trainNet(remote, backend, { data: noise ? 'noisy-circle' : 'circle', points: circle(noise), sde: { kind: 've' }, train: { batch: 256, lr: 0.002, warmup: 50, seed: 0 } }, 600, (_, r) => { ts[i].textContent = `training: step ${r.step}, loss ${r.loss.toFixed(3)}`; }, alive);
+    const points = circle(noise);
+    const t = await trainNet(remote, backend, { data: noise ? 'noisy-circle' : 'circle', points, sde: { kind: 've' }, train: { batch: 256, lr: 0.002, warmup: 50, seed: 0 } }, STEPS, (_, r) => { ts[i].textContent = `training: step ${r.step}, loss ${r.loss.toFixed(3)}`; }, alive);
     if (!t || !alive()) return;
     const s = (await remote.createSession(backend, {})).session;
     await s.loadWeights(noise ? 'noisy-circle' : 'circle', await t.export());
@@ -386,7 +427,10 @@ async function manifold(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () 
     fields.push({ p, arrows: f.model, heat });
     for (const tt of TIMES) {
       const r = (await s.scoreField(rays, tt)) as { model: number[] };
-      profiles.push({ noise, t: tt, ys: ds.map((_, k) => meanNorm(r.model, k * ANGLES, ANGLES)) });
+      // the population's score (the exact circle, or the circle with its noise, smoothed
+      // by the SDE): symmetric, so one ray gives the profile
+      const exact = smoothedScore(ring, ray, noise ** 2 + sigma(tt) ** 2);
+      profiles.push({ noise, t: tt, ys: ds.map((_, k) => meanNorm(r.model, k * ANGLES, ANGLES)), exact: ds.map((_, k) => meanNorm(exact, k, 1)) });
     }
     s.free();
     let radius = 0;
@@ -401,12 +445,18 @@ async function manifold(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () 
   for (const f of fields) for (const v of f.heat) if (Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
   fields.forEach((f, i) => drawScene(cs[i], { particles: f.p, dim: 2, means: [], view: VIEW, heat: { grid: fine, values: f.heat, palette: 'error', range: [lo, hi] }, arrows: [{ grid, vectors: Float32Array.from(f.arrows), color: 'rgba(20,20,40,0.8)' }] }));
   const colors: Record<string, string> = { '0': '#c03020', '0.3': '#2050c0' };
-  drawLines(chart, profiles.map((q) => ({ name: `${q.noise ? 'noisy' : 'no noise'} t=${q.t}`, color: colors[String(q.noise)], width: q.t === 0.01 ? 2 : q.t === 0.1 ? 1.2 : 0.6, xs: ds, ys: q.ys })), '|s_θ| (log scale) against d = r − 5');
-  // the figures the text states: the peak near the circle at each t, both networks
-  const peaks = profiles.map((q) => ({ noise: q.noise, t: q.t, peak: Math.max(...q.ys.filter((_, k) => Math.abs(ds[k]) <= 0.25)) }));
+  const shown = profiles.filter((q) => q.t !== 0.1);
+  drawLines(chart, [
+    ...shown.map((q) => ({ name: '', color: colors[String(q.noise)], width: q.t === 0.01 ? 2 : 1, xs: ds, ys: q.ys })),
+    ...shown.map((q) => ({ name: '', color: colors[String(q.noise)], width: q.t === 0.01 ? 1.5 : 0.8, dash: [4, 3], xs: ds, ys: q.exact })),
+  ], '|s| (log scale) against d = r − 5');
+  // the figures the text states: the peak near the circle at each t, networks and exact
+  const near = (v: number[]) => Math.max(...v.filter((_, k) => Math.abs(ds[k]) <= 0.25));
+  const peaks = profiles.map((q) => ({ noise: q.noise, t: q.t, peak: near(q.ys), exact: near(q.exact) }));
   demoState.peaks = peaks;
   demoState.magnitudes = [0, 0.3].map((n) => peaks.find((q) => q.noise === n && q.t === 0.01)!.peak);
-  tC.textContent = `peak |s_θ| near the circle, t = ${TIMES.join(' / ')}: no noise ${peaks.filter((q) => q.noise === 0).map((q) => q.peak.toFixed(0)).join(' / ')}, noisy ${peaks.filter((q) => q.noise === 0.3).map((q) => q.peak.toFixed(1)).join(' / ')}`;
+  const list = (n: number, key: 'peak' | 'exact') => peaks.filter((q) => q.noise === n).map((q) => q[key].toFixed(q[key] < 10 ? 1 : 0)).join(' / ');
+  tC.textContent = `max |s| for |d| ≤ 0.25 at t = ${TIMES.join(' / ')}: no noise ${list(0, 'peak')} (exact ${list(0, 'exact')}); noisy ${list(0.3, 'peak')} (exact ${list(0.3, 'exact')})`;
   demoState.done = true;
 }
 
@@ -586,7 +636,7 @@ async function images(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () =>
       while (current() && !info?.done) {
         info = (await session.step(1)) as StepInfo | null;
         drawDigits(c, (await session.particles()) as Float32Array, 16);
-        text.textContent = `inpainting: step ${info?.index} / ${info?.total}   t = ${info?.t.toFixed(4)}`;
+        text.textContent = `inpainting: ${info ? stepText(info, true) : ''}   t = ${info?.t.toFixed(4)}`;
         await frame();
       }
       const p = Array.from((await session.particles()) as Float32Array);
@@ -620,7 +670,7 @@ async function images(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () =>
         info = (await session.step(1)) as StepInfo | null;
         const p = (await session.particles()) as Float32Array;
         drawDigits(c, p, 16);
-        text.textContent = `step ${info?.index}${info?.total ? ' / ' + info.total : ''}   t = ${info?.t.toFixed(4)}   NFE ${info?.nfe}   ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+        text.textContent = `${info ? stepText(info, kind !== 'ode') : ''}   t = ${info?.t.toFixed(4)}   NFE ${info?.nfe}   ${((performance.now() - t0) / 1000).toFixed(1)} s`;
         demoState.step = info?.index;
         await frame();
       }

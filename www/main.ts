@@ -6,7 +6,7 @@
 // (and postMessage) drive everything (api.ts). The wasm module runs in web workers
 // (wasm.ts, worker.ts): one for the lab's sampler, one for its training; "cancel" (or Esc)
 // stops a long computation by restarting the sampler's worker.
-import { Cancelled, Remote, type Preset, type Session, type Settings, type StepInfo, type Training } from './wasm';
+import { Cancelled, Remote, stepText, type Preset, type Session, type Settings, type StepInfo, type Training } from './wasm';
 import { parseHash, writeHash, hashString, type HashState } from './state';
 import { drawScene, drawLines, gridPoints, TrailLayer, type Grid, type Scene } from './plot';
 import { installApi } from './api';
@@ -40,13 +40,6 @@ export interface Overlays {
   trails: boolean;
   /** Time the fields are drawn at; null follows the sampler. */
   t: number | null;
-}
-
-/** "step 5 / 100": the sampler's own steps; a final denoising step is counted apart. */
-export function stepText(i: StepInfo, denoising: boolean): string {
-  const main = i.total !== null ? i.total - (denoising ? 1 : 0) : null;
-  if (i.denoise) return `step ${main ?? i.index} / ${main ?? i.index} + denoising step`;
-  return `step ${i.index}${main !== null ? ' / ' + main : ''}`;
 }
 
 /** Particles (n·2 values) outside the plotted square, non-finite ones included. */
@@ -906,8 +899,8 @@ export class Playground {
   async openWeights(name: string, bytes: Uint8Array): Promise<void> {
     const info = await this.remote.fn<{ dim: number; architecture: string; manifest: { data: string } }>('inspectWeights', name, bytes);
     if (info.dim === 784) {
-      await this.openDemo('images', { name, bytes });
       this.showNote(`${name}: an image model (${info.architecture}, trained on ${info.manifest.data}) runs in the image lab`);
+      await this.openDemo('images', { name, bytes });
       return;
     }
     if (info.dim !== 2) {

@@ -271,7 +271,7 @@ export function drawDigits(canvas: HTMLCanvasElement, xs: Float32Array, count: n
 }
 
 /** Line chart of named series (x, y) with a log y axis when every value is positive. */
-export function drawLines(canvas: HTMLCanvasElement, series: { name: string; color: string; xs: number[]; ys: number[]; width?: number }[], title: string): void {
+export function drawLines(canvas: HTMLCanvasElement, series: { name: string; color: string; xs: number[]; ys: number[]; width?: number; dash?: number[] }[], title: string): void {
   const ctx = canvas.getContext('2d');
   if (!ctx) return;
   const { width: w, height: h } = canvas;
@@ -302,6 +302,7 @@ export function drawLines(canvas: HTMLCanvasElement, series: { name: string; col
   series.forEach((s, k) => {
     ctx.strokeStyle = s.color;
     ctx.lineWidth = s.width ?? 1.5;
+    ctx.setLineDash(s.dash ?? []);
     ctx.beginPath();
     s.xs.forEach((x, i) => {
       if (!Number.isFinite(s.ys[i])) return;
@@ -319,6 +320,7 @@ export function drawLines(canvas: HTMLCanvasElement, series: { name: string; col
         ctx.fill();
       });
     }
-    ctx.fillText(s.name, w - 120, 14 + 12 * k);
+    ctx.setLineDash([]);
+    if (s.name) ctx.fillText(s.name, w - 120, 14 + 12 * k);
   });
 }

@@ -21,6 +21,13 @@ export interface StepInfo {
   done: boolean;
 }
 
+/** "step 5 / 100": the sampler's own steps; a final denoising step is counted apart. */
+export function stepText(i: StepInfo, denoising: boolean): string {
+  const main = i.total !== null ? i.total - (denoising ? 1 : 0) : null;
+  if (i.denoise) return `step ${main ?? i.index} / ${main ?? i.index} + denoising step`;
+  return `step ${i.index}${main !== null ? ' / ' + main : ''}`;
+}
+
 export interface Preset {
   name: string;
   description: string;

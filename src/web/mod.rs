@@ -547,7 +547,7 @@ impl Session {
                 Ok(ad) => ad.log_density(&points, t, rtol).await,
                 Err(x) => Err(x),
             })
-                .map_err(|x| JsValue::from(js_err(x)))?;
+            .map_err(|x| JsValue::from(js_err(x)))?;
             Ok(Float32Array::from(&v[..]).into())
         })
     }
@@ -565,7 +565,7 @@ impl Session {
                 Ok(ad) => ad.bits_per_dim(&pixels).await,
                 Err(x) => Err(x),
             })
-                .map_err(|x| JsValue::from(js_err(x)))?;
+            .map_err(|x| JsValue::from(js_err(x)))?;
             to_js(&r).map_err(JsValue::from)
         })
     }

@@ -191,7 +191,7 @@ await test('heavy work runs in a worker: the page keeps drawing, and cancel stop
   await page.evaluate(() => window.scorelab.cancel());
   assert.match(await page.evaluate(() => window.__train), /cancelled/);
   const before = await page.evaluate(() => window.scorelab.lossHistory().at(-1).step);
-  assert.ok(before >= 200 && before < 100_000, `stopped at step ${before}`);
+  assert.ok(before >= 50 && before < 100_000, `stopped at step ${before}`);
   await page.evaluate(() => window.scorelab.train(100));
   assert.equal(await page.evaluate(() => window.scorelab.lossHistory().at(-1).step), before + 100);
   assert.deepEqual(errors, []);
