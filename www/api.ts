@@ -68,6 +68,8 @@ export function installApi(pg: Playground): void {
     frameCount: now('frameCount', () => pg.frames.length),
     /** Trajectory drawing: particles followed and segments drawn by the last frame. */
     trailStats: now('trailStats', () => ({ followed: pg.trails.indices(pg.particles.length / 2).length, lastSegments: pg.trails.lastSegments })),
+    /** Player loops running now (play / pause / play never leaves two). */
+    loopsRunning: now('loopsRunning', () => pg.loopsRunning),
     /** The learned (and exact) score at points (n·2 values) and time t. */
     scoreField: later((points: number[], t: number) => pg.serial(() => pg.session.scoreField(Float32Array.from(points), t))),
     /** log p_t at points (closed form for mixtures, the ODE for networks). */

@@ -430,18 +430,30 @@ export class Playground {
     };
   }
 
+  /** Bumped by every play: a loop whose generation is stale stops (play, pause, play in
+   * quick succession never leaves two loops stepping). */
+  private loopGeneration = 0;
+  /** Player loops running now (for the tests: never more than one). */
+  loopsRunning = 0;
+
   private async loop(): Promise<void> {
-    while (this.playing) {
-      try {
-        const info = await this.step(this.stepsPerFrame);
-        if (!info || (info.done && this.viewIndex === null)) this.playing = false;
-      } catch (e) {
-        this.playing = false;
-        this.showError((e as Error).message);
+    const my = ++this.loopGeneration;
+    this.loopsRunning++;
+    try {
+      while (this.playing && my === this.loopGeneration) {
+        try {
+          const info = await this.step(this.stepsPerFrame);
+          if (!info || (info.done && this.viewIndex === null)) this.playing = false;
+        } catch (e) {
+          this.playing = false;
+          this.showError((e as Error).message);
+        }
+        await new Promise((r) => requestAnimationFrame(() => r(null)));
       }
-      await new Promise((r) => requestAnimationFrame(() => r(null)));
+    } finally {
+      this.loopsRunning--;
     }
-    await this.refresh(false);
+    if (my === this.loopGeneration) await this.refresh(false);
   }
 
   async guard(f: () => Promise<unknown>): Promise<void> {

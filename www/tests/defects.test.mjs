@@ -303,6 +303,15 @@ await test('trajectories with 1,000 particles: a few followed, drawn incremental
   await page.click('#play');
   await page.waitForFunction(() => /done/.test(document.getElementById('info').textContent), null, { timeout: 120_000 });
   const withTrails = Date.now() - t0;
+  // play, pause, play as fast as clicks come: one player loop, never two
+  await page.evaluate(() => window.scorelab.setState({ ...window.scorelab.state() }));
+  await page.click('#play');
+  await page.click('#play');
+  await page.click('#play');
+  await page.waitForTimeout(300); // a superseded loop ends after the step it is in
+  const loops = await page.evaluate(() => window.scorelab.loopsRunning());
+  assert.ok(loops <= 1, `${loops} player loops after play, pause, play`);
+  await page.waitForFunction(() => /done/.test(document.getElementById('info').textContent), null, { timeout: 120_000 });
   const stats = await page.evaluate(() => window.scorelab.trailStats());
   assert.ok(stats.followed > 0 && stats.followed <= 40, `${stats.followed} trajectories`);
   // each frame draws only its new segments (one per followed particle), not the whole history
