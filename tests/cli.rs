@@ -737,3 +737,59 @@ fn closed_stdout_is_not_a_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert_ne!(out.status.code(), Some(101), "{err}");
 }
+
+/// `sample --backend`: a network samples on the GPU backend (lavapipe here) and, with the
+/// same seed, gives the CPU's samples within float rounding (the noise is drawn on the host).
+#[test]
+fn sample_backend_gives_the_same_samples_on_every_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = concat!(env!("CARGO_MANIFEST_DIR"), "/models/toy/ring8-vp.safetensors");
+    let run = |backend: &str| {
+        let out = dir.path().join(format!("{backend}.npy"));
+        let (ok, _, err) = scorelab(&[
+            "sample",
+            "--model",
+            model,
+            "--sampler",
+            "pc",
+            "--steps",
+            "100",
+            "--n",
+            "500",
+            "--seed",
+            "4",
+            "--backend",
+            backend,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(ok, "--backend {backend}: {err}");
+        npy::parse(&std::fs::read(&out).unwrap(), backend).unwrap()
+    };
+    let cpu = run("cpu");
+    // exact mixtures stay on the CPU in f64; unknown names get the accepted ones
+    let o = dir.path().join("never.npy");
+    let o = o.to_str().unwrap();
+    fails_with(
+        &["sample", "--model", "ring8", "--backend", "wgpu", "--out", o],
+        "exact mixture is sampled on the CPU",
+    );
+    fails_with(
+        &["sample", "--model", model, "--backend", "tpu", "--out", o],
+        "accepted: cpu, wgpu, cuda",
+    );
+    if !cfg!(feature = "wgpu") {
+        return;
+    }
+    let gpu = run("wgpu");
+    assert_eq!(gpu.shape, cpu.shape);
+    // 100 PC steps in f32 on two backends: the paths agree to rounding, amplified a little
+    // by the corrector's step size (computed from norms); 1e-3 of the data's scale (~5)
+    let worst = gpu
+        .data
+        .iter()
+        .zip(&cpu.data)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 5e-3, "wgpu and cpu samples differ by up to {worst}");
+}

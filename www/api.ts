@@ -5,6 +5,7 @@
 import type { Playground } from './main';
 import { demoState, demoHooks, demoWorkers } from './demos';
 import { parsePoints } from './points';
+import { measureBackends, TOY_WORKLOAD } from './wasm';
 
 //
 // Early callers: the API exists as soon as the page's script runs, before the wasm module
@@ -34,6 +35,11 @@ export function installApi(pg: Playground): void {
     get ready(): boolean {
       return isReady;
     },
+    /** Time the toy sampler on the CPU and on WebGPU now: {cpu, webgpu, adapter, fallback, chosen}
+     * (steps/s; what `backend=auto` does at start on a hardware adapter). */
+    measureBackends: later(() => measureBackends(pg.remote, 'toy sampler', TOY_WORKLOAD, 20, 3)),
+    /** The measurement behind the start-up choice (null when none was needed). */
+    backendChoice: now('backendChoice', () => pg.remote.measured),
     /** Resolves when the page is ready (rejects with the reason if it failed to start). */
     whenReady: () => pg.ready,
     state: now('state', () => pg.state()),

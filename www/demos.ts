@@ -1,7 +1,7 @@
 // The lectures' demos, each one click (or one link: #demo=NAME) away. Each builds its own
 // panel in #demo with its own sessions in its own web worker (a `Remote`); opening another
 // demo terminates that worker, which cancels whatever the running one computes.
-import { Cancelled, Remote, stepText, type Session, type StepInfo, type Training } from './wasm';
+import { Cancelled, Remote, measureBackends, measureText, probeWebGpu, stepText, type Session, type StepInfo, type Training } from './wasm';
 import { drawScene, drawLines, drawDigits, gridPoints, TrailLayer, type Scene } from './plot';
 import type { Playground } from './main';
 
@@ -119,7 +119,7 @@ export async function openDemo(pg: Playground, name: string, imageModel?: ImageM
     'low-density': () => lowDensity(root, backend, alive, remote),
     manifold: () => manifold(root, backend, alive, remote),
     bakeoff: () => bakeoff(root, backend, alive, remote),
-    images: () => images(root, backend, alive, remote, newRemote('bits/dim'), imageModel),
+    images: () => images(root, backend, alive, remote, newRemote('bits/dim'), imageModel, pg.hash.backend === 'auto'),
   };
   const f = demos[name];
   if (!f) throw new Error(`unknown demo '${name}'; accepted: lab, ${Object.keys(demos).join(', ')}`);
@@ -505,7 +505,7 @@ async function bakeoff(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () =
 }
 
 /** The image lab: the shipped MNIST U-Net samples a grid, every denoising step drawn. */
-async function images(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean, remote: Remote, judgeRemote: Remote, model?: ImageModel): Promise<void> {
+async function images(root: HTMLElement, labBackend: 'webgpu' | 'cpu', alive: () => boolean, remote: Remote, judgeRemote: Remote, model?: ImageModel, auto = false): Promise<void> {
   root.append(
     el('h2', {}, 'Image lab: the notebook U-Net on MNIST'),
     el('p', {}, 'The shipped model (models/mnist-unet-ve.safetensors, VE σ = 25) samples 16 digits; every step is drawn, from noise to digits. Draw a digit in the pad (ink = 1, as in MNIST) and ask for its bits/dim: the probability-flow ODE likelihood with one Hutchinson probe, after 8-bit quantisation and uniform dequantisation, as `scorelab likelihood --bpd`, of p_ε at the model’s smallest training time ε = 1e-7 (1.75-1.80 bits/dim on average over the 1,000 held-out MNIST digits with this model, none above 4; pure noise scores far worse). The model’s denoiser x + σ²s is kept in the pixel range [0, 1], as in `scorelab`.'),
@@ -546,6 +546,17 @@ async function images(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () =>
     const res = await fetch('models/mnist-unet-ve.safetensors');
     if (!res.ok) throw new Error(`models/mnist-unet-ve.safetensors: ${res.status} ${res.statusText}`);
     bytes = new Uint8Array(await res.arrayBuffer());
+  }
+  // the U-Net is another workload than the lab's toy sampler: with backend=auto and a
+  // hardware adapter, one U-Net step on each backend decides where it runs
+  let backend = labBackend;
+  const adapter = auto ? await probeWebGpu() : null;
+  if (adapter && !adapter.fallback) {
+    text.textContent = 'timing one U-Net step on the CPU and on WebGPU…';
+    const m = await measureBackends(remote, 'U-Net sampler', { sampler: { kind: 'pc', steps: 100 }, n: 16, seed: 0 }, 1, 1, { name: model?.name ?? 'mnist', bytes });
+    backend = m.chosen;
+    demoState.measured = m;
+    document.getElementById('about')!.textContent += `; ${measureText(m)}`;
   }
   const session = (await remote.createSession(backend, {})).session;
   await session.loadWeights(model?.name ?? 'mnist', bytes);

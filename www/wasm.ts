@@ -61,6 +61,66 @@ export async function probeWebGpu(): Promise<{ fallback: boolean; name: string }
   }
 }
 
+/** Both backends timed on one workload (sampler steps per second after a warm-up). */
+export interface BackendMeasure {
+  workload: string;
+  cpu: number;
+  /** null: no WebGPU session could be made. */
+  webgpu: number | null;
+  adapter: string | null;
+  fallback: boolean;
+  chosen: 'webgpu' | 'cpu';
+}
+
+/** The workload `auto` measures for the 2-D lab: the default sampler on a toy mixture. */
+export const TOY_WORKLOAD: Settings = { model: 'ring8', sde: { kind: 'vp' }, sampler: { kind: 'pc', steps: 500 }, n: 1000, seed: 0 };
+
+/**
+ * Time `steps` sampler steps of `settings` (after `warmup` steps, which compile WebGPU's
+ * kernels) on the CPU and on WebGPU in `remote`'s worker; `weights` is loaded first when
+ * given (an image model). The faster wins; a fallback adapter never does.
+ */
+export async function measureBackends(remote: Remote, workload: string, settings: Settings, steps: number, warmup: number, weights?: { name: string; bytes: Uint8Array }): Promise<BackendMeasure> {
+  const adapter = await probeWebGpu();
+  const rate = async (backend: 'cpu' | 'webgpu') => {
+    const g = remote.generation;
+    const r = (await remote.request({ op: 'new', cls: 'Session', args: [backend, weights ? {} : settings] })) as { handle: number; backend: string };
+    const s = new RemoteSession(remote, r.handle, r.backend, g);
+    try {
+      await s.sync();
+      if (weights) {
+        await s.loadWeights(weights.name, weights.bytes);
+        await s.setState({ ...s.state(), ...settings });
+      }
+      await s.step(warmup);
+      await s.particles(); // the readback waits for the GPU's queue
+      const t0 = performance.now();
+      await s.step(steps);
+      await s.particles();
+      return (steps * 1000) / (performance.now() - t0);
+    } finally {
+      s.free();
+    }
+  };
+  const cpu = await rate('cpu');
+  let webgpu: number | null = null;
+  if (adapter) {
+    try {
+      webgpu = await rate('webgpu');
+    } catch (e) {
+      if (e instanceof Cancelled) throw e;
+    }
+  }
+  const chosen = webgpu !== null && !adapter?.fallback && webgpu > cpu ? 'webgpu' : 'cpu';
+  return { workload, cpu, webgpu, adapter: adapter?.name ?? null, fallback: adapter?.fallback ?? false, chosen };
+}
+
+/** One line for the page: both figures and the choice. */
+export function measureText(m: BackendMeasure): string {
+  const gpu = m.webgpu === null ? 'WebGPU unavailable' : `WebGPU ${m.webgpu.toFixed(1)}`;
+  return `${m.workload}: CPU ${m.cpu.toFixed(1)} vs ${gpu} steps/s${m.fallback ? ' (a software adapter: never chosen)' : ''}, using ${m.chosen === 'webgpu' ? 'WebGPU' : 'the CPU'}`;
+}
+
 type Pending = { resolve: (v: any) => void; reject: (e: Error) => void };
 
 /** Thrown into every pending call of a cancelled worker. */
@@ -145,6 +205,9 @@ export class Remote {
   }
 
   /** A session on the asked backend; 'auto' tries WebGPU, then the CPU. */
+  /** The measurement behind the last `auto` choice (null: none was needed). */
+  measured: BackendMeasure | null = null;
+
   async createSession(backend: 'auto' | 'webgpu' | 'cpu', settings: Settings | null): Promise<{ session: RemoteSession; note: string }> {
     const make = async (b: string) => {
       const g = this.generation;
@@ -158,6 +221,15 @@ export class Remote {
       const adapter = await probeWebGpu();
       if (adapter?.fallback) {
         return { session: await make('cpu'), note: `WebGPU here is a software adapter (${adapter.name}), many times slower than the CPU path: using the CPU backend (#backend=webgpu uses WebGPU anyway)` };
+      }
+      if (!adapter) return { session: await make('cpu'), note: '' };
+      // a hardware adapter: the faster backend for the lab's workload, by measurement
+      try {
+        this.measured = await measureBackends(this, 'toy sampler', TOY_WORKLOAD, 20, 3);
+        return { session: await make(this.measured.chosen), note: `backend chosen by measurement: ${measureText(this.measured)} (#backend= overrides)` };
+      } catch (e) {
+        if (e instanceof Cancelled) throw e;
+        // a failed measurement falls through to WebGPU with the CPU as its fallback
       }
     }
     try {

@@ -427,6 +427,13 @@ await test('WebGPU backend (SwiftShader): PC and ODE sampling match the mixture'
   await sampleMatches(page, { model: 'two-modes', sde: { kind: 'vp' }, sampler: { kind: 'pc', steps: 100 }, n: 1000, seed: 5 });
   await sampleMatches(page, { model: 'ring8', sde: { kind: 'vp' }, sampler: { kind: 'ode' }, n: 1000, seed: 6 });
   await page.screenshot({ path: 'test-results/webgpu-ring8-ode.png' });
+  // both backends timed on the toy sampler: what backend=auto does on a hardware adapter;
+  // SwiftShader is a fallback adapter, so the CPU is chosen whatever the figures
+  const m = await page.evaluate(() => window.scorelab.measureBackends());
+  console.log(`     toy sampler steps/s: CPU ${m.cpu.toFixed(1)}, WebGPU ${m.webgpu?.toFixed(1)} (${m.adapter}, fallback ${m.fallback})`);
+  assert.ok(m.cpu > 0 && m.webgpu > 0, JSON.stringify(m));
+  assert.equal(m.fallback, true);
+  assert.equal(m.chosen, 'cpu');
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -28,6 +28,9 @@ use std::time::Instant;
 type B = scorelab::CpuBackend<f64>;
 /// Trained networks run in single precision.
 type BNet = scorelab::CpuBackend<f32>;
+/// Sampling needs no gradients: the same precisions without autodiff.
+type SampleB = burn::backend::NdArray<f64>;
+type SampleBNet = burn::backend::NdArray<f32>;
 
 #[derive(Parser)]
 #[command(
@@ -177,6 +180,12 @@ struct SampleArgs {
     /// Also write the first 64 samples as an 8x8 PNG grid (28x28 images, values clamped to [0, 1])
     #[arg(long)]
     png: Option<String>,
+    /// Where a trained network samples: cpu, wgpu, cuda (build with --features wgpu / cuda);
+    /// exact mixtures always run on the CPU in double precision. The noise is drawn on the
+    /// host from the seed, so a seed gives the same samples on every backend (within float
+    /// rounding)
+    #[arg(long, default_value = "cpu")]
+    backend: String,
 }
 
 #[derive(Args)]
@@ -613,14 +622,28 @@ async fn sample(a: SampleArgs) -> Result<()> {
     } else {
         load_any(&s.model)?
     };
-    match loaded {
+    // Sampling needs no gradients: it runs on the plain backends (burn's autodiff would keep
+    // every operation of the run in its graph, which only `backward()` frees).
+    match (&loaded, a.backend.as_str()) {
         // exact models in f64 (cheap, and tight tolerances need it); networks in f32
-        Loaded::Exact(_) => sample_on::<B>(a, s, loaded).await,
-        Loaded::Net(_) => sample_on::<BNet>(a, s, loaded).await,
+        (Loaded::Exact(_), "cpu") => sample_on::<SampleB>(a, s, loaded).await,
+        (Loaded::Exact(_), _) => Err(Error::invalid(
+            "--backend",
+            "an exact mixture is sampled on the CPU in double precision; accepted: cpu",
+        )),
+        (Loaded::Net(_), "cpu") => sample_on::<SampleBNet>(a, s, loaded).await,
+        #[cfg(feature = "wgpu")]
+        (Loaded::Net(_), "wgpu") => sample_on::<burn::backend::Wgpu>(a, s, loaded).await,
+        #[cfg(feature = "cuda")]
+        (Loaded::Net(_), "cuda") => {
+            crate::train::cuda_probe()?;
+            sample_on::<burn::backend::Cuda>(a, s, loaded).await
+        }
+        (_, other) => Err(crate::train::backend_error(other)),
     }
 }
 
-async fn sample_on<B: AutodiffBackend>(a: SampleArgs, s: Settings, loaded: Loaded) -> Result<()> {
+async fn sample_on<B: Backend>(a: SampleArgs, s: Settings, loaded: Loaded) -> Result<()> {
     if a.every == 0 {
         return Err(Error::invalid("--every", "must be at least 1"));
     }
