@@ -11,7 +11,7 @@ WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/v
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 WASM := $(CARGO_TARGET_DIR)/$(WASM_TARGET)/release/scorelab.wasm
 
-.PHONY: bench-page deps deps-rust deps-node deps-browser deps-system wasm page serve cli test test-native test-wasm test-browser fmt-check bench clean
+.PHONY: bench-gpu bench-page deps deps-rust deps-node deps-browser deps-system wasm page serve cli test test-native test-wasm test-browser fmt-check bench clean
 
 deps: deps-rust deps-node deps-browser deps-system
 
@@ -82,6 +82,16 @@ bench-page:
 
 bench:
 	cargo bench --features $(NATIVE_FEATURES) --bench sampler --bench train
+
+# Pack what the lent GPU machine needs into .dev/bench (one folder, carried to it), then run
+# there: DIR=.dev/bench bash .dev/bench/bench-gpu.sh (see scripts/bench-gpu.sh).
+bench-gpu:
+	cargo build --release --features cuda,wgpu --example gpu_bench
+	mkdir -p .dev/bench
+	strip -o .dev/bench/gpu_bench $(CARGO_TARGET_DIR)/release/examples/gpu_bench
+	xz -f -T2 .dev/bench/gpu_bench
+	cp scripts/bench-gpu.sh benches/pytorch_bench.py .dev/bench/
+	@echo "packed .dev/bench; on the GPU machine: DIR=.dev/bench bash .dev/bench/bench-gpu.sh"
 
 # The shipped models (not part of CI; see scripts/train-models.sh).
 models: cli

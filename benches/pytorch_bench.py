@@ -103,7 +103,7 @@ class ToyMLP(nn.Module):
 
 
 def dsm_loss(model, x, eps=1e-5):
-    t = torch.rand(x.shape[0]) * (1.0 - eps) + eps
+    t = torch.rand(x.shape[0], device=x.device) * (1.0 - eps) + eps
     z = torch.randn_like(x)
     std = marginal_prob_std(t)
     perturbed = x + z * std[:, None, None, None]
@@ -124,7 +124,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: PyTorch's default)")
     ap.add_argument("--save", help="write the ScoreNet state_dict as safetensors")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (the GPU figures of scripts/bench-gpu.sh)")
     a = ap.parse_args()
+    if a.device != "cpu":
+        return gpu(a.device)
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -205,6 +208,77 @@ def main():
             s = net(x, torch.full((2,), 0.5)).reshape(-1)
         print(f"wrote {a.save}; score at the check input: {s[:4].tolist()} sum {s.sum().item()}")
         print(f"compare: cargo run --release --example check_pytorch {a.save}")
+
+
+def gpu(device):
+    """The figures examples/gpu_bench.rs prints, on a GPU: steady state after warm-up, each
+    timed over ~3 s with the device synchronised, and seconds from start to the first step."""
+    start = time.perf_counter()
+    dev = torch.device(device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    print(f"torch {torch.__version__}, {torch.cuda.get_device_name(dev) if dev.type == 'cuda' else device}")
+
+    def rate(fn, warmup=3, seconds=3.0):
+        for _ in range(warmup):
+            fn()
+        sync()
+        t0 = time.perf_counter()
+        n = 0
+        while n < 5 or time.perf_counter() - t0 < seconds:
+            fn()
+            n += 1
+        sync()
+        return n / (time.perf_counter() - t0)
+
+    torch.manual_seed(0)
+    for i, batch in enumerate((32, 128)):
+        net = ScoreNet().to(dev)
+        opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+        x = torch.rand(batch, 1, 28, 28, device=dev)
+
+        def step():
+            opt.zero_grad()
+            dsm_loss(net, x).backward()
+            opt.step()
+
+        step()
+        sync()
+        if i == 0:
+            print(f"pytorch: first U-Net training step done {time.perf_counter() - start:.1f} s after start")
+        print(f"pytorch: unet train steps/s, batch {batch}: {rate(step):.1f}")
+        if i == 0:
+            xe = torch.randn(64, 1, 28, 28, device=dev)
+            te = torch.full((64,), 0.5, device=dev)
+            with torch.no_grad():
+                print(f"pytorch: unet score evaluations/s, batch 64: {64 * rate(lambda: net(xe, te)):.0f}")
+    mlp = ToyMLP().to(dev)
+    mopt = torch.optim.Adam(mlp.parameters(), lr=2e-3)
+    params = list(mlp.parameters())
+    ema = [p.detach().clone() for p in params]
+    data = torch.randn(20_000, 2, device=dev) * 5
+
+    def full_step(n):
+        x0 = data[torch.randint(0, data.shape[0], (n,), device=dev)]
+        t = torch.rand(n, device=dev) * (1 - 1e-5) + 1e-5
+        log_mean = -0.25 * t ** 2 * 19.9 - 0.5 * t * 0.1
+        std = torch.sqrt(1.0 - torch.exp(2.0 * log_mean))
+        z = torch.randn_like(x0)
+        xt = x0 * torch.exp(log_mean)[:, None] + z * std[:, None]
+        loss = torch.mean(torch.sum((mlp(xt, t, std) * std[:, None] + z) ** 2, dim=1))
+        if not torch.isfinite(loss).item():  # the loss read back, as Trainer::step does
+            raise RuntimeError("loss")
+        mopt.zero_grad()
+        loss.backward()
+        with torch.no_grad():
+            grads = [p.grad for p in params if p.grad is not None]
+            norms = torch._foreach_norm(grads)
+            torch._foreach_mul_(grads, [torch.clamp(1.0 / (n + 1e-6), max=1.0) for n in norms])
+        mopt.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(ema, params, 1 - 0.999)
+
+    for n in (512, 64):
+        print(f"pytorch: toy mlp trainer steps/s, batch {n}: {rate(lambda: full_step(n), warmup=10):.1f}")
 
 
 if __name__ == "__main__":

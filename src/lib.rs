@@ -12,6 +12,8 @@
 pub mod alloc;
 pub mod config;
 pub mod data;
+#[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
+pub mod dispatch;
 pub mod error;
 pub mod likelihood;
 pub mod model;

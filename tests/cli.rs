@@ -743,7 +743,10 @@ fn closed_stdout_is_not_a_panic() {
 #[test]
 fn sample_backend_gives_the_same_samples_on_every_backend() {
     let dir = tempfile::tempdir().unwrap();
-    let model = concat!(env!("CARGO_MANIFEST_DIR"), "/models/toy/ring8-vp.safetensors");
+    let model = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/toy/moons-vp.safetensors"
+    );
     let run = |backend: &str| {
         let out = dir.path().join(format!("{backend}.npy"));
         let (ok, _, err) = scorelab(&[
@@ -771,7 +774,15 @@ fn sample_backend_gives_the_same_samples_on_every_backend() {
     let o = dir.path().join("never.npy");
     let o = o.to_str().unwrap();
     fails_with(
-        &["sample", "--model", "ring8", "--backend", "wgpu", "--out", o],
+        &[
+            "sample",
+            "--model",
+            "ring8",
+            "--backend",
+            "wgpu",
+            "--out",
+            o,
+        ],
         "exact mixture is sampled on the CPU",
     );
     fails_with(

