@@ -69,3 +69,38 @@ fn wgpu_trains_and_its_weights_score_the_same_on_the_cpu() {
         );
     }
 }
+
+/// The exact mixture's score on wgpu (with burn's fusion) equals the CPU's: the page's
+/// WebGPU sampling of mixtures went wrong when the wasm module was built with fusion
+/// (ARCHITECTURE.md), and this checks whether native fusion shares the fault.
+#[test]
+fn the_exact_mixture_score_is_the_same_on_wgpu_and_the_cpu() {
+    use scorelab::model::gmm::ExactGmm;
+    let device = Default::default();
+    for name in ["two-modes", "ring8"] {
+        for sde in ["vp", "ve", "subvp"] {
+            let gmm = preset(name).unwrap();
+            let sde = Sde::from_name(sde).unwrap();
+            let gpu = ExactGmm::<Wgpu>::new(gmm.clone(), sde, &device);
+            let cpu = ExactGmm::<NdArray<f32>>::new(gmm, sde, &Default::default());
+            let pts: Vec<f64> = (0..400).map(|i| (i as f64 * 0.37).sin() * 8.0).collect();
+            for t in [0.001, 0.1, 0.5, 1.0] {
+                let a = pollster::block_on(read_f64(
+                    gpu.score(host_tensor::<Wgpu, 2>(pts.clone(), [200, 2], &device), t),
+                ))
+                .unwrap();
+                let b = pollster::block_on(read_f64(cpu.score(
+                    host_tensor::<NdArray<f32>, 2>(pts.clone(), [200, 2], &Default::default()),
+                    t,
+                )))
+                .unwrap();
+                for (x, y) in a.iter().zip(&b) {
+                    assert!(
+                        (x - y).abs() < 1e-3 * y.abs().max(1.0),
+                        "{name}, t = {t}: wgpu {x} vs cpu {y}"
+                    );
+                }
+            }
+        }
+    }
+}
