@@ -120,6 +120,37 @@ def timeit(fn, warmup, reps):
     return (time.perf_counter() - t0) / reps
 
 
+def trainer_step(mlp, mopt, data):
+    """One step as scorelab's Trainer::step does it: a minibatch drawn from the data set, the
+    gradient norm clipped per parameter tensor (1.0), the EMA (0.999) updated, the loss read
+    back and checked. Returns step(n) for batch n."""
+    dev = data.device
+    params = list(mlp.parameters())
+    ema = [p.detach().clone() for p in params]
+
+    def full_step(n):
+        x0 = data[torch.randint(0, data.shape[0], (n,), device=dev)]
+        t = torch.rand(n, device=dev) * (1 - 1e-5) + 1e-5
+        log_mean = -0.25 * t ** 2 * 19.9 - 0.5 * t * 0.1
+        std = torch.sqrt(1.0 - torch.exp(2.0 * log_mean))
+        z = torch.randn_like(x0)
+        xt = x0 * torch.exp(log_mean)[:, None] + z * std[:, None]
+        loss = torch.mean(torch.sum((mlp(xt, t, std) * std[:, None] + z) ** 2, dim=1))
+        if not torch.isfinite(loss).item():
+            raise RuntimeError("loss")
+        mopt.zero_grad()
+        loss.backward()
+        with torch.no_grad():  # PyTorch's fused multi-tensor (foreach) forms
+            grads = [p.grad for p in params if p.grad is not None]
+            norms = torch._foreach_norm(grads)
+            torch._foreach_mul_(grads, [torch.clamp(1.0 / (n + 1e-6), max=1.0) for n in norms])
+        mopt.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(ema, params, 1 - 0.999)
+
+    return full_step
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: PyTorch's default)")
@@ -172,29 +203,7 @@ def main():
     # The same step with what scorelab's Trainer::step also does: a minibatch drawn from the
     # data set, the gradient norm clipped per parameter tensor (1.0), the EMA (0.999) updated,
     # the loss read back and checked; and at batch 64 (the fixed per-step cost).
-    data = torch.randn(20_000, 2) * 5
-    params = list(mlp.parameters())
-    ema = [p.detach().clone() for p in params]
-
-    def full_step(n):
-        x0 = data[torch.randint(0, data.shape[0], (n,))]
-        t = torch.rand(n) * (1 - 1e-5) + 1e-5
-        log_mean = -0.25 * t ** 2 * 19.9 - 0.5 * t * 0.1
-        std = torch.sqrt(1.0 - torch.exp(2.0 * log_mean))
-        z = torch.randn_like(x0)
-        xt = x0 * torch.exp(log_mean)[:, None] + z * std[:, None]
-        loss = torch.mean(torch.sum((mlp(xt, t, std) * std[:, None] + z) ** 2, dim=1))
-        if not torch.isfinite(loss).item():
-            raise RuntimeError('loss')
-        mopt.zero_grad()
-        loss.backward()
-        with torch.no_grad():  # PyTorch's fused multi-tensor (foreach) forms
-            grads = [p.grad for p in params if p.grad is not None]
-            norms = torch._foreach_norm(grads)
-            torch._foreach_mul_(grads, [torch.clamp(1.0 / (n + 1e-6), max=1.0) for n in norms])
-        mopt.step()
-        with torch.no_grad():
-            torch._foreach_lerp_(ema, params, 1 - 0.999)
+    full_step = trainer_step(mlp, mopt, torch.randn(20_000, 2) * 5)
 
     for n in (512, 64):
         s = timeit(lambda: full_step(n), 10, 200)
@@ -253,29 +262,7 @@ def gpu(device):
                 print(f"pytorch: unet score evaluations/s, batch 64: {64 * rate(lambda: net(xe, te)):.0f}")
     mlp = ToyMLP().to(dev)
     mopt = torch.optim.Adam(mlp.parameters(), lr=2e-3)
-    params = list(mlp.parameters())
-    ema = [p.detach().clone() for p in params]
-    data = torch.randn(20_000, 2, device=dev) * 5
-
-    def full_step(n):
-        x0 = data[torch.randint(0, data.shape[0], (n,), device=dev)]
-        t = torch.rand(n, device=dev) * (1 - 1e-5) + 1e-5
-        log_mean = -0.25 * t ** 2 * 19.9 - 0.5 * t * 0.1
-        std = torch.sqrt(1.0 - torch.exp(2.0 * log_mean))
-        z = torch.randn_like(x0)
-        xt = x0 * torch.exp(log_mean)[:, None] + z * std[:, None]
-        loss = torch.mean(torch.sum((mlp(xt, t, std) * std[:, None] + z) ** 2, dim=1))
-        if not torch.isfinite(loss).item():  # the loss read back, as Trainer::step does
-            raise RuntimeError("loss")
-        mopt.zero_grad()
-        loss.backward()
-        with torch.no_grad():
-            grads = [p.grad for p in params if p.grad is not None]
-            norms = torch._foreach_norm(grads)
-            torch._foreach_mul_(grads, [torch.clamp(1.0 / (n + 1e-6), max=1.0) for n in norms])
-        mopt.step()
-        with torch.no_grad():
-            torch._foreach_lerp_(ema, params, 1 - 0.999)
+    full_step = trainer_step(mlp, mopt, torch.randn(20_000, 2, device=dev) * 5)
 
     for n in (512, 64):
         print(f"pytorch: toy mlp trainer steps/s, batch {n}: {rate(lambda: full_step(n), warmup=10):.1f}")
