@@ -54,30 +54,56 @@ impl LaunchCounter {
     /// Launches logged so far. The logger writes asynchronously: this waits until the count
     /// holds still for 100 ms (at most 10 s).
     pub fn count(&self) -> usize {
-        let read = || {
-            std::fs::read_to_string(&self.path)
-                .map(|s| s.lines().filter(|l| l.contains("Executing ")).count())
-                .unwrap_or(0)
-        };
         let start = Instant::now();
-        let mut last = read();
+        let mut last = self.kernels().len();
         loop {
             std::thread::sleep(Duration::from_millis(100));
-            let now = read();
+            let now = self.kernels().len();
             if now == last || start.elapsed() > Duration::from_secs(10) {
                 return now;
             }
             last = now;
         }
     }
+
+    /// The kernels launched so far, in order: each logged line from "Executing " on.
+    pub fn kernels(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.path)
+            .map(|s| {
+                s.lines()
+                    .filter_map(|l| l.find("Executing ").map(|i| l[i + 10..].to_string()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// How often each kernel (its name up to the first `<` or space) was launched among
+    /// launches `from..to`, most frequent first: where a step's launches go.
+    pub fn breakdown(&self, from: usize, to: usize) -> Vec<(String, usize)> {
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for k in self.kernels().iter().take(to).skip(from) {
+            let name = k
+                .split(['<', ' ', '{', '('])
+                .next()
+                .unwrap_or(k)
+                .to_string();
+            *counts.entry(name).or_default() += 1;
+        }
+        let mut v: Vec<_> = counts.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v
+    }
 }
 
 /// Launches per step of one workload, after a warm-up (autotuning and first compilations
 /// launch extra kernels once).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Counts {
     pub train_step: f64,
     pub sampler_step: f64,
+    /// Launch indices of the counted intervals: training `[c0, c1)`, sampling `[c2, c3)`
+    /// (for [`LaunchCounter::breakdown`]).
+    pub intervals: [(usize, usize); 2],
 }
 
 /// Count the toy MLP (batch 256, ring8, VP) or the notebook U-Net (batch 4 of random
@@ -140,5 +166,6 @@ pub async fn count_workload<B: AutodiffBackend>(
     Ok(Counts {
         train_step: (c1 - c0) as f64 / steps as f64,
         sampler_step: (c3 - c2) as f64 / steps as f64,
+        intervals: [(c0, c1), (c2, c3)],
     })
 }

@@ -15,6 +15,7 @@ pub mod data;
 #[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
 pub mod dispatch;
 pub mod error;
+pub mod kernels;
 pub mod likelihood;
 pub mod model;
 pub mod npy;

@@ -104,3 +104,98 @@ fn the_exact_mixture_score_is_the_same_on_wgpu_and_the_cpu() {
         }
     }
 }
+
+/// The samplers' update kernels (`scorelab::kernels::gpu`) on wgpu equal burn's composition
+/// of the same formulas, for particle clouds smaller and larger than the corrector's cube,
+/// 2-D and image-sized; on the CPU backend they decline (`None`).
+#[test]
+fn the_sampler_update_kernels_equal_the_composition() {
+    use scorelab::kernels::gpu::{affine3, langevin_corrector};
+    let device = Default::default();
+    let cloud = |n: usize, d: usize, seed: f64| -> Vec<f64> {
+        (0..n * d)
+            .map(|i| ((i as f64 + seed) * 0.731).sin() * (1.0 + seed))
+            .collect()
+    };
+    let close = |ours: Vec<f64>, theirs: Vec<f64>, what: &str| {
+        assert_eq!(ours.len(), theirs.len());
+        for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+            assert!(
+                (a - b).abs() <= 2e-5 * b.abs().max(1.0),
+                "{what}: element {i}: kernel {a} vs composition {b}"
+            );
+        }
+    };
+    for (n, d) in [(1usize, 2usize), (64, 2), (1000, 2), (4, 784), (300, 3)] {
+        let t = |seed: f64| host_tensor::<Wgpu, 2>(cloud(n, d, seed), [n, d], &device);
+        let (x, s, z) = (t(0.0), t(1.0), t(2.0));
+        let c = [0.97, 0.031, 0.2];
+        let ours = affine3(&x, &s, &z, c).expect("wgpu runs the kernel");
+        let theirs = x.clone() * c[0] + s.clone() * c[1] + z.clone() * c[2];
+        close(
+            pollster::block_on(read_f64(ours)).unwrap(),
+            pollster::block_on(read_f64(theirs)).unwrap(),
+            &format!("affine3 [{n}, {d}]"),
+        );
+        let coef = 2.0 * 0.98 * 0.16 * 0.16;
+        let ours = langevin_corrector(&x, &s, &z, coef).expect("wgpu runs the kernel");
+        let grad = (s.clone() * s.clone()).sum_dim(1).sqrt().mean();
+        let noise = (z.clone() * z.clone()).sum_dim(1).sqrt().mean();
+        let ratio = noise / grad;
+        let eps = (ratio.clone() * ratio * coef).reshape([1, 1]);
+        let theirs = x + s * eps.clone() + z * (eps * 2.0).sqrt();
+        close(
+            pollster::block_on(read_f64(ours)).unwrap(),
+            pollster::block_on(read_f64(theirs)).unwrap(),
+            &format!("langevin [{n}, {d}]"),
+        );
+    }
+    let cpu = host_tensor::<NdArray<f32>, 2>(cloud(3, 2, 0.0), [3, 2], &Default::default());
+    assert!(affine3(&cpu, &cpu, &cpu, [1.0; 3]).is_none());
+    assert!(langevin_corrector(&cpu, &cpu, &cpu, 1.0).is_none());
+}
+
+/// The U-Net on wgpu runs burn's own convolution kernels (natively, `conv::Kernels`): the
+/// same weights give the same scores there as on the CPU's own convolutions.
+#[test]
+fn the_unet_scores_the_same_on_wgpu_and_the_cpu() {
+    let arch = Architecture::named("unet", 784).unwrap();
+    let sde = Sde::from_name("ve-notebook").unwrap();
+    let cpu_net = arch.init::<NdArray<f32>>(&Default::default());
+    let manifest = Manifest {
+        format_version: weights::FORMAT_VERSION,
+        architecture: arch,
+        sde,
+        data: "mnist".into(),
+        steps: 0,
+        training: None,
+        ema: false,
+        metrics: Default::default(),
+    };
+    let bytes = pollster::block_on(weights::to_bytes(&cpu_net, &manifest)).unwrap();
+    let file = weights::parse(&bytes, "w").unwrap();
+    let device = Default::default();
+    let gpu = weights::load_score::<Wgpu>(&file, "w", &device).unwrap();
+    let cpu = weights::load_score::<NdArray<f32>>(&file, "w", &Default::default()).unwrap();
+    let pixels: Vec<f64> = (0..3 * 784)
+        .map(|i| ((i as f64 * 0.377).sin() + 1.0) / 2.0)
+        .collect();
+    for t in [0.05, 0.5] {
+        let a = pollster::block_on(read_f64(
+            gpu.score(host_tensor::<Wgpu, 2>(pixels.clone(), [3, 784], &device), t),
+        ))
+        .unwrap();
+        let b = pollster::block_on(read_f64(cpu.score(
+            host_tensor::<NdArray<f32>, 2>(pixels.clone(), [3, 784], &Default::default()),
+            t,
+        )))
+        .unwrap();
+        let scale = b.iter().map(|v| v.abs()).fold(0.0, f64::max);
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert!(
+                (x - y).abs() < 1e-3 * scale,
+                "t = {t}, pixel {i}: wgpu {x} vs cpu {y} (largest |score| {scale})"
+            );
+        }
+    }
+}

@@ -44,9 +44,12 @@ pub enum Kernels {
 
 impl Kernels {
     /// `Cpu` on the CPU backend (ndarray, whose transposed convolutions are scalar loops),
-    /// the backend's kernels on CUDA. wgpu (WebGPU in the page, Vulkan natively) keeps
-    /// `Matmul`: it is what the page's tests cover. `SCORELAB_CONV=matmul|gather|cpu|backend`
-    /// overrides the choice (native builds; for benchmarks).
+    /// the backend's kernels on the native GPU backends (CUDA, wgpu on Vulkan/Metal/DX12):
+    /// there the k² strided copies of `Matmul` are k² kernel launches per layer (the U-Net
+    /// launched 2,241 kernels per training step that way on wgpu, 777 with burn's
+    /// convolutions; `examples/launches.rs`). WebGPU in the page keeps `Matmul`, which its
+    /// tests cover. `SCORELAB_CONV=matmul|gather|cpu|backend` overrides the choice (native
+    /// builds; for benchmarks).
     pub fn for_backend<B: Backend>(device: &B::Device) -> Self {
         // Read once per process, not on every forward pass.
         #[cfg(not(target_arch = "wasm32"))]
@@ -63,13 +66,12 @@ impl Kernels {
                 return *k;
             }
         }
-        let name = B::name(device);
-        if name.contains("cuda") {
-            Kernels::Backend
-        } else if name.contains("ndarray") {
+        if B::name(device).contains("ndarray") {
             Kernels::Cpu
-        } else {
+        } else if cfg!(target_arch = "wasm32") {
             Kernels::Matmul
+        } else {
+            Kernels::Backend
         }
     }
 }

@@ -12,7 +12,11 @@
 //! - Langevin corrector at target SNR r: `ε = 2α (r ‖z‖/‖s‖)²` (batch-mean norms),
 //!   `x ← x + ε s + √(2ε) z`, α = α_k for VP/sub-VP, 1 for VE. The step size stays a
 //!   device tensor: no readback per step.
+//!
+//! On the native GPU backends each update (predictor or corrector, given the score) is one
+//! kernel ([`crate::kernels::gpu`]); elsewhere it is composed from burn's operations.
 
+use crate::kernels::gpu::{affine3, langevin_corrector};
 use crate::model::ScoreModel;
 use crate::rng::Noise;
 use crate::sde::Sde;
@@ -122,28 +126,39 @@ impl Pc {
                 let s = model.score(x.clone(), t);
                 nfe += 1;
                 let (a, g) = (sde.drift_coef(t), sde.diffusion(t));
-                let mean = x.clone() - (x * a - s * (g * g)) * dt;
-                x = mean + noise.normal::<B>(n, d, device) * (g * dt.sqrt());
+                let z = noise.normal::<B>(n, d, device);
+                let c = [1.0 - a * dt, g * g * dt, g * dt.sqrt()];
+                x = affine3(&x, &s, &z, c).unwrap_or_else(|| {
+                    let mean = x.clone() - (x * a - s * (g * g)) * dt;
+                    mean + z * (g * dt.sqrt())
+                });
             }
             PredictorKind::ReverseDiffusion => {
                 let s = model.score(x.clone(), t);
                 nfe += 1;
                 let disc = sde.discretize(t, dt);
-                let mean = x.clone() - x * disc.a + s * (disc.g * disc.g);
-                x = mean + noise.normal::<B>(n, d, device) * disc.g;
+                let z = noise.normal::<B>(n, d, device);
+                let c = [1.0 - disc.a, disc.g * disc.g, disc.g];
+                x = affine3(&x, &s, &z, c).unwrap_or_else(|| {
+                    let mean = x.clone() - x * disc.a + s * (disc.g * disc.g);
+                    mean + z * disc.g
+                });
             }
             PredictorKind::Ancestral => {
                 let s = model.score(x.clone(), t);
                 nfe += 1;
                 if sde.is_ve() {
                     let (v, v_next) = (sde.variance(t), sde.variance(t_next));
-                    let mean = x + s * (v - v_next);
                     let std = (v_next * (v - v_next) / v).max(0.0).sqrt();
-                    x = mean + noise.normal::<B>(n, d, device) * std;
+                    let z = noise.normal::<B>(n, d, device);
+                    x = affine3(&x, &s, &z, [1.0, v - v_next, std])
+                        .unwrap_or_else(|| x + s * (v - v_next) + z * std);
                 } else {
                     let beta = 1.0 - sde.step_alpha(t, dt);
-                    let mean = (x + s * beta) / (1.0 - beta).sqrt();
-                    x = mean + noise.normal::<B>(n, d, device) * beta.sqrt();
+                    let z = noise.normal::<B>(n, d, device);
+                    let r = (1.0 - beta).sqrt();
+                    x = affine3(&x, &s, &z, [1.0 / r, beta / r, beta.sqrt()])
+                        .unwrap_or_else(|| (x + s * beta) / r + z * beta.sqrt());
                 }
             }
         }
@@ -157,15 +172,18 @@ impl Pc {
                 let s = model.score(x.clone(), t_next);
                 nfe += 1;
                 let z = noise.normal::<B>(n, d, device);
-                let grad_norm = (s.clone() * s.clone())
-                    .sum_dim(1)
-                    .sqrt()
-                    .mean()
-                    .clamp_min(1e-30);
-                let noise_norm = (z.clone() * z.clone()).sum_dim(1).sqrt().mean();
-                let ratio = noise_norm / grad_norm * self.snr;
-                let eps = (ratio.clone() * ratio * (2.0 * alpha)).reshape([1, 1]); // [1, 1]
-                x = x + s * eps.clone() + z * (eps * 2.0).sqrt();
+                let coef = 2.0 * alpha * self.snr * self.snr;
+                x = langevin_corrector(&x, &s, &z, coef).unwrap_or_else(|| {
+                    let grad_norm = (s.clone() * s.clone())
+                        .sum_dim(1)
+                        .sqrt()
+                        .mean()
+                        .clamp_min(1e-30);
+                    let noise_norm = (z.clone() * z.clone()).sum_dim(1).sqrt().mean();
+                    let ratio = noise_norm / grad_norm * self.snr;
+                    let eps = (ratio.clone() * ratio * (2.0 * alpha)).reshape([1, 1]); // [1, 1]
+                    x + s * eps.clone() + z * (eps * 2.0).sqrt()
+                });
             }
         }
         self.k += 1;

@@ -15,8 +15,11 @@
 //!
 //! the same f32 arithmetic in the same order as burn (only the norm's sum is in f64 here), so
 //! a run continues the same way on any backend. The state is burn's `AdamState`, so checkpoints keep
-//! their `train.adam.m1/m2` tensors. Every backend other than `NdArray<f32>` delegates to
-//! burn's `Adam` and `GradientClipping`, and the tests compare the two. [`ema_cpu`] does the
+//! their `train.adam.m1/m2` tensors. Every other backend (the GPUs, ndarray in f64) runs the
+//! same formulas as one reduction and one element-wise chain per parameter, which burn's
+//! fusion compiles into one kernel (`ClippedAdam::step_fused_chain`; burn's own composition
+//! launched ~11 kernels per parameter); `SCORELAB_FUSE=off` restores burn's `Adam` and
+//! `GradientClipping`, and the tests compare all three. [`ema_cpu`] does the
 //! same for the trainer's EMA of the weights (three operations per parameter in burn).
 
 use burn::optim::grad_clipping::GradientClipping;
@@ -65,6 +68,61 @@ impl ClippedAdam {
     }
 }
 
+impl ClippedAdam {
+    /// The same step on any backend as few kernel launches: one reduction (the gradient's
+    /// squared norm) and one element-wise chain that clips, updates both moments and the
+    /// parameter. burn's composition launches ~11 kernels per parameter on the GPU (its
+    /// clip coefficient is computed on a one-element tensor whose operations burn's fusion
+    /// leaves unfused); here the coefficient is computed inside the chain, broadcast from the
+    /// norm, so the fuser sees one block of the parameter's shape. Same f32 formulas as
+    /// burn's (module docs).
+    fn step_fused_chain<B: Backend, const D: usize>(
+        clip: Option<f32>,
+        lr: LearningRate,
+        tensor: Tensor<B, D>,
+        grad: Tensor<B, D>,
+        state: Option<AdamState<B, D>>,
+    ) -> (Tensor<B, D>, Option<AdamState<B, D>>) {
+        let grad = match clip {
+            Some(c) => {
+                // ‖g‖² as a [1, …, 1] tensor that broadcasts over the parameter.
+                let sq = grad.clone().square().sum().reshape([1; D]);
+                let norm = grad.zeros_like().add(sq).sqrt();
+                let coef = norm.add_scalar(f32::MIN_POSITIVE).recip().mul_scalar(c);
+                grad * coef.clamp_max(1.0)
+            }
+            None => grad,
+        };
+        let (time, m1, m2) = match state {
+            Some(s) => (
+                s.momentum.time + 1,
+                s.momentum
+                    .moment_1
+                    .mul_scalar(BETA_1)
+                    .add(grad.clone().mul_scalar(1.0 - BETA_1)),
+                s.momentum
+                    .moment_2
+                    .mul_scalar(BETA_2)
+                    .add(grad.square().mul_scalar(1.0 - BETA_2)),
+            ),
+            None => (
+                1,
+                grad.clone().mul_scalar(1.0 - BETA_1),
+                grad.square().mul_scalar(1.0 - BETA_2),
+            ),
+        };
+        let b2 = (1.0 - BETA_2.powi(time as i32)).sqrt();
+        let factor = b2 / (1.0 - BETA_1.powi(time as i32));
+        let step = m1
+            .clone()
+            .mul_scalar(factor)
+            .div(m2.clone().sqrt().add_scalar(EPSILON * b2))
+            .mul_scalar(lr);
+        let state = AdamState::new(AdaptiveMomentumState::new(time, m1, m2));
+        (tensor - step, Some(state))
+    }
+}
+
 impl<B: Backend> SimpleOptimizer<B> for ClippedAdam {
     type State<const D: usize> = AdamState<B, D>;
 
@@ -84,11 +142,15 @@ impl<B: Backend> SimpleOptimizer<B> for ClippedAdam {
                     && backend_of(&s.momentum.moment_2) == Some(CpuBackend::Plain)
             });
         if !plain {
-            let grad = match self.clip {
-                Some(c) => GradientClipping::Norm(c).clip_gradient(grad),
-                None => grad,
+            return if self.fused {
+                Self::step_fused_chain(self.clip, lr, tensor, grad, state)
+            } else {
+                let grad = match self.clip {
+                    Some(c) => GradientClipping::Norm(c).clip_gradient(grad),
+                    None => grad,
+                };
+                self.adam.step(lr, tensor, grad, state)
             };
-            return self.adam.step(lr, tensor, grad, state);
         }
         let shape = tensor.dims();
         let values = |t: Tensor<B, D>| -> Vec<f32> {
@@ -169,8 +231,9 @@ mod tests {
     type B = NdArray<f32>;
 
     /// Six steps on a 2-D and a 1-D parameter, with gradients large enough to be clipped and
-    /// small enough not to be, from no state: parameters and both moments equal burn's
-    /// composition, and so does the step count.
+    /// small enough not to be, from no state: parameters and both moments of the CPU's fused
+    /// pass and of the GPU backends' chain equal burn's composition, and so does the step
+    /// count.
     #[test]
     fn fused_passes_equal_burns_adam_clipping_and_ema() {
         let d = Default::default();
@@ -178,24 +241,31 @@ mod tests {
             for scale in [0.01, 10.0] {
                 let theta = Tensor::<B, 2>::random([37, 5], Distribution::Normal(0., 1.), &d);
                 let mut a = (theta.clone(), None);
-                let mut b = (theta, None);
+                let mut b = (theta.clone(), None);
+                let mut c = (theta, None);
                 for step in 0..6 {
                     let g = Tensor::<B, 2>::random([37, 5], Distribution::Normal(0., scale), &d);
                     let lr = 1e-2 * (step + 1) as f64;
                     a = ClippedAdam::new(clip).step(lr, a.0, g.clone(), a.1);
-                    b = ClippedAdam::composed(clip).step(lr, b.0, g, b.1);
+                    b = ClippedAdam::composed(clip).step(lr, b.0, g.clone(), b.1);
+                    // the GPU backends' chain, here on the CPU backend
+                    c = ClippedAdam::step_fused_chain(clip, lr, c.0, g, c.1);
                 }
                 let tol = Tolerance::rel_abs(1e-5, 1e-7);
-                a.0.into_data()
-                    .assert_approx_eq::<f32>(&b.0.into_data(), tol);
-                let (sa, sb) = (a.1.unwrap().momentum, b.1.unwrap().momentum);
-                assert_eq!(sa.time, sb.time);
-                sa.moment_1
-                    .into_data()
-                    .assert_approx_eq::<f32>(&sb.moment_1.into_data(), tol);
-                sa.moment_2
-                    .into_data()
-                    .assert_approx_eq::<f32>(&sb.moment_2.into_data(), tol);
+                let sb = b.1.unwrap().momentum;
+                for ours in [a, c] {
+                    ours.0
+                        .into_data()
+                        .assert_approx_eq::<f32>(&b.0.clone().into_data(), tol);
+                    let sa = ours.1.unwrap().momentum;
+                    assert_eq!(sa.time, sb.time);
+                    sa.moment_1
+                        .into_data()
+                        .assert_approx_eq::<f32>(&sb.moment_1.clone().into_data(), tol);
+                    sa.moment_2
+                        .into_data()
+                        .assert_approx_eq::<f32>(&sb.moment_2.clone().into_data(), tol);
+                }
             }
         }
         // the EMA's one pass

@@ -1,0 +1,78 @@
+//! The samplers' update as single GPU kernels (issue 19, item 2).
+//!
+//! What: a predictor's update `x' = c₀·x + c₁·s + c₂·z` ([`affine3`]) and the Langevin
+//! corrector's step at a target signal-to-noise ratio r ([`langevin_corrector`], Song et al.
+//! 2021, Algorithm 5, SCIENCE.md):
+//!
+//! ```text
+//! ε = 2α (r ‖z‖ / ‖s‖)²   (‖·‖: the batch mean of the per-sample norms),
+//! x' = x + ε s + √(2ε) z.
+//! ```
+//!
+//! Why: composed from burn's tensor operations, the corrector is two row-norm reductions,
+//! two means, the step size on one-element tensors and the update: 13 kernel launches per
+//! corrector step on wgpu with burn's fusion, and the predictor's update 2, against one
+//! score evaluation of the toy MLP of ~8. Here each is one launch. The corrector runs as one
+//! cube (256 threads): its threads reduce both norms through shared memory and then write
+//! the update, so the step size never leaves the GPU.
+//!
+//! How: the kernels ([`update`]) are CubeCL, compiled to WGSL/SPIR-V for wgpu and to CUDA.
+//! The generic callers hold `Tensor<B, 2>` for any backend `B`; [`affine3`] and
+//! [`langevin_corrector`] compare `B` with the native GPU backends by `TypeId` (as the CPU
+//! operations do, `model::cpu_ops`), and on a match register the kernel with burn's fusion
+//! stream as a custom operation (its inputs and output are fusion tensors, so the fuser
+//! schedules around it; burn-vision registers its kernels the same way). On any other
+//! backend, and in builds without `wgpu`/`cuda`, they return `None`. The wasm module's
+//! WebGPU backend takes the composition (the page's tests cover it). `SCORELAB_FUSE=off`
+//! turns these kernels off, as it does the CPU's fused operations.
+//!
+//! The tests (`tests/backends.rs`) compare both with the composition on lavapipe.
+
+use burn::tensor::{backend::Backend, Tensor};
+
+#[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
+mod launch;
+#[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
+pub mod update;
+
+/// `c₀·x + c₁·s + c₂·z` as one kernel on a native GPU backend; `None` elsewhere.
+///
+/// # Shapes
+/// `x, s, z: [n, d]` → `[n, d]`
+pub fn affine3<B: Backend>(
+    x: &Tensor<B, 2>,
+    s: &Tensor<B, 2>,
+    z: &Tensor<B, 2>,
+    c: [f64; 3],
+) -> Option<Tensor<B, 2>> {
+    #[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
+    {
+        if crate::model::cpu_ops::fusion_enabled() {
+            return launch::affine3(x, s, z, c.map(|v| v as f32));
+        }
+    }
+    let _ = (x, s, z, c);
+    None
+}
+
+/// One Langevin corrector step, `x + ε s + √(2ε) z` with `ε = coef · (‖z‖/‖s‖)²` and
+/// `coef = 2α r²` (module docs; `‖s‖` floored at 1e-30), as one kernel on a native GPU
+/// backend; `None` elsewhere.
+///
+/// # Shapes
+/// `x, s, z: [n, d]` → `[n, d]`
+pub fn langevin_corrector<B: Backend>(
+    x: &Tensor<B, 2>,
+    s: &Tensor<B, 2>,
+    z: &Tensor<B, 2>,
+    coef: f64,
+) -> Option<Tensor<B, 2>> {
+    #[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
+    {
+        if crate::model::cpu_ops::fusion_enabled() {
+            return launch::langevin(x, s, z, coef as f32);
+        }
+    }
+    let _ = (x, s, z, coef);
+    None
+}
