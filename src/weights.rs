@@ -480,6 +480,11 @@ pub fn load_score<B: Backend>(
 /// | `tconvK.weight` `[in, out, 3, 3]`, `tconv1.bias` | same        | same                      |
 ///
 /// A `module.` prefix (from `nn.DataParallel`, as in the notebook) is dropped.
+///
+/// [`pytorch::state_dict`] is the inverse (`scorelab export --pytorch`): a scorelab file of
+/// that network becomes the `state_dict` the notebook's `ScoreNet` loads with
+/// `model.load_state_dict(safetensors.torch.load_file(path))`, so PyTorch (e.g. a `torchrun`
+/// DDP run across machines) can continue training it and scorelab can load the result back.
 pub mod pytorch {
     use super::*;
     use crate::model::unet::UNetConfig;
@@ -514,6 +519,56 @@ pub mod pytorch {
             }
         }
         (vec![c, r], out)
+    }
+
+    /// scorelab's names and layouts to PyTorch's: the inverse of [`rename`], for a file of
+    /// the notebook's network (the U-Net with default channels on 28×28 images, under the
+    /// notebook's SDE, `ve-notebook`; its training state, `train.*`, is left out). Sorted by
+    /// name.
+    pub fn state_dict(file: &WeightFile, what: &str) -> Result<Vec<HostTensor>> {
+        if file.manifest.architecture != Architecture::Unet(UNetConfig::new()) {
+            return Err(Error::invalid(
+                what,
+                format!(
+                    "holds a {} network; only the notebook's ScoreNet (architecture unet with default channels, 28x28) has a PyTorch counterpart",
+                    file.manifest.architecture.name()
+                ),
+            ));
+        }
+        let notebook = Sde::from_name("ve-notebook").expect("a known SDE");
+        if file.manifest.sde != notebook {
+            return Err(Error::invalid(
+                what,
+                format!(
+                    "was trained under the SDE {:?}; the notebook's ScoreNet divides by the marginal std of ve-notebook (sigma 25), so only such a network has a PyTorch counterpart",
+                    file.manifest.sde
+                ),
+            ));
+        }
+        let mut out = vec![];
+        for (name, (shape, data)) in &file.tensors {
+            if name.starts_with("train.") {
+                continue;
+            }
+            let parts: Vec<&str> = name.split('.').collect();
+            let (torch, (shape, data)) = match parts.as_slice() {
+                ["fourier"] => ("embed.0.W".to_string(), (shape.clone(), data.clone())),
+                ["embed", "weight"] => ("embed.1.weight".into(), transpose(shape, data)),
+                ["embed", "bias"] => ("embed.1.bias".into(), (shape.clone(), data.clone())),
+                [d, "weight"] if d.starts_with("dense") => {
+                    (format!("{d}.dense.weight"), transpose(shape, data))
+                }
+                [d, "bias"] if d.starts_with("dense") => {
+                    (format!("{d}.dense.bias"), (shape.clone(), data.clone()))
+                }
+                [g, "gamma"] => (format!("{g}.weight"), (shape.clone(), data.clone())),
+                [g, "beta"] => (format!("{g}.bias"), (shape.clone(), data.clone())),
+                _ => (name.clone(), (shape.clone(), data.clone())),
+            };
+            out.push((torch, shape, data));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
     }
 
     /// PyTorch names and layouts to scorelab's (see the module docs).

@@ -376,6 +376,25 @@ fn info_and_list() {
     assert!(ok && out.contains("keep its denoiser in [0, 1]"), "{out}");
     let (ok, out, _) = scorelab(&["info", &format!("{root}/models/toy/moons-ve.safetensors")]);
     assert!(ok && !out.contains("denoiser"), "{out}");
+    // the shipped U-Net exported as the notebook's PyTorch state_dict, read back by `strip`:
+    // the same weights (PyTorch names inside, scorelab's after)
+    let dir = tempfile::tempdir().unwrap();
+    let (torch, back) = (
+        dir.path().join("t.safetensors"),
+        dir.path().join("b.safetensors"),
+    );
+    let shipped = format!("{root}/models/mnist-unet-ve.safetensors");
+    let (ok, _, err) = scorelab(&["export", "--pytorch", &shipped, torch.to_str().unwrap()]);
+    assert!(ok && err.contains("PyTorch state_dict"), "{err}");
+    let (ok, out, _) = scorelab(&["info", torch.to_str().unwrap()]);
+    assert!(ok && out.contains("dense3.weight"), "{out}");
+    let (ok, _, err) = scorelab(&["strip", torch.to_str().unwrap(), back.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let read = |p: &str| {
+        let bytes = std::fs::read(p).unwrap();
+        scorelab::weights::parse(&bytes, p).unwrap().tensors
+    };
+    assert!(read(back.to_str().unwrap()) == read(&shipped));
 }
 
 #[test]
@@ -694,6 +713,13 @@ fn train_writes_a_weight_file_that_sample_info_and_likelihood_read() {
     assert!(std::fs::metadata(&slim).unwrap().len() < std::fs::metadata(&w).unwrap().len());
     let (ok, out, _) = scorelab(&["info", slim.to_str().unwrap()]);
     assert!(ok && !out.contains("train.adam"), "{out}");
+    // export --pytorch: only the notebook's ScoreNet has a PyTorch counterpart
+    let torch = dir.path().join("torch.safetensors");
+    fails_with(
+        &["export", "--pytorch", ws, torch.to_str().unwrap()],
+        "only the notebook's ScoreNet",
+    );
+    fails_with(&["export", ws, torch.to_str().unwrap()], "--pytorch");
     // --png draws images only
     fails_with(
         &[

@@ -617,6 +617,93 @@ fn a_pytorch_state_dict_of_the_notebook_scorenet_loads() {
     assert!(e.contains("embed.0.W"), "{e}");
 }
 
+/// `scorelab export --pytorch` (`weights::pytorch::state_dict`) writes exactly the names and
+/// shapes of the notebook ScoreNet's `state_dict` (listed here from the notebook's model,
+/// not from our code), and reading that file back gives the network bit for bit; other
+/// networks and SDEs are refused by name.
+#[test]
+fn a_unet_exported_as_a_pytorch_state_dict_reads_back_exactly() {
+    use scorelab::weights::pytorch;
+    let device = Default::default();
+    let arch = Architecture::named("unet", 784).unwrap();
+    let net = arch.init_seeded::<IB>(5, &device);
+    let mut manifest = pytorch::manifest();
+    manifest.steps = 1234;
+    let bytes = pollster::block_on(weights::to_bytes(&net, &manifest)).unwrap();
+    let ours = weights::parse(&bytes, "ours.safetensors").unwrap();
+    let sd = pytorch::state_dict(&ours, "ours.safetensors").unwrap();
+    // ScoreNet: embed = Sequential(GaussianFourierProjection(W), Linear(256, 256)); conv1-4
+    // (no bias), dense1-7 (Dense wraps .dense = Linear), gnorm1-4, tconv4-2 (no bias),
+    // tgnorm4-2, tconv1 (with bias).
+    let c = [32usize, 64, 128, 256];
+    let mut expected: Vec<(String, Vec<usize>)> = vec![
+        ("embed.0.W".into(), vec![128]),
+        ("embed.1.weight".into(), vec![256, 256]),
+        ("embed.1.bias".into(), vec![256]),
+        ("conv1.weight".into(), vec![32, 1, 3, 3]),
+        ("conv2.weight".into(), vec![64, 32, 3, 3]),
+        ("conv3.weight".into(), vec![128, 64, 3, 3]),
+        ("conv4.weight".into(), vec![256, 128, 3, 3]),
+        ("tconv4.weight".into(), vec![256, 128, 3, 3]),
+        ("tconv3.weight".into(), vec![256, 64, 3, 3]),
+        ("tconv2.weight".into(), vec![128, 32, 3, 3]),
+        ("tconv1.weight".into(), vec![64, 1, 3, 3]),
+        ("tconv1.bias".into(), vec![1]),
+    ];
+    // dense1-4 and gnorm1-4 follow the encoder's channels, dense5-7 and tgnorm4-2 the decoder's
+    for (k, ch) in [
+        (1, c[0]),
+        (2, c[1]),
+        (3, c[2]),
+        (4, c[3]),
+        (5, c[2]),
+        (6, c[1]),
+        (7, c[0]),
+    ] {
+        expected.push((format!("dense{k}.dense.weight"), vec![ch, 256]));
+        expected.push((format!("dense{k}.dense.bias"), vec![ch]));
+    }
+    for (k, ch) in [(1, c[0]), (2, c[1]), (3, c[2]), (4, c[3])] {
+        expected.push((format!("gnorm{k}.weight"), vec![ch]));
+        expected.push((format!("gnorm{k}.bias"), vec![ch]));
+    }
+    for (k, ch) in [(4, c[2]), (3, c[1]), (2, c[0])] {
+        expected.push((format!("tgnorm{k}.weight"), vec![ch]));
+        expected.push((format!("tgnorm{k}.bias"), vec![ch]));
+    }
+    expected.sort();
+    let got: Vec<(String, Vec<usize>)> =
+        sd.iter().map(|(n, s, _)| (n.clone(), s.clone())).collect();
+    assert_eq!(got, expected);
+    let back = weights::parse(&weights::encode_with(sd, None), "torch.safetensors").unwrap();
+    assert_eq!(back.manifest.sde, ours.manifest.sde);
+    assert_eq!(back.manifest.architecture, ours.manifest.architecture);
+    assert_eq!(back.tensors, ours.tensors);
+    // the toy MLP and a U-Net under another SDE have no PyTorch counterpart
+    let mlp = Architecture::named("mlp", 2).unwrap();
+    let toy = Manifest {
+        architecture: mlp.clone(),
+        ..pytorch::manifest()
+    };
+    let bytes = pollster::block_on(weights::to_bytes(&mlp.init::<IB>(&device), &toy)).unwrap();
+    let e = pytorch::state_dict(&weights::parse(&bytes, "toy").unwrap(), "toy")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("toy") && e.contains("mlp") && e.contains("ScoreNet"),
+        "{e}"
+    );
+    let ve = Manifest {
+        sde: Sde::from_name("ve").unwrap(),
+        ..pytorch::manifest()
+    };
+    let bytes = pollster::block_on(weights::to_bytes(&net, &ve)).unwrap();
+    let e = pytorch::state_dict(&weights::parse(&bytes, "ve").unwrap(), "ve")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("ve-notebook"), "{e}");
+}
+
 /// Likelihood weighting with importance-sampled t (Song et al. 2021b) trains for likelihood:
 /// on ring8 under VE (σ from 0.01 to 50, so uniform t spends most steps at scales far above
 /// the data's), the same MLP, data and steps give a model closer in KL to the mixture than the

@@ -67,6 +67,21 @@ enum Cmd {
     /// Copy a weight file without its training state (what ships; cannot be resumed).
     /// Also converts a PyTorch state_dict of the notebook ScoreNet into a scorelab file.
     Strip { input: String, output: String },
+    /// Write a weight file in another framework's format. --pytorch: the notebook ScoreNet's
+    /// PyTorch state_dict as safetensors (load it with
+    /// model.load_state_dict(safetensors.torch.load_file(OUTPUT))); `strip` reads it back.
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// A scorelab weight file of the notebook's network (unet, default channels, 28x28)
+    input: String,
+    /// Where to write: a .safetensors file
+    output: String,
+    /// Write PyTorch's names and layouts (the only export format)
+    #[arg(long)]
+    pytorch: bool,
 }
 
 #[derive(Args)]
@@ -259,6 +274,7 @@ pub fn main() -> ExitCode {
         Cmd::Train(a) => pollster::block_on(crate::train::train(a)),
         Cmd::Info { target } => info(&target),
         Cmd::Strip { input, output } => strip(&input, &output),
+        Cmd::Export(a) => export(&a),
         Cmd::List => {
             list();
             Ok(())
@@ -912,6 +928,36 @@ fn strip(input: &str, output: &str) -> Result<()> {
         "{input} ({} bytes) -> {output} ({} bytes)",
         bytes.len(),
         out.len()
+    );
+    Ok(())
+}
+
+/// `scorelab export --pytorch`: the inverse of reading a PyTorch state_dict
+/// (`weights::pytorch`).
+fn export(a: &ExportArgs) -> Result<()> {
+    if !a.pytorch {
+        return Err(Error::invalid(
+            "format",
+            "choose one: --pytorch (the only export format)",
+        ));
+    }
+    if !a.output.ends_with(".safetensors") {
+        return Err(Error::invalid("OUTPUT", "must end in .safetensors"));
+    }
+    let bytes = std::fs::read(&a.input).map_err(|e| Error::io(&a.input, e))?;
+    let file = weights::parse(&bytes, &a.input)?;
+    // Validates names and shapes against the architecture.
+    weights::load_net::<scorelab::CpuBackend<f32>>(&file, &a.input, &Default::default())?;
+    let state_dict = weights::pytorch::state_dict(&file, &a.input)?;
+    let n = state_dict.len();
+    let out = weights::encode_with(state_dict, None);
+    npy::write_atomic(&a.output, &out)?;
+    eprintln!(
+        "{} -> {} (PyTorch state_dict of the notebook ScoreNet, {n} tensors, {} bytes; SDE {} as in the notebook)",
+        a.input,
+        a.output,
+        out.len(),
+        file.manifest.sde.name()
     );
     Ok(())
 }
