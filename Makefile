@@ -86,10 +86,11 @@ bench:
 # Pack what the lent GPU machine needs into .dev/bench (one folder, carried to it), then run
 # there: DIR=.dev/bench bash .dev/bench/bench-gpu.sh (see scripts/bench-gpu.sh).
 bench-gpu:
-	cargo build --release --features cuda,wgpu --example gpu_bench
+	cargo build --release --features cuda,wgpu --example gpu_bench --example launches
 	mkdir -p .dev/bench
 	strip -o .dev/bench/gpu_bench $(CARGO_TARGET_DIR)/release/examples/gpu_bench
-	xz -f -T2 .dev/bench/gpu_bench
+	strip -o .dev/bench/launches $(CARGO_TARGET_DIR)/release/examples/launches
+	xz -f -T2 .dev/bench/gpu_bench .dev/bench/launches
 	cp scripts/bench-gpu.sh benches/pytorch_bench.py .dev/bench/
 	@echo "packed .dev/bench; on the GPU machine: DIR=.dev/bench bash .dev/bench/bench-gpu.sh"
 

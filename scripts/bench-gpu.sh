@@ -4,8 +4,8 @@
 # run, as ratios. Runs on the lent GPU machine (no cargo, no internet) from one folder that
 # `make bench-gpu` packs here:
 #   DIR=.dev/bench bash .dev/bench/bench-gpu.sh        (on the GPU machine; < 8 minutes)
-# DIR holds gpu_bench.xz (`cargo build --release --features cuda,wgpu --example gpu_bench`,
-# stripped, xz), pytorch_bench.py, this script, and optionally vulkan/*.deb (see
+# DIR holds gpu_bench.xz and launches.xz (`cargo build --release --features cuda,wgpu
+# --example gpu_bench --example launches`, stripped, xz), pytorch_bench.py, this script, and optionally vulkan/*.deb (see
 # ../shared/PLATFORM.md: libvulkan1 and friends, unpacked into / for wgpu on Vulkan).
 # SECONDS_EACH (3): timing window per figure.
 set -uo pipefail
@@ -26,6 +26,11 @@ fi
   timeout 200 ./gpu_bench --backend cuda --seconds "$S"
   echo "second run (cached kernels and autotune results): $(timeout 100 ./gpu_bench --backend cuda --seconds 1 | head -1)"
   if ls vulkan/*.deb >/dev/null 2>&1; then timeout 150 ./gpu_bench --backend wgpu --seconds "$S"; fi
+  # kernel launches per step on CUDA (the dispatch budget; lavapipe's counts are in the README)
+  if [ -f launches.xz ]; then
+    [ -x launches ] || { xz -dk launches.xz && chmod +x launches; }
+    timeout 120 ./launches --backend cuda --top 8
+  fi
 } 2>&1 | tee results.txt
 # ratios against PyTorch, figure by figure
 python3 - results.txt <<'PY'
