@@ -67,9 +67,13 @@ impl Noise {
         d: usize,
         device: &B::Device,
     ) -> Tensor<B, 2> {
-        let v = (0..n * d)
+        host_tensor(self.rademacher_vec(n * d), [n, d], device)
+    }
+
+    /// `len` independent ±1 with probability ½ each.
+    pub fn rademacher_vec(&mut self, len: usize) -> Vec<f64> {
+        (0..len)
             .map(|_| if self.rng.random::<bool>() { 1.0 } else { -1.0 })
-            .collect();
-        host_tensor(v, [n, d], device)
+            .collect()
     }
 }

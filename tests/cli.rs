@@ -830,3 +830,96 @@ fn sample_backend_gives_the_same_samples_on_every_backend() {
         .fold(0.0, f64::max);
     assert!(worst < 5e-3, "wgpu and cpu samples differ by up to {worst}");
 }
+
+/// `train --devices 2 --batch b` is the run `--batch 2b` on one device (data-parallel with
+/// burn-collective's all-reduce; the library test `two_devices_train_as_one_device_with_the_
+/// doubled_batch` derives the tolerance), resumes as such, and refuses devices the machine
+/// does not have in one line.
+#[test]
+fn train_on_two_devices_is_one_device_with_the_doubled_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = |out: &str, batch: &str, devices: &str, steps: &str, resume: bool| {
+        let mut args = vec![
+            "train",
+            "--data",
+            "moons",
+            "--steps",
+            steps,
+            "--batch",
+            batch,
+            "--hidden",
+            "16",
+            "--layers",
+            "2",
+            "--devices",
+            devices,
+            "--out",
+            out,
+        ];
+        if resume {
+            args.push("--resume");
+        }
+        let (ok, _, err) = scorelab(&args);
+        assert!(ok, "{err}");
+        err
+    };
+    let read = |path: &str| scorelab::weights::parse(&std::fs::read(path).unwrap(), path).unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let same = |a: &str, b: &str| {
+        let (a, b) = (read(a), read(b));
+        assert_eq!(b.manifest.metrics["devices"], 2);
+        let scale = a
+            .tensors
+            .values()
+            .flat_map(|(_, v)| v.iter())
+            .fold(0f32, |m, v| m.max(v.abs()));
+        assert_eq!(a.tensors.len(), b.tensors.len());
+        for (name, (shape, v)) in &a.tensors {
+            let (s, w) = &b.tensors[name];
+            assert_eq!(shape, s, "{name}");
+            let gap = v.iter().zip(w).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+            assert!(gap <= 1e-6 * scale, "{name}: {gap} apart (scale {scale})");
+        }
+    };
+    let (one, two) = (path("one.safetensors"), path("two.safetensors"));
+    train(&one, "32", "1", "30", false);
+    let err = train(&two, "16", "2", "30", false);
+    assert!(err.contains("cpu x2"), "{err}");
+    same(&one, &two);
+    // A resumed run restarts the batch stream from seed + step, on one device as on two.
+    train(&one, "32", "1", "40", true);
+    train(&two, "16", "2", "40", true);
+    same(&one, &two);
+    let one = one.as_str();
+    fails_with(
+        &["train", "--data", "moons", "--devices", "0", "--out", one],
+        "--devices",
+    );
+    fails_with(
+        &[
+            "train",
+            "--data",
+            "moons",
+            "--devices",
+            "4096",
+            "--out",
+            one,
+        ],
+        "--devices: 4096 CPU replicas asked for, this machine has",
+    );
+    #[cfg(feature = "wgpu")]
+    fails_with(
+        &[
+            "train",
+            "--data",
+            "moons",
+            "--backend",
+            "wgpu",
+            "--devices",
+            "64",
+            "--out",
+            one,
+        ],
+        "--devices: 64 wgpu devices asked for",
+    );
+}

@@ -10,6 +10,7 @@
 
 pub mod adam;
 pub mod fisher;
+pub mod parallel;
 pub mod trainer;
 
 pub use trainer::{Objective, TrainConfig, Trainer, NAMED_OBJECTIVES};

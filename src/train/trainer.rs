@@ -3,6 +3,7 @@
 //! last good weights. Each [`Trainer::step`] is async because it reads the loss back.
 
 use super::adam::ClippedAdam;
+use super::parallel::Shard;
 use crate::error::{count, in_range, Error, Result};
 use crate::model::net::{Architecture, Net, NetScore};
 use crate::rng::Noise;
@@ -395,6 +396,71 @@ fn adam_record<B: AutodiffBackend>(
     }
 }
 
+/// Training times for a batch of n: `U(ε, 1)`, the ladder's or the chain's discrete times.
+fn draw_times(
+    cfg: &TrainConfig,
+    sde: &Sde,
+    ladder: &[f64],
+    n: usize,
+    noise: &mut Noise,
+) -> Vec<f64> {
+    let rng = noise.rng();
+    (0..n)
+        .map(|_| match cfg.objective {
+            Objective::Ncsn => ladder[rng.random_range(0..ladder.len())],
+            Objective::Ddpm => rng.random_range(1..=cfg.ddpm_steps) as f64 / cfg.ddpm_steps as f64,
+            _ => match cfg.time_sampling {
+                TimeSampling::Uniform => cfg.t_eps + (1.0 - cfg.t_eps) * rng.random::<f64>(),
+                TimeSampling::Importance => importance_time(sde, cfg.t_eps, rng.random::<f64>()),
+            },
+        })
+        .collect()
+}
+
+/// The random draws of one training batch of `n` rows, made on the host from the run's seeded
+/// stream in a fixed order (times, noise z, SSM's probe), so a batch is the same on every
+/// backend and a data-parallel run can split it by rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draws {
+    /// Training times, `[n]`.
+    pub t: Vec<f64>,
+    /// The perturbation `z ~ N(0, I)`, row-major `[n, d]`.
+    pub z: Vec<f64>,
+    /// SSM's projection v, row-major `[n, d]` (`None` for other objectives; ISM uses the
+    /// coordinate directions).
+    pub probe: Option<Vec<f64>>,
+}
+
+impl Draws {
+    /// Draw times, noise and (SSM) probes for `n` rows of dimension `d`.
+    pub fn draw(
+        cfg: &TrainConfig,
+        sde: &Sde,
+        ladder: &[f64],
+        n: usize,
+        d: usize,
+        noise: &mut Noise,
+    ) -> Self {
+        let t = draw_times(cfg, sde, ladder, n, noise);
+        let z = noise.normal_vec(n * d);
+        let probe = (cfg.objective == Objective::Ssm).then(|| match cfg.probe {
+            SlicedProbe::Gaussian => noise.normal_vec(n * d),
+            SlicedProbe::Rademacher => noise.rademacher_vec(n * d),
+        });
+        Draws { t, z, probe }
+    }
+
+    /// Rows `range` of the batch (dimension `d`).
+    pub fn rows(&self, range: std::ops::Range<usize>, d: usize) -> Self {
+        let cut = |v: &Vec<f64>| v[range.start * d..range.end * d].to_vec();
+        Draws {
+            t: self.t[range.clone()].to_vec(),
+            z: cut(&self.z),
+            probe: self.probe.as_ref().map(cut),
+        }
+    }
+}
+
 /// A training run in progress on host data `[N, d]`.
 pub struct Trainer<B: AutodiffBackend> {
     pub cfg: TrainConfig,
@@ -403,7 +469,8 @@ pub struct Trainer<B: AutodiffBackend> {
     model: Option<Net<B>>,
     ema: Net<B::InnerBackend>,
     optim: OptimizerAdaptor<ClippedAdam, Net<B>, B>,
-    data: Vec<f64>,
+    /// Shared by the ranks of a data-parallel run.
+    data: std::sync::Arc<[f64]>,
     n_data: usize,
     noise: Noise,
     device: B::Device,
@@ -413,6 +480,8 @@ pub struct Trainer<B: AutodiffBackend> {
     pub step: usize,
     /// The last finite loss.
     pub last_loss: Option<f64>,
+    /// This rank's part of a data-parallel run (`None`: the whole batch on one device).
+    shard: Option<Shard>,
 }
 
 impl<B: AutodiffBackend> Trainer<B> {
@@ -428,9 +497,10 @@ impl<B: AutodiffBackend> Trainer<B> {
         arch: Architecture,
         sde: Sde,
         cfg: TrainConfig,
-        data: Vec<f64>,
+        data: impl Into<std::sync::Arc<[f64]>>,
         device: &B::Device,
     ) -> Result<Self> {
+        let data: std::sync::Arc<[f64]> = data.into();
         arch.validate()?;
         sde.validate()?;
         cfg.validate()?;
@@ -470,6 +540,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             ladder,
             step: 0,
             last_loss: None,
+            shard: None,
         })
     }
 
@@ -485,31 +556,6 @@ impl<B: AutodiffBackend> Trainer<B> {
                         format!("σ = {s} is not reached by the {} SDE", sde.name()),
                     )
                 })
-            })
-            .collect()
-    }
-
-    /// Training times for a batch of n: `U(ε, 1)`, the ladder's or the chain's discrete times.
-    fn times(
-        cfg: &TrainConfig,
-        sde: &Sde,
-        ladder: &[f64],
-        n: usize,
-        noise: &mut Noise,
-    ) -> Vec<f64> {
-        let rng = noise.rng();
-        (0..n)
-            .map(|_| match cfg.objective {
-                Objective::Ncsn => ladder[rng.random_range(0..ladder.len())],
-                Objective::Ddpm => {
-                    rng.random_range(1..=cfg.ddpm_steps) as f64 / cfg.ddpm_steps as f64
-                }
-                _ => match cfg.time_sampling {
-                    TimeSampling::Uniform => cfg.t_eps + (1.0 - cfg.t_eps) * rng.random::<f64>(),
-                    TimeSampling::Importance => {
-                        importance_time(sde, cfg.t_eps, rng.random::<f64>())
-                    }
-                },
             })
             .collect()
     }
@@ -530,11 +576,29 @@ impl<B: AutodiffBackend> Trainer<B> {
         noise: &mut Noise,
     ) -> Tensor<BB, 1> {
         let [n, d] = x0.dims();
+        let draws = Draws::draw(cfg, sde, ladder, n, d, noise);
+        Self::loss_with(net, arch, sde, x0, cfg, &draws)
+    }
+
+    /// [`Trainer::loss`] with its random draws given (a data-parallel rank computes the loss
+    /// of its rows of the global batch's draws: [`Draws::rows`]).
+    ///
+    /// # Shapes
+    /// `x0: [n, d]`, `draws` of `n` rows → `[1]`
+    pub fn loss_with<BB: Backend>(
+        net: &Net<BB>,
+        arch: &Architecture,
+        sde: &Sde,
+        x0: Tensor<BB, 2>,
+        cfg: &TrainConfig,
+        draws: &Draws,
+    ) -> Tensor<BB, 1> {
+        let [n, d] = x0.dims();
         let device = x0.device();
-        let ts = Self::times(cfg, sde, ladder, n, noise);
+        let ts = draws.t.clone();
         let m: Vec<f64> = ts.iter().map(|t| sde.mean_scale(*t)).collect();
         let s: Vec<f64> = ts.iter().map(|t| sde.std(*t)).collect();
-        let z = noise.normal::<BB>(n, d, &device);
+        let z = host_tensor::<BB, 2>(draws.z.clone(), [n, d], &device);
         let col = |v: Vec<f64>| host_tensor::<BB, 2>(v, [n, 1], &device);
         let xt = x0 * col(m) + z.clone() * col(s.clone());
         let raw = net.scaled_score(arch, sde, xt.clone(), &ts); // = std·s_θ
@@ -546,12 +610,9 @@ impl<B: AutodiffBackend> Trainer<B> {
                 // λ = std²: std²(vᵀ∇s v) + ½‖std·s‖², with std·s = raw. The directional
                 // derivative of raw along v with step h = 1e-2·std: std²·vᵀ∇s v = std·vᵀ∇raw v.
                 let h = col(s.iter().map(|v| 1e-2 * v).collect());
-                let dirs: Vec<Tensor<BB, 2>> = match cfg.objective {
-                    Objective::Ssm => vec![match cfg.probe {
-                        SlicedProbe::Gaussian => noise.normal::<BB>(n, d, &device),
-                        SlicedProbe::Rademacher => noise.rademacher::<BB>(n, d, &device),
-                    }],
-                    _ => (0..d)
+                let dirs: Vec<Tensor<BB, 2>> = match &draws.probe {
+                    Some(v) => vec![host_tensor::<BB, 2>(v.clone(), [n, d], &device)],
+                    None => (0..d)
                         .map(|i| {
                             let e: Vec<f64> = (0..n * d)
                                 .map(|j| if j % d == i { 1.0 } else { 0.0 })
@@ -577,35 +638,97 @@ impl<B: AutodiffBackend> Trainer<B> {
         per_row.mean()
     }
 
-    fn batch(&mut self) -> Tensor<B, 2> {
+    /// The host rows and random draws of a batch of `n` rows, in the stream's fixed order
+    /// (row indices, dequantisation, then [`Draws::draw`]).
+    fn draw_batch(&mut self, n: usize) -> (Vec<f64>, Draws) {
         let d = self.arch.dim();
-        let b = self.cfg.batch;
-        let mut rows = Vec::with_capacity(b * d);
-        for _ in 0..b {
+        let mut rows = Vec::with_capacity(n * d);
+        for _ in 0..n {
             let i = self.noise.rng().random_range(0..self.n_data);
             rows.extend_from_slice(&self.data[i * d..(i + 1) * d]);
         }
         if self.cfg.dequantize {
             crate::data::images::dequantize(&mut rows, self.noise.rng());
         }
-        host_tensor(rows, [b, d], &self.device)
+        let draws = Draws::draw(&self.cfg, &self.sde, &self.ladder, n, d, &mut self.noise);
+        (rows, draws)
+    }
+
+    /// This rank's batch: all of it on one device; on rank k of N, rows `k·b..(k+1)·b` of
+    /// the global batch of `N·b` rows ([`super::parallel`]).
+    ///
+    /// # Shapes
+    /// → `[cfg.batch, d]`
+    fn batch(&mut self) -> (Tensor<B, 2>, Draws) {
+        let d = self.arch.dim();
+        let b = self.cfg.batch;
+        let (rows, draws) = self.draw_batch(b * self.ranks());
+        let (rows, draws) = match self.shard {
+            None => (rows, draws),
+            Some(shard) => {
+                let r = shard.rows(b);
+                (rows[r.start * d..r.end * d].to_vec(), draws.rows(r, d))
+            }
+        };
+        (host_tensor(rows, [b, d], &self.device), draws)
+    }
+
+    /// Devices in this run (1 unless [`Trainer::sharded`]).
+    pub fn ranks(&self) -> usize {
+        self.shard.map_or(1, |s| s.ranks)
+    }
+
+    /// Make this trainer rank `shard.rank` of a data-parallel run of `shard.ranks` devices
+    /// ([`super::parallel`]): `cfg.batch` rows per device, gradients averaged over the ranks
+    /// before each step. Every rank must be built with the same arguments (and the same
+    /// checkpoint when resuming) on its own device, and joins the collective here.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn sharded(mut self, shard: Shard) -> Result<Self> {
+        shard.join::<B::InnerBackend>(&self.device)?;
+        self.shard = Some(shard);
+        Ok(self)
+    }
+
+    /// Leave the data-parallel run (after the last step; a no-op on one device).
+    pub fn finish(&mut self) {
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(shard) = self.shard.take() {
+            shard.leave::<B::InnerBackend>();
+        }
+    }
+
+    /// The batch loss as every rank sees it: the mean over the ranks.
+    async fn read_loss(&self, loss: &Tensor<B, 1>) -> Result<f64> {
+        match self.shard {
+            None => read_scalar(loss.clone()).await,
+            #[cfg(not(target_arch = "wasm32"))]
+            Some(shard) => read_scalar(shard.mean(loss.clone().inner())?).await,
+            #[cfg(target_arch = "wasm32")]
+            Some(_) => unreachable!("no data-parallel runs in the browser"),
+        }
+    }
+
+    /// The gradients averaged over the ranks (unchanged on one device).
+    fn mean_gradients(&self, model: &Net<B>, grads: GradientsParams) -> Result<GradientsParams> {
+        match self.shard {
+            None => Ok(grads),
+            #[cfg(not(target_arch = "wasm32"))]
+            Some(shard) => shard.mean_gradients(model, grads),
+            #[cfg(target_arch = "wasm32")]
+            Some(_) => {
+                let _ = model;
+                unreachable!("no data-parallel runs in the browser")
+            }
+        }
     }
 
     /// One optimiser step; returns the batch loss. A non-finite loss stops with an error
     /// naming the step and leaves the weights (and EMA) as they were.
     pub async fn step(&mut self) -> Result<f64> {
-        let x0 = self.batch();
+        let (x0, draws) = self.batch();
         let model = self.model.take().expect("model present between steps");
-        let loss = Self::loss(
-            &model,
-            &self.arch,
-            &self.sde,
-            x0,
-            &self.cfg,
-            &self.ladder,
-            &mut self.noise,
-        );
-        let value = match read_scalar(loss.clone()).await {
+        let loss = Self::loss_with(&model, &self.arch, &self.sde, x0, &self.cfg, &draws);
+        let value = match self.read_loss(&loss).await {
             Ok(v) => v,
             Err(e) => {
                 self.model = Some(model);
@@ -620,6 +743,13 @@ impl<B: AutodiffBackend> Trainer<B> {
             ));
         }
         let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let grads = match self.mean_gradients(&model, grads) {
+            Ok(g) => g,
+            Err(e) => {
+                self.model = Some(model);
+                return Err(e);
+            }
+        };
         let warm = if self.cfg.warmup == 0 {
             1.0
         } else {

@@ -8,6 +8,7 @@ use scorelab::data::toy::{toy, toy_names, TOY_SETS};
 use scorelab::model::presets::{preset_names, PRESETS};
 use scorelab::npy;
 use scorelab::sde::Sde;
+use scorelab::train::parallel::Shard;
 use scorelab::train::trainer::{SlicedProbe, TimeSampling, Weighting};
 use scorelab::train::{TrainConfig, Trainer};
 use scorelab::weights::{self, Architecture, Manifest};
@@ -81,6 +82,11 @@ pub struct TrainArgs {
     /// --features cuda)
     #[arg(long, default_value = "cpu")]
     backend: String,
+    /// Data-parallel training on N devices of the backend (GPUs 0..N-1; with cpu, N replicas
+    /// on the CPU's cores): --batch rows per device, gradients averaged by burn's all-reduce,
+    /// the same run as one device with N times the batch
+    #[arg(long, default_value_t = 1)]
+    devices: usize,
     /// Continue from the checkpoint at --out (weights, EMA and Adam state) up to --steps
     #[arg(long)]
     resume: bool,
@@ -192,19 +198,92 @@ fn read_csv(path: &str) -> Result<(Vec<f64>, usize)> {
 }
 
 pub async fn train(a: TrainArgs) -> Result<()> {
+    if a.devices == 0 {
+        return Err(Error::invalid("--devices", "must be at least 1"));
+    }
     match a.backend.as_str() {
-        "cpu" => train_on::<TB>(a, Default::default()).await,
+        "cpu" => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            if a.devices > cores {
+                return Err(Error::invalid(
+                    "--devices",
+                    format!(
+                        "{} CPU replicas asked for, this machine has {cores} cores; accepted: 1 to {cores}",
+                        a.devices
+                    ),
+                ));
+            }
+            let devices = vec![Default::default(); a.devices];
+            train_on::<TB>(a, devices).await
+        }
         #[cfg(feature = "wgpu")]
         "wgpu" => {
-            train_on::<burn::backend::Autodiff<burn::backend::Wgpu>>(a, Default::default()).await
+            use burn::backend::wgpu::WgpuDevice;
+            let devices = if a.devices == 1 {
+                vec![WgpuDevice::default()]
+            } else {
+                probe_devices::<burn::backend::Wgpu>(
+                    "wgpu",
+                    (0..a.devices).map(WgpuDevice::DiscreteGpu).collect(),
+                )?
+            };
+            train_on::<burn::backend::Autodiff<burn::backend::Wgpu>>(a, devices).await
         }
         #[cfg(feature = "cuda")]
         "cuda" => {
+            use burn::backend::cuda::CudaDevice;
             cuda_probe()?;
-            train_on::<burn::backend::Autodiff<burn::backend::Cuda>>(a, Default::default()).await
+            let devices = probe_devices::<burn::backend::Cuda>(
+                "cuda",
+                (0..a.devices).map(CudaDevice::new).collect(),
+            )?;
+            train_on::<burn::backend::Autodiff<burn::backend::Cuda>>(a, devices).await
         }
         other => Err(backend_error(other)),
     }
+}
+
+/// Open each device of a multi-device run before anything is trained: a device the machine
+/// does not have makes burn panic on first use; here that becomes one clear error.
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+fn probe_devices<B: burn::tensor::backend::Backend>(
+    backend: &str,
+    devices: Vec<B::Device>,
+) -> Result<Vec<B::Device>>
+where
+    B::Device: Send + 'static,
+{
+    let n = devices.len();
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut found = 0;
+    for device in &devices {
+        let d = device.clone();
+        let ok = std::thread::spawn(move || {
+            burn::tensor::Tensor::<B, 1>::zeros([1], &d).into_data();
+        })
+        .join()
+        .is_ok();
+        if !ok {
+            break;
+        }
+        found += 1;
+    }
+    std::panic::set_hook(hook);
+    if found < n {
+        let accepted = match found {
+            0 | 1 => "1 (one device, the backend's default)".to_string(),
+            k => format!("1 to {k}"),
+        };
+        return Err(Error::invalid(
+            "--devices",
+            format!(
+                "{n} {backend} devices asked for, but device {found} ({:?}) could not be opened; accepted: {accepted}",
+                devices[found],
+            ),
+        ));
+    }
+    Ok(devices)
 }
 
 /// Check that a CUDA device answers before anything is trained or read: without a driver
@@ -241,7 +320,11 @@ pub fn backend_error(name: &str) -> Error {
     }
 }
 
-async fn train_on<B: AutodiffBackend>(a: TrainArgs, device: B::Device) -> Result<()> {
+async fn train_on<B: AutodiffBackend>(a: TrainArgs, devices: Vec<B::Device>) -> Result<()>
+where
+    B::Device: Send + 'static,
+{
+    let device = devices[0].clone();
     let flag = |e: Error| match e {
         Error::Invalid { field, message } => Error::invalid(
             format!("--{}", field.trim_start_matches("model.").replace('_', "-")),
@@ -319,7 +402,8 @@ async fn train_on<B: AutodiffBackend>(a: TrainArgs, device: B::Device) -> Result
         u => u,
     };
     arch.validate().map_err(flag)?;
-    let mut trainer = Trainer::<B>::new(arch.clone(), sde, cfg.clone(), data, &device)?;
+    let data: std::sync::Arc<[f64]> = data.into();
+    let mut trainer = Trainer::<B>::new(arch.clone(), sde, cfg.clone(), data.clone(), &device)?;
     let mut seconds_before = 0.0;
     if let Some(file) = &previous {
         trainer.restore(file, &a.out)?;
@@ -338,6 +422,26 @@ async fn train_on<B: AutodiffBackend>(a: TrainArgs, device: B::Device) -> Result
                 ),
             ));
         }
+    }
+    // Data-parallel: ranks 1..N on threads, each a trainer on its own device, stepping when
+    // rank 0 (this thread: the log, the checkpoints) says so.
+    let previous = previous.map(std::sync::Arc::new);
+    let mut go = vec![];
+    let mut workers = vec![];
+    for (rank, device) in devices.iter().enumerate().skip(1) {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        go.push(tx);
+        let (arch, cfg, data, device) = (arch.clone(), cfg.clone(), data.clone(), device.clone());
+        let (previous, out, ranks) = (previous.clone(), a.out.clone(), devices.len());
+        workers.push(std::thread::spawn(move || {
+            rank_worker::<B>(rank, ranks, arch, sde, cfg, data, device, previous, out, rx)
+        }));
+    }
+    if devices.len() > 1 {
+        trainer = trainer.sharded(Shard {
+            rank: 0,
+            ranks: devices.len(),
+        })?;
     }
     let first = trainer.step + 1;
     let log_path = a
@@ -367,6 +471,7 @@ async fn train_on<B: AutodiffBackend>(a: TrainArgs, device: B::Device) -> Result
             ),
         );
         metrics.insert("backend".to_string(), serde_json::json!(a.backend));
+        metrics.insert("devices".to_string(), serde_json::json!(devices.len()));
         metrics.insert("command".to_string(), serde_json::json!(command.join(" ")));
         let manifest = Manifest {
             format_version: weights::FORMAT_VERSION,
@@ -386,6 +491,9 @@ async fn train_on<B: AutodiffBackend>(a: TrainArgs, device: B::Device) -> Result
     };
     let mut last = trainer.step;
     for k in first..=a.steps {
+        for tx in &go {
+            let _ = tx.send(());
+        }
         let loss = match trainer.step().await {
             Ok(l) => l,
             Err(e) => {
@@ -428,16 +536,78 @@ async fn train_on<B: AutodiffBackend>(a: TrainArgs, device: B::Device) -> Result
             break;
         }
     }
+    drop(go);
+    trainer.finish();
+    for w in workers {
+        let _ = w.join();
+    }
     pb.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
+    let backend = match devices.len() {
+        1 => a.backend.clone(),
+        n => format!("{} x{n}", a.backend),
+    };
     eprintln!(
-        "trained steps {first}..{last} on {} ({} SDE, {}) in {secs:.1} s ({:.1} steps/s), loss {:.4} -> {} (log: {log_path})",
+        "trained steps {first}..{last} on {} ({} SDE, {backend}) in {secs:.1} s ({:.1} steps/s), loss {:.4} -> {} (log: {log_path})",
         a.data,
         sde.name(),
-        a.backend,
         (last + 1 - first) as f64 / secs,
         ema_loss.unwrap_or(f64::NAN),
         a.out
     );
     Ok(())
+}
+
+/// Rank `rank` of a data-parallel run: the same trainer as rank 0 on its own device, one step
+/// per message from rank 0 until rank 0 hangs up. The loss is averaged over the ranks before
+/// anyone reads it, so a non-finite loss stops every rank at the same step (rank 0 reports
+/// it). Any other failure here (a device lost) would leave the other ranks waiting in an
+/// all-reduce: it is reported in one line and ends the process; the checkpoint at --out is
+/// rank 0's last complete one (written atomically).
+#[allow(clippy::too_many_arguments)]
+fn rank_worker<B: AutodiffBackend>(
+    rank: usize,
+    ranks: usize,
+    arch: Architecture,
+    sde: Sde,
+    cfg: TrainConfig,
+    data: std::sync::Arc<[f64]>,
+    device: B::Device,
+    previous: Option<std::sync::Arc<scorelab::weights::WeightFile>>,
+    out: String,
+    go: std::sync::mpsc::Receiver<()>,
+) {
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
+        let mut t = Trainer::<B>::new(arch, sde, cfg, data, &device)?;
+        if let Some(file) = &previous {
+            t.restore(file, &out)?;
+        }
+        let mut t = t.sharded(Shard { rank, ranks })?;
+        while go.recv().is_ok() {
+            match pollster::block_on(t.step()) {
+                Ok(_) => {}
+                // The loss every rank read: rank 0 stops and reports it.
+                Err(Error::Invalid { field, .. }) if field == "loss" => break,
+                Err(e) => return Err(e),
+            }
+        }
+        t.finish();
+        Ok(())
+    }));
+    let failure = match run {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => e.to_string(),
+        Err(panic) => panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "it panicked".into()),
+    };
+    let kept = if std::path::Path::new(&out).exists() {
+        format!("{out} keeps the last checkpoint")
+    } else {
+        "no checkpoint was written".into()
+    };
+    eprintln!("error: --devices: rank {rank} of {ranks} ({device:?}) failed: {failure} ({kept})");
+    std::process::exit(1);
 }
