@@ -63,6 +63,12 @@ export function installApi(pg: Playground): void {
       }
       return pg.train(k);
     }),
+    /** Destroy a worker's WebGPU devices, as a GPU reset would ('training' or 'lab'): the
+     * page must carry on on the CPU (a test hook; resolves to the loss as reported). */
+    loseDevice: later((which: string = 'training') => {
+      if (which !== 'training' && which !== 'lab') return Promise.reject(new Error(`invalid worker '${which}': accepted: training, lab`));
+      return (which === 'lab' ? pg.remote : pg.trainRemote).loseDevice();
+    }),
     useTrained: later(async () => {
       if (!pg.training) throw new Error('train first');
       const bytes = await pg.trainSerial(() => pg.training!.export());

@@ -6,7 +6,7 @@
 // (and postMessage) drive everything (api.ts). The wasm module runs in web workers
 // (wasm.ts, worker.ts): one for the lab's sampler, one for its training; "cancel" (or Esc)
 // stops a long computation by restarting the sampler's worker.
-import { Cancelled, Remote, stepText, type Preset, type Session, type Settings, type StepInfo, type Training } from './wasm';
+import { Cancelled, DeviceLost, Remote, stepText, type Preset, type Session, type Settings, type StepInfo, type Training } from './wasm';
 import { parseHash, writeHash, hashString, type HashState } from './state';
 import { drawScene, drawLines, gridPoints, TrailLayer, type Grid, type Scene } from './plot';
 import { installApi } from './api';
@@ -78,6 +78,13 @@ export class Playground {
   private busy: Promise<unknown> = Promise.resolve();
 
   training: Training | null = null;
+  /** The spec the training was created with, and its last state while it trains on WebGPU
+   * (taken after every chunk): a lost device continues from it on the CPU. */
+  private trainingSpec: Record<string, unknown> | null = null;
+  private trainingSnapshot: Uint8Array | null = null;
+  /** A WebGPU device was lost in this page: new work goes to the CPU. */
+  gpuLost = false;
+  private trainingDeviceLost: DeviceLost | null = null;
   private trainBusy: Promise<unknown> = Promise.resolve();
   /** Set by cancel(): the running train(k) stops after its current chunk. */
   private stopTraining = false;
@@ -119,6 +126,11 @@ export class Playground {
 
   private async startInner(): Promise<void> {
     this.remote.onBusy = () => this.updateCancel();
+    this.trainRemote.onDeviceLost = (e) => {
+      this.trainingDeviceLost = e;
+      this.gpuLost = true;
+    };
+    this.remote.onDeviceLost = (e) => void this.samplerOnCpuAfter(e).catch((x) => this.showError(`the sampler could not move to the CPU: ${(x as Error).message}`));
     this.presets = await this.remote.fn<Preset[]>('presets');
     this.toySets = (await this.remote.fn<{ name: string }[]>('toySets')).map((t) => t.name);
     this.objectives = await this.remote.fn<string[]>('objectives');
@@ -531,17 +543,19 @@ export class Playground {
     return this.trainSerial(async () => {
       if (!this.training) {
         const s = this.state();
-        this.training = await this.trainRemote.createTraining(this.session.backend, {
+        this.trainingSpec = {
           ...this.trainingSource(),
           sde: s.model.startsWith('weights:') ? { kind: 'vp' } : s.sde,
           hidden: 128,
           layers: 3,
           objective: this.objective,
           train: { batch: 256, lr: 0.002, warmup: 50, seed: s.seed },
-        });
+        };
+        this.trainingSnapshot = null;
+        this.training = await this.trainRemote.createTraining(this.gpuLost ? 'cpu' : this.session.backend, this.trainingSpec);
         this.lossHistory = [];
       }
-      const training = this.training;
+      let training = this.training;
       this.stopTraining = false;
       this.trainingNow = true;
       this.updateCancel();
@@ -550,7 +564,20 @@ export class Playground {
         for (let left = k; left > 0; ) {
           if (this.stopTraining) throw new Cancelled(`training (stopped at step ${this.lossHistory.at(-1)?.step ?? 0}; the network is kept)`);
           const n = Math.min(left, TRAIN_CHUNK);
-          const r = await training.train(n);
+          let r;
+          try {
+            r = await training.train(n);
+            if (training.backend === 'webgpu') this.trainingSnapshot = await training.checkpoint();
+          } catch (e) {
+            // lost during the chunk, or earlier while idle (then the call finds its worker
+            // gone); a WebGPU worker that trapped is treated alike (a lost device can make the
+            // module fail before the browser reports the loss)
+            const trapped = !training.alive && !(e instanceof Cancelled) ? new DeviceLost('training', `the WebGPU worker failed (${(e as Error).message})`) : null;
+            const lost = e instanceof DeviceLost ? e : (this.trainingDeviceLost ?? trapped);
+            if (!lost || training.backend !== 'webgpu') throw e;
+            training = await this.trainOnCpuAfter(lost);
+            continue; // the chunk again, on the CPU
+          }
           left -= n;
           loss = r.loss;
           this.lossHistory.push({ step: r.step, loss: r.loss });
@@ -564,6 +591,40 @@ export class Playground {
         this.updateCancel();
       }
     });
+  }
+
+  /** The training's WebGPU device was lost: the same run continues on the CPU from the
+   * state kept after the last chunk (from step 0 if none was finished), in a new worker. */
+  private async trainOnCpuAfter(e: DeviceLost): Promise<Training> {
+    this.gpuLost = true;
+    const training = await this.trainRemote.createTraining('cpu', this.trainingSpec!);
+    const step = this.trainingSnapshot ? await training.restore(this.trainingSnapshot) : 0;
+    this.trainingSnapshot = null;
+    this.trainingDeviceLost = null;
+    this.training = training;
+    this.lossHistory = this.lossHistory.filter((h) => h.step <= step);
+    this.showNote(`${e.message}; training continues on the CPU from step ${step}, the state kept after its last chunk (nothing trained is lost)`);
+    return training;
+  }
+
+  /** The sampler's WebGPU device was lost: a CPU session with the same settings and loaded
+   * networks replaces it (the run starts again from step 0), as cancel() does. */
+  async samplerOnCpuAfter(e: DeviceLost): Promise<void> {
+    this.gpuLost = true;
+    this.playing = false;
+    const settings = this.session.state();
+    this.busy = Promise.resolve();
+    const { session } = await this.remote.createSession('cpu', null);
+    for (const [name, bytes] of this.netBytes) await session.loadWeights(name, bytes);
+    await session.setState(settings);
+    this.session = session;
+    $('backend').textContent = 'CPU (wasm)';
+    document.body.dataset.backend = 'cpu';
+    this.info = null;
+    this.overlayScene = {};
+    this.resetFrames();
+    await this.refresh();
+    this.showNote(`${e.message}; the sampler continues on the CPU with the same settings, from step 0`);
   }
 
   private cancelTimer: number | null = null;

@@ -131,6 +131,14 @@ export class Cancelled extends Error {
   }
 }
 
+/** Thrown into every pending call of a worker whose WebGPU device was lost. */
+export class DeviceLost extends Error {
+  constructor(what: string, why: string) {
+    super(`${what}: ${why}`);
+    this.name = 'DeviceLost';
+  }
+}
+
 export class Remote {
   private worker: Worker | null = null;
   private pending = new Map<number, Pending>();
@@ -141,6 +149,8 @@ export class Remote {
   memoryBytes = 0;
   /** Called with the number of calls in flight whenever it changes. */
   onBusy: ((inFlight: number) => void) | null = null;
+  /** Called when the worker's WebGPU device was lost (after its pending calls failed). */
+  onDeviceLost: ((e: DeviceLost) => void) | null = null;
 
   constructor(readonly label: string) {}
 
@@ -152,6 +162,14 @@ export class Remote {
     if (this.worker) return this.worker;
     const w = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: `scorelab-${this.label}` });
     w.onmessage = (ev: MessageEvent<{ id: number; ok: boolean; value?: unknown; error?: string }>) => {
+      if (ev.data.id === -2) {
+        // the worker's WebGPU device is gone: so is everything it held on it; the owner
+        // decides what to rebuild (on the CPU)
+        const e = new DeviceLost(this.label, ev.data.error ?? 'the WebGPU device was lost');
+        this.fail(e);
+        this.onDeviceLost?.(e);
+        return;
+      }
       if (ev.data.id === -1) {
         // the module trapped (a panic): the worker is unusable, everything pending fails
         this.fail(new Error(`${this.label} worker failed: ${ev.data.error}`));
@@ -197,6 +215,19 @@ export class Remote {
       this.onBusy?.(this.pending.size);
       w.postMessage({ id, ...msg });
     });
+  }
+
+  /** Destroy the worker's WebGPU devices, as a GPU reset would (for tests); resolves to the
+   * loss as reported. */
+  loseDevice(): Promise<string> {
+    // the worker reports the loss before it answers, which ends it: the loss is the answer
+    return this.request({ op: 'loseDevice' }).then(
+      (n: number) => `${n} devices destroyed, no loss reported`,
+      (e: Error) => {
+        if (e instanceof DeviceLost) return e.message;
+        throw e;
+      },
+    );
   }
 
   /** One of the module's free functions (presets, toySets, normalizeSettings, ...). */
@@ -355,6 +386,16 @@ export class RemoteTraining extends RemoteObject {
   /** The model as weight-file bytes (safetensors + manifest). */
   export(): Promise<Uint8Array> {
     return this.call('export');
+  }
+
+  /** The whole training state (weights, EMA, Adam moments, step) as bytes. */
+  checkpoint(): Promise<Uint8Array> {
+    return this.call('checkpoint');
+  }
+
+  /** Continue from `checkpoint()` bytes of a run with the same spec; resolves to its step. */
+  restore(bytes: Uint8Array): Promise<number> {
+    return this.call('restore', bytes);
   }
 }
 

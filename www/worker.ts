@@ -11,7 +11,8 @@ type Msg =
   | { id: number; op: 'new'; cls: 'Session' | 'Training'; args: unknown[] }
   | { id: number; op: 'call'; handle: number; method: string; args: unknown[] }
   | { id: number; op: 'fn'; name: string; args: unknown[] }
-  | { id: number; op: 'free'; handle: number };
+  | { id: number; op: 'free'; handle: number }
+  | { id: number; op: 'loseDevice' };
 
 const scope = self as unknown as {
   postMessage(m: unknown, transfer?: Transferable[]): void;
@@ -32,6 +33,24 @@ console.error = (...args: unknown[]) => {
   ev.preventDefault(); // handled: the page gets this message instead of a bare error event
   scope.postMessage({ id: -1, ok: false, error: `${ev.message}${lastError ? ` (${lastError.split('\n')[0]})` : ''}` });
 });
+// WebGPU devices this worker's module opened (burn-wgpu asks through the adapter). The page
+// hears of a lost one (a GPU reset, a driver update, the browser reclaiming it) through
+// `device.lost` and falls back to the CPU: message id -2. `loseDevice` destroys them, which
+// is how the tests lose a device on purpose.
+const gpuDevices: { destroy(): void; lost: Promise<{ reason?: string; message?: string }> }[] = [];
+const adapterClass = (self as unknown as { GPUAdapter?: { prototype: { requestDevice(...a: unknown[]): Promise<any> } } }).GPUAdapter;
+if (adapterClass?.prototype?.requestDevice) {
+  const requestDevice = adapterClass.prototype.requestDevice;
+  adapterClass.prototype.requestDevice = async function (this: unknown, ...args: unknown[]) {
+    const device = await requestDevice.apply(this, args);
+    gpuDevices.push(device);
+    void device.lost.then((info: { reason?: string; message?: string }) => {
+      const why = [info.reason, info.message].filter(Boolean).join(': ') || 'no reason given';
+      scope.postMessage({ id: -2, ok: false, error: `the WebGPU device was lost (${why})` });
+    });
+    return device;
+  };
+}
 const ready = init();
 const objects = new Map<number, any>();
 let nextHandle = 1;
@@ -58,6 +77,11 @@ async function handle(msg: Msg): Promise<unknown> {
     case 'fn': {
       if (!FREE_FUNCTIONS.includes(msg.name)) throw new Error(`unknown function '${msg.name}'; accepted: ${FREE_FUNCTIONS.join(', ')}`);
       return await (wasm as any)[msg.name](...msg.args);
+    }
+    case 'loseDevice': {
+      for (const d of gpuDevices) d.destroy();
+      await Promise.all(gpuDevices.map((d) => d.lost)); // reported (id -2) before this answer
+      return gpuDevices.length;
     }
     case 'free': {
       objects.get(msg.handle)?.free();

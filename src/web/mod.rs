@@ -796,7 +796,29 @@ impl<B: AutodiffBackend> TrainRun<B> {
         })
     }
 
-    async fn export(&self) -> crate::Result<Vec<u8>> {
+    /// The whole training state (EMA, raw weights, Adam moments, step) as weight-file bytes:
+    /// what [`TrainRun::restore`] continues from, on this backend or the other.
+    async fn checkpoint(&self) -> crate::Result<Vec<u8>> {
+        let manifest = self.manifest();
+        let mut tensors = weights::host_tensors(self.trainer.ema(), "").await?;
+        tensors.extend(self.trainer.state().await?);
+        Ok(weights::encode(tensors, &manifest))
+    }
+
+    /// Continue from [`TrainRun::checkpoint`] bytes of a run with the same spec.
+    fn restore(&mut self, bytes: &[u8]) -> crate::Result<usize> {
+        let file = weights::parse(bytes, "checkpoint")?;
+        self.trainer.restore(&file, "checkpoint")?;
+        self.seconds = file
+            .manifest
+            .metrics
+            .get("seconds")
+            .and_then(|v| v.as_f64())
+            .unwrap_or(self.seconds);
+        Ok(self.trainer.step)
+    }
+
+    fn manifest(&self) -> Manifest {
         let mut metrics = std::collections::BTreeMap::new();
         metrics.insert(
             "loss".to_string(),
@@ -804,7 +826,7 @@ impl<B: AutodiffBackend> TrainRun<B> {
         );
         metrics.insert("seconds".to_string(), serde_json::json!(self.seconds));
         metrics.insert("trained_in".to_string(), serde_json::json!("browser"));
-        let manifest = Manifest {
+        Manifest {
             format_version: weights::FORMAT_VERSION,
             architecture: self.trainer.arch.clone(),
             sde: self.trainer.sde,
@@ -813,8 +835,11 @@ impl<B: AutodiffBackend> TrainRun<B> {
             training: Some(self.trainer.cfg.clone()),
             ema: true,
             metrics,
-        };
-        weights::to_bytes(self.trainer.ema(), &manifest).await
+        }
+    }
+
+    async fn export(&self) -> crate::Result<Vec<u8>> {
+        weights::to_bytes(self.trainer.ema(), &self.manifest()).await
     }
 }
 
@@ -896,6 +921,29 @@ impl Training {
                 .map_err(|x| JsValue::from(js_err(x)))?;
             to_js(&r).map_err(JsValue::from)
         })
+    }
+
+    /// The whole training state as bytes (Uint8Array): weights, EMA, Adam moments and the
+    /// step. The page keeps the last one while training on WebGPU, so a lost GPU device
+    /// costs at most the steps since it ([`Training::restore`] on the CPU continues).
+    pub fn checkpoint(&self) -> Promise {
+        let engine = self.engine.clone();
+        future_to_promise(async move {
+            let e = engine.try_borrow().map_err(|_| busy())?;
+            let bytes = with_train!(&*e, r => r.checkpoint().await)
+                .map_err(|x| JsValue::from(js_err(x)))?;
+            Ok(Uint8Array::from(&bytes[..]).into())
+        })
+    }
+
+    /// Continue from [`Training::checkpoint`] bytes of a run created with the same spec (on
+    /// either backend); returns the step it continues from.
+    pub fn restore(&self, bytes: Uint8Array) -> Result<u32, JsError> {
+        let mut e = self.engine.try_borrow_mut().map_err(|_| {
+            JsError::new("busy: the previous command on this training has not finished")
+        })?;
+        let step = with_train!(&mut *e, r => r.restore(&bytes.to_vec())).map_err(js_err)?;
+        Ok(step as u32)
     }
 
     /// The EMA weights as a `.safetensors` file (Uint8Array) that `scorelab sample` reads.

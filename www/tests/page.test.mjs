@@ -438,4 +438,32 @@ await test('WebGPU backend (SwiftShader): PC and ODE sampling match the mixture'
   await page.close();
 });
 
+await test('a lost WebGPU device: training and the sampler carry on on the CPU, nothing trained is lost', async () => {
+  const { page, errors } = await open('#backend=webgpu');
+  assert.equal(await page.evaluate(() => window.scorelab.backend), 'webgpu');
+  await page.evaluate(() => window.scorelab.train(50));
+  assert.match(await page.textContent('#trainInfo'), /step 50 .*\(webgpu\)/);
+  // the training worker's device goes (as in a GPU reset); the next chunk runs on the CPU
+  // from the state kept after the last one: step 50, not a fresh network at step 0
+  const why = await page.evaluate(() => window.scorelab.loseDevice('training'));
+  assert.match(why, /WebGPU device was lost/);
+  const loss = await page.evaluate(() => window.scorelab.train(50));
+  assert.ok(Number.isFinite(loss), String(loss));
+  assert.match(await page.textContent('#trainInfo'), /step 100 .*\(cpu\)/);
+  assert.match(await page.textContent('#note'), /device was lost.*training continues on the CPU from step 50/);
+  // the sampler's device goes too: a CPU session with the same settings samples correctly
+  await page.evaluate(() => window.scorelab.loseDevice('lab'));
+  await page.waitForFunction(() => document.body.dataset.backend === 'cpu');
+  assert.match(await page.textContent('#backend'), /CPU/);
+  assert.match(await page.textContent('#note'), /sampler continues on the CPU/);
+  await sampleMatches(page, { model: 'two-modes', sde: { kind: 'vp' }, sampler: { kind: 'pc', steps: 100 }, n: 1000, seed: 5 });
+  // and the network trained across the loss samples in the lab
+  await page.evaluate(() => window.scorelab.useTrained());
+  const p = await page.evaluate(async () => { await window.scorelab.run(); return Array.from(await window.scorelab.particles()); });
+  assert.ok(p.length > 0 && p.every(Number.isFinite));
+  await page.screenshot({ path: 'test-results/webgpu-lost.png' });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 await finish('browser');
