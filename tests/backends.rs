@@ -199,3 +199,100 @@ fn the_unet_scores_the_same_on_wgpu_and_the_cpu() {
         }
     }
 }
+
+/// `SiLU(GroupNorm(h + e))` as the two GPU kernels (forward, and the gradient written out)
+/// against burn's composition on wgpu: the value and the gradients with respect to h, e, γ
+/// and β, on the U-Net's group shapes (1 to 8 channels per group; groups larger than a cube
+/// and smaller than one) and without autodiff (sampling). Tolerance: float32 reassociation
+/// of the group sums, 1e-4 of the largest entry (a wrong term in the gradient is O(1) of it).
+#[test]
+fn the_groupnorm_silu_kernels_equal_the_composition() {
+    use burn::module::{AutodiffModule, Param};
+    use burn::nn::GroupNormConfig;
+    use burn::tensor::Tensor;
+    use scorelab::model::norm_silu::norm_silu;
+    type A = Autodiff<Wgpu>;
+    let device = Default::default();
+    let values = |len: usize, seed: f64| -> Vec<f64> {
+        (0..len)
+            .map(|i| ((i as f64 * 0.377 + seed) * 1.731).sin() * (1.0 + 0.5 * seed))
+            .collect()
+    };
+    // `floor`: the size of the terms a sum adds (∂e = Σ_p ∂h cancels to 0 in a one-channel
+    // group: its rounding is that of the ∂h it sums)
+    let close = |ours: Vec<f64>, theirs: Vec<f64>, floor: f64, what: &str| {
+        assert_eq!(ours.len(), theirs.len(), "{what}");
+        let scale = theirs.iter().fold(floor, |m, v| m.max(v.abs()));
+        for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-4 * scale,
+                "{what}: element {i}: kernel {a} vs composition {b} (scale {scale})"
+            );
+        }
+    };
+    for (n, c, hw, groups) in [
+        (2usize, 32usize, 7usize, 4usize),
+        (3, 64, 5, 32),
+        (1, 8, 28, 4),
+        (2, 4, 3, 4),
+        (4, 256, 3, 32),
+    ] {
+        let what = format!("[{n}, {c}, {hw}, {hw}] in {groups} groups");
+        let mut norm = GroupNormConfig::new(groups, c).init::<A>(&device);
+        // γ, β away from 1, 0, so that their roles and gradients show
+        let gv: Vec<f64> = values(c, 3.0).iter().map(|v| 1.0 + 0.3 * v).collect();
+        let bv: Vec<f64> = values(c, 4.0).iter().map(|v| 0.2 * v).collect();
+        norm.gamma = Some(Param::from_tensor(host_tensor::<A, 1>(gv, [c], &device)));
+        norm.beta = Some(Param::from_tensor(host_tensor::<A, 1>(bv, [c], &device)));
+        let h = host_tensor::<A, 4>(values(n * c * hw * hw, 1.0), [n, c, hw, hw], &device);
+        let e = host_tensor::<A, 2>(values(n * c, 2.0), [n, c], &device);
+        let w = host_tensor::<A, 4>(values(n * c * hw * hw, 5.0), [n, c, hw, hw], &device);
+        let run = |fused: bool| {
+            let (h, e) = (h.clone().require_grad(), e.clone().require_grad());
+            let y = norm_silu(h.clone(), e.clone(), &norm, fused);
+            let grads = (y.clone() * w.clone()).sum().backward();
+            let flat4 = |t: Tensor<Wgpu, 4>| t.reshape([n * c * hw * hw]);
+            let flat2 = |t: Tensor<Wgpu, 2>| t.reshape([n * c]);
+            let gh = flat4(h.grad(&grads).unwrap());
+            let ge = flat2(e.grad(&grads).unwrap());
+            let gg = norm.gamma.as_ref().unwrap().grad(&grads).unwrap();
+            let gb = norm.beta.as_ref().unwrap().grad(&grads).unwrap();
+            let v = |t: Tensor<Wgpu, 1>| pollster::block_on(read_f64(t)).unwrap();
+            [v(flat4(y.inner())), v(gh), v(ge), v(gg), v(gb)]
+        };
+        let (gamma, beta) = (
+            norm.gamma.as_ref().unwrap().val(),
+            norm.beta.as_ref().unwrap().val(),
+        );
+        assert!(
+            scorelab::kernels::gpu::norm_silu(&h, &e, &gamma, &beta, groups, 1e-5).is_some(),
+            "{what}: the kernel runs on Autodiff<Wgpu>"
+        );
+        let ours = run(true);
+        let theirs = run(false);
+        let dh_scale = theirs[1].iter().fold(0f64, |m, v| m.max(v.abs()));
+        for (k, name) in ["y", "dh", "de", "dgamma", "dbeta"].iter().enumerate() {
+            let floor = if *name == "de" { dh_scale } else { 1e-3 };
+            close(
+                ours[k].clone(),
+                theirs[k].clone(),
+                floor,
+                &format!("{what}: {name}"),
+            );
+        }
+        // without autodiff (the samplers): the forward kernel alone
+        let plain = norm.valid();
+        let y = norm_silu(h.clone().inner(), e.clone().inner(), &plain, true);
+        let y0 = norm_silu(h.clone().inner(), e.clone().inner(), &plain, false);
+        close(
+            pollster::block_on(read_f64(y.reshape([n * c * hw * hw]))).unwrap(),
+            pollster::block_on(read_f64(y0.reshape([n * c * hw * hw]))).unwrap(),
+            1e-3,
+            &format!("{what}: y without autodiff"),
+        );
+    }
+    let cpu = host_tensor::<NdArray<f32>, 4>(values(8, 0.0), [1, 2, 2, 2], &Default::default());
+    let ce = host_tensor::<NdArray<f32>, 2>(values(2, 0.0), [1, 2], &Default::default());
+    let cg = host_tensor::<NdArray<f32>, 1>(values(2, 0.0), [2], &Default::default());
+    assert!(scorelab::kernels::gpu::norm_silu(&cpu, &ce, &cg, &cg, 2, 1e-5).is_none());
+}

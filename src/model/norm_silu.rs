@@ -64,6 +64,12 @@ pub fn norm_silu<B: Backend>(
         (Some(g), Some(b)) if norm.affine => Some((g.val(), b.val())),
         _ => None,
     };
+    if let (true, Some((gamma, beta))) = (fused, &affine) {
+        let (eps, groups) = (norm.epsilon, norm.num_groups);
+        if let Some(y) = crate::kernels::gpu::norm_silu(&h, &e, gamma, beta, groups, eps) {
+            return y;
+        }
+    }
     let backend = backend_of(&h).filter(|_| fused && backend_of(&e).is_some());
     if let (Some(backend), Some((gamma, beta))) = (backend, affine) {
         let (eps, groups) = (norm.epsilon, norm.num_groups);

@@ -1,4 +1,7 @@
-//! The samplers' update as single GPU kernels (issue 19, item 2).
+//! GPU kernels for the hot paths (issue 19, item 2): the samplers' update as single kernels,
+//! and the U-Net blocks' `SiLU(GroupNorm(h + e))` with its gradient ([`norm_silu`]).
+//!
+//! The samplers' update:
 //!
 //! What: a predictor's update `x' = c₀·x + c₁·s + c₂·z` ([`affine3`]) and the Langevin
 //! corrector's step at a target signal-to-noise ratio r ([`langevin_corrector`], Song et al.
@@ -32,6 +35,10 @@ use burn::tensor::{backend::Backend, Tensor};
 
 #[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
 mod launch;
+#[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
+mod norm_silu;
+#[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
+pub mod norm_silu_kernels;
 #[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
 pub mod update;
 
@@ -74,5 +81,29 @@ pub fn langevin_corrector<B: Backend>(
         }
     }
     let _ = (x, s, z, coef);
+    None
+}
+
+/// `SiLU(GroupNorm(h + e))` (`e` broadcast over the image) as two kernels, forward and
+/// backward, on a native GPU backend with or without autodiff ([`norm_silu`]'s docs);
+/// `None` elsewhere.
+///
+/// # Shapes
+/// `h: [n, c, H, W]`, `e: [n, c]`, `gamma, beta: [c]` → `[n, c, H, W]`
+pub fn norm_silu<B: Backend>(
+    h: &Tensor<B, 4>,
+    e: &Tensor<B, 2>,
+    gamma: &Tensor<B, 1>,
+    beta: &Tensor<B, 1>,
+    groups: usize,
+    eps: f64,
+) -> Option<Tensor<B, 4>> {
+    #[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
+    {
+        if crate::model::cpu_ops::fusion_enabled() {
+            return norm_silu::norm_silu(h, e, gamma, beta, groups, eps);
+        }
+    }
+    let _ = (h, e, gamma, beta, groups, eps);
     None
 }
