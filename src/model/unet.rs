@@ -219,9 +219,11 @@ impl<B: Backend> UNet<B> {
                 .forward(Tensor::cat(vec![proj.clone().sin(), proj.cos()], 1)),
         );
         // SiLU(GroupNorm(h + dense(embed))): one fused operation on the CPU backend (with
-        // its own convolutions, whose channels-last layout it keeps), burn's modules
-        // elsewhere (see [`super::norm_silu`]; `SCORELAB_FUSE=off` turns it off).
-        let fused = k == Kernels::Cpu && super::cpu_ops::fusion_enabled();
+        // its own convolutions, whose channels-last layout it keeps) and on the native GPU
+        // backends (two CubeCL kernels, `kernels::gpu`, with burn's convolutions); burn's
+        // modules elsewhere (see [`super::norm_silu`]; `SCORELAB_FUSE=off` turns it off).
+        let fused =
+            matches!(k, Kernels::Cpu | Kernels::Backend) && super::cpu_ops::fusion_enabled();
         let block = |h: Tensor<B, 4>, dense: &Linear<B>, norm: &GroupNorm<B>| {
             norm_silu(h, dense.forward(embed.clone()), norm, fused)
         };
