@@ -296,3 +296,117 @@ fn the_groupnorm_silu_kernels_equal_the_composition() {
     let cg = host_tensor::<NdArray<f32>, 1>(values(2, 0.0), [2], &Default::default());
     assert!(scorelab::kernels::gpu::norm_silu(&cpu, &ce, &cg, &cg, 2, 1e-5).is_none());
 }
+
+/// The toy MLP's `SiLU(h·W + b)` as one GPU kernel (the first layer with its Fourier
+/// features computed inside it), gradient through burn's matmuls, against burn's
+/// composition on wgpu: value and the gradients with respect to x, W and b, with and without
+/// features, and without autodiff. Tolerance: float32 reassociation of the dot products and
+/// sin/cos of arguments up to ~2π·30, 1e-4 of the largest entry.
+#[test]
+fn the_linear_silu_kernel_equals_the_composition() {
+    use burn::module::{AutodiffModule, Param};
+    use burn::nn::LinearConfig;
+    use burn::tensor::Tensor;
+    use scorelab::model::activation::silu;
+    use scorelab::model::linear_silu::{fourier_features, fourier_linear_silu, linear_silu};
+    type A = Autodiff<Wgpu>;
+    let device = Default::default();
+    let values = |len: usize, seed: f64| -> Vec<f64> {
+        (0..len)
+            .map(|i| ((i as f64 * 0.377 + seed) * 1.731).sin() * (1.0 + 0.5 * seed))
+            .collect()
+    };
+    let close = |ours: Vec<f64>, theirs: Vec<f64>, what: &str| {
+        assert_eq!(ours.len(), theirs.len(), "{what}");
+        let scale = theirs.iter().fold(1e-3f64, |m, v| m.max(v.abs()));
+        for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-4 * scale,
+                "{what}: element {i}: kernel {a} vs composition {b} (scale {scale})"
+            );
+        }
+    };
+    let v = |t: Tensor<Wgpu, 2>| {
+        let n = t.shape().num_elements();
+        pollster::block_on(read_f64(t.reshape([n]))).unwrap()
+    };
+    // (rows, inputs, Fourier frequencies, outputs): hidden layers and first layers
+    for (n, d, f, out) in [
+        (64, 128, 0, 128),
+        (7, 3, 0, 5),
+        (64, 2, 16, 128),
+        (20, 50, 8, 33),
+    ] {
+        let what = format!("[{n}, {d}] + {f} features -> {out}");
+        let mut layer = LinearConfig::new(d + 2 * f, out).init::<A>(&device);
+        let bv: Vec<f64> = values(out, 4.0).iter().map(|v| 0.2 * v).collect();
+        layer.bias = Some(Param::from_tensor(host_tensor::<A, 1>(bv, [out], &device)));
+        let x = host_tensor::<A, 2>(values(n * d, 1.0), [n, d], &device);
+        let t = host_tensor::<A, 2>(
+            (0..n).map(|i| 0.01 + 0.98 * i as f64 / n as f64).collect(),
+            [n, 1],
+            &device,
+        );
+        let w = host_tensor::<A, 1>(
+            values(f.max(1), 2.0)
+                .iter()
+                .map(|v| 10.0 * v)
+                .take(f)
+                .collect(),
+            [f],
+            &device,
+        );
+        let wy = host_tensor::<A, 2>(values(n * out, 5.0), [n, out], &device);
+        let run = |kernel: bool| {
+            let x = x.clone().require_grad();
+            let y = match (kernel, f) {
+                (true, 0) => linear_silu(x.clone(), &layer),
+                (true, _) => fourier_linear_silu(x.clone(), t.clone(), w.clone(), &layer),
+                (false, 0) => silu(layer.forward(x.clone())),
+                (false, _) => {
+                    silu(layer.forward(fourier_features(x.clone(), t.clone(), w.clone())))
+                }
+            };
+            let grads = (y.clone() * wy.clone()).sum().backward();
+            [
+                v(y.inner()),
+                v(x.grad(&grads).unwrap()),
+                v(layer.weight.grad(&grads).unwrap()),
+                v(layer
+                    .bias
+                    .as_ref()
+                    .unwrap()
+                    .grad(&grads)
+                    .unwrap()
+                    .unsqueeze_dim(0)),
+            ]
+        };
+        let bias = layer.bias.as_ref().unwrap().val();
+        let fourier = (f > 0).then_some((&t, &w));
+        assert!(
+            scorelab::kernels::gpu::linear_silu(&x, fourier, &layer.weight.val(), &bias).is_some(),
+            "{what}: the kernel runs on Autodiff<Wgpu>"
+        );
+        let ours = run(true);
+        let theirs = run(false);
+        for (k, name) in ["y", "dx", "dW", "db"].iter().enumerate() {
+            close(
+                ours[k].clone(),
+                theirs[k].clone(),
+                &format!("{what}: {name}"),
+            );
+        }
+        // without autodiff (the samplers)
+        let plain = layer.valid();
+        let (xi, ti, wi) = (x.clone().inner(), t.clone().inner(), w.clone().inner());
+        let (y, y0) = if f == 0 {
+            (linear_silu(xi.clone(), &plain), silu(plain.forward(xi)))
+        } else {
+            (
+                fourier_linear_silu(xi.clone(), ti.clone(), wi.clone(), &plain),
+                silu(plain.forward(fourier_features(xi, ti, wi))),
+            )
+        };
+        close(v(y), v(y0), &format!("{what}: y without autodiff"));
+    }
+}

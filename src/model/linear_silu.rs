@@ -53,6 +53,11 @@ const TAU: f32 = std::f32::consts::TAU;
 /// `x: [n, in]` → `[n, out]`
 pub fn linear_silu<B: Backend>(x: Tensor<B, 2>, layer: &Linear<B>) -> Tensor<B, 2> {
     let weight = layer.weight.val();
+    if let Some(bias) = &layer.bias {
+        if let Some(y) = crate::kernels::gpu::linear_silu(&x, None, &weight, &bias.val()) {
+            return y;
+        }
+    }
     match (backend_of(&x), backend_of(&weight), &layer.bias) {
         (Some(backend), Some(_), Some(bias)) if fusion_enabled() => {
             let x = x.into_primitive().tensor();
@@ -82,6 +87,12 @@ pub fn fourier_linear_silu<B: Backend>(
     layer: &Linear<B>,
 ) -> Tensor<B, 2> {
     let weight = layer.weight.val();
+    if let Some(bias) = &layer.bias {
+        let gpu = crate::kernels::gpu::linear_silu(&x, Some((&t, &w)), &weight, &bias.val());
+        if let Some(y) = gpu {
+            return y;
+        }
+    }
     let kinds = [
         backend_of(&x),
         backend_of(&t),

@@ -1,5 +1,6 @@
 //! GPU kernels for the hot paths (issue 19, item 2): the samplers' update as single kernels,
-//! and the U-Net blocks' `SiLU(GroupNorm(h + e))` with its gradient ([`norm_silu`]).
+//! the U-Net blocks' `SiLU(GroupNorm(h + e))` with its gradient ([`norm_silu`]), and the toy
+//! MLP's `SiLU(x·W + b)` layers, the first with its Fourier features ([`linear_silu`]).
 //!
 //! The samplers' update:
 //!
@@ -35,6 +36,10 @@ use burn::tensor::{backend::Backend, Tensor};
 
 #[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
 mod launch;
+#[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
+mod linear_silu;
+#[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
+pub mod linear_silu_kernels;
 #[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
 mod norm_silu;
 #[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
@@ -105,5 +110,28 @@ pub fn norm_silu<B: Backend>(
         }
     }
     let _ = (h, e, gamma, beta, groups, eps);
+    None
+}
+
+/// `SiLU(h·W + b)` with `h = x`, or for the MLP's first layer `h = [x, sin 2πtw, cos 2πtw]`
+/// (`fourier = Some((t, w))`), as one forward kernel on a native GPU backend with or
+/// without autodiff ([`linear_silu`]'s docs: the gradient uses burn's matmuls); `None`
+/// elsewhere.
+///
+/// # Shapes
+/// `x: [n, d]`, `fourier: ([n, 1], [F])`, `weight: [d + 2F, out]`, `bias: [out]` → `[n, out]`
+pub fn linear_silu<B: Backend>(
+    x: &Tensor<B, 2>,
+    fourier: Option<(&Tensor<B, 2>, &Tensor<B, 1>)>,
+    weight: &Tensor<B, 2>,
+    bias: &Tensor<B, 1>,
+) -> Option<Tensor<B, 2>> {
+    #[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
+    {
+        if crate::model::cpu_ops::fusion_enabled() {
+            return linear_silu::linear_silu(x, fourier, weight, bias);
+        }
+    }
+    let _ = (x, fourier, weight, bias);
     None
 }
