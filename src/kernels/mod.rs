@@ -3,7 +3,8 @@
 //!
 //! - [`gpu`]: CubeCL kernels for the native GPU backends (wgpu on Vulkan/Metal/DX12, CUDA),
 //!   where a step of a small model is bound by kernel launches (`src/dispatch.rs` counts
-//!   them): the samplers' update. Each returns `None` on every other backend, whose caller
+//!   them): the samplers' update, the U-Net's GroupNorm + SiLU and the MLP's Linear + SiLU
+//!   (both with their gradients). Each returns `None` on every other backend, whose caller
 //!   then composes burn's tensor operations (the reference the tests compare against).
 //!
 //! The CPU backend's own operations (convolutions, GroupNorm + SiLU, Linear + SiLU, Adam)

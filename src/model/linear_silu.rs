@@ -15,8 +15,9 @@
 //! two GEMMs forward-and-one-pass, and two GEMMs plus one pass backward (`∂x` only when x
 //! needs it, which the first layer's input does not). burn's `Linear` stores `W` as
 //! `[in, out]`, which is what the GEMM reads. Only burn's CPU backend in f32 takes this path
-//! ([`super::cpu_ops`]); other backends compose burn's `Linear` and [`silu`], and the tests
-//! compare the two. First derivatives only (the energy network, which differentiates an
+//! ([`super::cpu_ops`]); the native GPU backends take one forward kernel of their own
+//! (`crate::kernels::gpu::linear_silu`); other backends compose burn's `Linear` and
+//! [`silu`], and the tests compare them. First derivatives only (the energy network, which differentiates an
 //! input gradient, does not use this).
 //!
 //! The MLP's first layer reads `h = [x, sin 2πtw, cos 2πtw]` ([`fourier_linear_silu`]): the

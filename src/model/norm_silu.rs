@@ -27,9 +27,11 @@
 //! convolution takes it without a copy.
 //!
 //! Only burn's CPU backend (`NdArray<f32>`, with and without `Autodiff`) takes this path,
-//! chosen by type at run time ([`norm_silu`]); every other backend composes burn's
-//! `GroupNorm` and [`super::activation::silu`], and the tests below check that the two give
-//! one value and one set of gradients. First derivatives only, as burn's autodiff takes.
+//! chosen by type at run time ([`norm_silu`]); the native GPU backends take their own two
+//! kernels (`crate::kernels::gpu::norm_silu`, same formulas); every other backend composes
+//! burn's `GroupNorm` and [`super::activation::silu`], and the tests below (and
+//! `tests/backends.rs` for the GPU) check that they give one value and one set of
+//! gradients. First derivatives only, as burn's autodiff takes.
 
 use std::sync::Arc;
 
