@@ -49,6 +49,7 @@ fn unet(c: &mut Criterion) {
         net: model.net,
         arch: model.arch,
         sde,
+        clip: None,
     };
     let x = Noise::new(1).normal::<B>(64, 784, &device);
     g.throughput(Throughput::Elements(64));
