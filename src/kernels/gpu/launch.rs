@@ -10,19 +10,15 @@ use burn::tensor::{backend::Backend, DType, Tensor, TensorMetadata, TensorPrimit
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_dtype;
 use burn_cubecl::tensor::CubeTensor;
-use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime};
+use burn_cubecl::{BoolElement, CubeRuntime};
 use burn_fusion::stream::{Operation, OperationStreams};
-use burn_fusion::{Fusion, FusionBackend, FusionRuntime};
+use burn_fusion::{FusionBackend, FusionRuntime};
 use burn_ir::{CustomOpIr, HandleContainer, OperationIr, TensorIr};
 use cubecl::prelude::*;
 
+use super::fusion::{Inner, Outer};
 use super::update::{affine3_kernel, langevin_kernel, CORRECTOR_CUBE};
 use crate::model::cpu_ops::cast;
-
-/// The CubeCL backend in f32 and burn's fusion over it (what `burn::backend::Wgpu` and
-/// `burn::backend::Cuda` are with the `fusion` feature).
-type Inner<R, BT> = CubeBackend<R, f32, i32, BT>;
-type Outer<R, BT> = Fusion<Inner<R, BT>>;
 
 /// Units per cube of the element-wise kernel.
 const UNITS: u32 = 256;

@@ -23,20 +23,15 @@ use burn::tensor::{backend::Backend, DType, Shape, Tensor, TensorPrimitive};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_dtype;
 use burn_cubecl::tensor::CubeTensor;
-use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime};
+use burn_cubecl::{BoolElement, CubeRuntime};
 use burn_fusion::stream::{Operation, OperationStreams};
-use burn_fusion::{Fusion, FusionBackend, FusionRuntime};
-use burn_ir::{CustomOpIr, HandleContainer, OperationIr, TensorIr};
+use burn_fusion::FusionBackend;
+use burn_ir::{CustomOpIr, OperationIr, TensorIr};
 use cubecl::prelude::*;
 
+use super::fusion::{prim, Handles, Inner, Outer};
 use super::linear_silu_kernels::linear_silu_forward_kernel;
 use crate::model::cpu_ops::cast;
-
-type Inner<R, BT> = CubeBackend<R, f32, i32, BT>;
-type Outer<R, BT> = Fusion<Inner<R, BT>>;
-type Handles<R, BT> = HandleContainer<
-    <<Inner<R, BT> as FusionBackend>::FusionRuntime as FusionRuntime>::FusionHandle,
->;
 
 /// Units per cube.
 const UNITS: u32 = 256;
@@ -111,10 +106,6 @@ pub(super) fn linear_silu<B: Backend>(
     }
     let _ = (b, dims);
     None
-}
-
-fn prim<B: Backend, const D: usize, T: 'static>(t: &Tensor<B, D>) -> T {
-    cast(t.clone().into_primitive().tensor())
 }
 
 /// A tensor's primitive on the plain GPU backend, through autodiff when `B` has it.

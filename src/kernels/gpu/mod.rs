@@ -35,6 +35,8 @@
 use burn::tensor::{backend::Backend, Tensor};
 
 #[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
+mod fusion;
+#[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
 mod launch;
 #[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
 mod linear_silu;

@@ -26,20 +26,15 @@ use burn::tensor::{backend::Backend, DType, Shape, Tensor, TensorMetadata, Tenso
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_dtype;
 use burn_cubecl::tensor::CubeTensor;
-use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime};
+use burn_cubecl::{BoolElement, CubeRuntime};
 use burn_fusion::stream::{Operation, OperationStreams};
-use burn_fusion::{Fusion, FusionBackend, FusionRuntime};
-use burn_ir::{CustomOpIr, HandleContainer, OperationIr, TensorIr};
+use burn_fusion::FusionBackend;
+use burn_ir::{CustomOpIr, OperationIr, TensorIr};
 use cubecl::prelude::*;
 
+use super::fusion::{prim, Handles, Inner, Outer};
 use super::norm_silu_kernels::{norm_silu_backward_kernel, norm_silu_forward_kernel, NORM_CUBE};
 use crate::model::cpu_ops::cast;
-
-type Inner<R, BT> = CubeBackend<R, f32, i32, BT>;
-type Outer<R, BT> = Fusion<Inner<R, BT>>;
-type Handles<R, BT> = HandleContainer<
-    <<Inner<R, BT> as FusionBackend>::FusionRuntime as FusionRuntime>::FusionHandle,
->;
 
 /// Sizes of one call: `n` samples of `c` channels in `groups` groups, `p = H·W` pixels.
 #[derive(Clone, Copy, Debug)]
@@ -105,10 +100,6 @@ pub(super) fn norm_silu<B: Backend>(
     }
     let _ = (b, d, eps);
     None
-}
-
-fn prim<B: Backend, const D: usize, T: 'static>(t: &Tensor<B, D>) -> T {
-    cast(t.clone().into_primitive().tensor())
 }
 
 /// Without autodiff (sampling): the forward kernel, y only.
