@@ -9,7 +9,10 @@ PORT ?= 4173
 WASM_TARGET := wasm32-unknown-unknown
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/version = |"/,""); print}' Cargo.lock)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-WASM := $(CARGO_TARGET_DIR)/$(WASM_TARGET)/release/scorelab.wasm
+WASM := $(CARGO_TARGET_DIR)/$(WASM_TARGET)/wasm/scorelab.wasm
+# wasm-opt from npm's binaryen (Debian's breaks the module: ../shared/PLATFORM.md).
+WASM_OPT := node_modules/.bin/wasm-opt
+WASM_OPT_FLAGS ?= -O3
 
 .PHONY: bench-gpu bench-page deps deps-rust deps-node deps-browser deps-system wasm page serve cli test test-native test-wasm test-browser fmt-check bench clean
 
@@ -38,10 +41,18 @@ deps-browser:
 	  echo "installing Debian chromium and chromium-driver"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; fi
 
-# The wasm module (WebGPU through burn-wgpu + the CPU backend) and its JS bindings in pkg/.
-wasm: deps-rust
-	cargo build --release --lib --target $(WASM_TARGET)
-	wasm-bindgen --target web --out-dir pkg $(WASM)
+# The page's two wasm modules and their JS bindings in pkg/ (profile `wasm`: fat LTO, one
+# codegen unit; +simd128 from .cargo/config.toml): scorelab_cpu (burn's ndarray backend, what
+# every visit loads) and scorelab_gpu (burn-wgpu, loaded on the first WebGPU use). Names and
+# producers sections dropped, then wasm-opt. `npm run build` reports the gzipped sizes.
+wasm: deps-rust deps-node
+	cargo build --profile wasm --lib --target $(WASM_TARGET)
+	wasm-bindgen --target web --remove-name-section --remove-producers-section --out-name scorelab_cpu --out-dir pkg $(WASM)
+	cargo build --profile wasm --lib --target $(WASM_TARGET) --features webgpu
+	wasm-bindgen --target web --remove-name-section --remove-producers-section --out-name scorelab_gpu --out-dir pkg $(WASM)
+	for m in cpu gpu; do $(WASM_OPT) $(WASM_OPT_FLAGS) --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+	  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+	  pkg/scorelab_$${m}_bg.wasm -o pkg/scorelab_$${m}_bg.wasm; done
 
 # The static page in dist/ (works offline from any static host).
 page: wasm deps-node
@@ -72,6 +83,7 @@ check-cuda:
 
 test-wasm: deps-rust deps-browser
 	CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=600 cargo test --release --target $(WASM_TARGET) --test web
+	CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=600 cargo test --release --target $(WASM_TARGET) --test web --features webgpu
 
 test-browser: page deps-browser
 	node www/tests/page.test.mjs

@@ -1,7 +1,28 @@
 // Vite builds the playground from index.html at the repo root into dist/ (a static folder
-// that works offline from any host). The wasm module comes from pkg/ (wasm-bindgen output).
+// that works offline from any host). The wasm modules come from pkg/ (`make wasm`).
 import { defineConfig, type Plugin } from 'vite';
-import { cpSync, existsSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+
+/** What a first visit may download of gzipped wasm (the CPU module; models excluded). */
+export const FIRST_VISIT_WASM_GZ = 2_000_000;
+
+// The wasm modules' sizes, raw and gzipped (level 6, what static servers use): the CPU
+// module is what every visit downloads; the WebGPU module only the first WebGPU use.
+// www/tests/page.test.mjs fails above the budget.
+const reportWasm = (): Plugin => ({
+  name: 'scorelab-wasm-sizes',
+  closeBundle() {
+    const dir = 'dist/assets';
+    if (!existsSync(dir)) return;
+    for (const f of readdirSync(dir).filter((f) => f.endsWith('.wasm')).sort()) {
+      const bytes = readFileSync(`${dir}/${f}`);
+      const gz = gzipSync(bytes, { level: 6 }).length;
+      const role = f.includes('_cpu') ? `CPU module, every visit (budget ${(FIRST_VISIT_WASM_GZ / 1e6).toFixed(1)} MB)` : 'WebGPU module, first WebGPU use';
+      console.log(`wasm ${f}: ${(bytes.length / 1e6).toFixed(2)} MB, ${(gz / 1e6).toFixed(2)} MB gzipped (${role})`);
+    }
+  },
+});
 
 // The shipped weight files (models/) are served next to the page as models/...
 const shipModels = (): Plugin => ({
@@ -13,7 +34,7 @@ const shipModels = (): Plugin => ({
 
 export default defineConfig({
   base: './',
-  plugins: [shipModels()],
+  plugins: [shipModels(), reportWasm()],
   build: { outDir: 'dist', target: 'es2022', assetsInlineLimit: 0 },
   // the wasm module runs in a module worker (www/worker.ts), bundled as an ES module
   worker: { format: 'es' },

@@ -1,10 +1,11 @@
 //! The wasm API in headless Chromium (wasm-bindgen-test): sessions on the CPU backend and on
 //! WebGPU (SwiftShader), settings validation as JsError, particles as Float32Array.
-//! Run with `make test-wasm` (CHROMEDRIVER=/usr/bin/chromedriver).
+//! Run with `make test-wasm` (CHROMEDRIVER=/usr/bin/chromedriver), which runs it for both of
+//! the page's modules: the CPU one (default features) and the WebGPU one (`--features webgpu`).
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Float32Array, Reflect, JSON};
-use scorelab::web::{normalize_settings, presets, Session};
+use scorelab::web::{normalize_settings, presets, Session, BACKEND};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -46,12 +47,14 @@ async fn check_session(backend: &str, settings: &str) {
     assert!(num(&r, "max_weight_error") <= 1.25 * num(&r, "weight_error_q99"));
 }
 
+#[cfg(not(feature = "webgpu"))]
 #[wasm_bindgen_test]
 async fn cpu_session_samples_the_mixture() {
     check_session("cpu", r#"{"model":"ring8","sde":{"kind":"vp"},"sampler":{"kind":"pc","steps":200},"n":1000,"seed":2}"#).await;
     check_session("cpu", r#"{"model":"anisotropic3","sde":{"kind":"subvp"},"sampler":{"kind":"ode"},"n":1000,"seed":3}"#).await;
 }
 
+#[cfg(feature = "webgpu")]
 #[wasm_bindgen_test]
 async fn webgpu_session_samples_the_mixture() {
     check_session("webgpu", r#"{"model":"ring8","sde":{"kind":"vp"},"sampler":{"kind":"em","steps":100},"n":500,"seed":4}"#).await;
@@ -76,7 +79,18 @@ async fn bad_settings_are_errors_not_panics() {
         .as_string()
         .unwrap();
     assert!(msg.contains("auto, webgpu, cpu"), "{msg}");
-    let s = Session::create("cpu".into(), JsValue::NULL)
+    // the other module's backend is refused by name (the worker routes it to that module)
+    let other = if BACKEND == "cpu" { "webgpu" } else { "cpu" };
+    let e = Session::create(other.into(), JsValue::NULL)
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    let msg = Reflect::get(&JsValue::from(e), &"message".into())
+        .unwrap()
+        .as_string()
+        .unwrap();
+    assert!(msg.contains("not in this module"), "{msg}");
+    let s = Session::create(BACKEND.into(), JsValue::NULL)
         .await
         .map_err(JsValue::from)
         .unwrap();
@@ -89,6 +103,7 @@ async fn bad_settings_are_errors_not_panics() {
     assert_eq!(js_sys::Array::from(&list).length(), 4);
 }
 
+#[cfg(not(feature = "webgpu"))]
 #[wasm_bindgen_test]
 async fn training_in_the_page_lowers_the_loss_and_exports_a_loadable_model() {
     use scorelab::web::Training;
@@ -166,6 +181,7 @@ async fn training_in_the_page_lowers_the_loss_and_exports_a_loadable_model() {
     assert!(msg.contains("lr"), "{msg}");
 }
 
+#[cfg(feature = "webgpu")]
 #[wasm_bindgen_test]
 async fn training_runs_on_webgpu() {
     use scorelab::web::Training;

@@ -5,7 +5,14 @@
 // overlapping commands), so the page may send a command without waiting for the last one.
 // Cancelling is the page's side: it terminates this worker, which stops even a single long
 // call (an RK45 solve, a density map, a bits/dim) at once.
-import init, * as wasm from '../pkg/scorelab.js';
+//
+// The crate is built into two modules (`make wasm`): the CPU module (burn's ndarray backend)
+// loads with the worker and answers the free functions and every CPU object; the WebGPU
+// module (burn-wgpu) is fetched and started the first time a WebGPU object is asked for, so
+// a visit that never uses WebGPU never downloads it. Objects of both live side by side.
+import initCpu, * as cpu from '../pkg/scorelab_cpu.js';
+
+type Module = typeof cpu;
 
 type Msg =
   | { id: number; op: 'new'; cls: 'Session' | 'Training'; args: unknown[] }
@@ -51,7 +58,37 @@ if (adapterClass?.prototype?.requestDevice) {
     return device;
   };
 }
-const ready = init();
+const ready = initCpu();
+let webgpu: Promise<{ module: Module; memory: WebAssembly.Memory }> | null = null;
+
+/** The WebGPU module, fetched and started on first use. */
+function webgpuModule(): Promise<{ module: Module; memory: WebAssembly.Memory }> {
+  if (!webgpu) {
+    webgpu = import('../pkg/scorelab_gpu.js').then(async (m) => {
+      const exports = (await m.default()) as unknown as { memory: WebAssembly.Memory };
+      return { module: m as unknown as Module, memory: exports.memory };
+    });
+    webgpu.catch(() => (webgpu = null)); // a failed fetch is tried again on the next call
+  }
+  return webgpu;
+}
+
+/** The module of `backend`: "auto" is WebGPU when the browser offers an adapter. */
+async function moduleFor(backend: unknown): Promise<Module> {
+  let gpu = backend === 'webgpu';
+  if (backend === 'auto') {
+    const nav = (self as unknown as { navigator: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator;
+    gpu = Boolean(await nav.gpu?.requestAdapter().catch(() => null));
+  }
+  return gpu ? (await webgpuModule()).module : cpu;
+}
+
+/** Both modules' wasm memory, in bytes. */
+async function memoryBytes(): Promise<number> {
+  const own = ((await ready) as { memory: WebAssembly.Memory }).memory.buffer.byteLength;
+  const gpu = webgpu ? await webgpu.then((g) => g.memory.buffer.byteLength, () => 0) : 0;
+  return own + gpu;
+}
 const objects = new Map<number, any>();
 let nextHandle = 1;
 let queue: Promise<void> = Promise.resolve();
@@ -62,6 +99,7 @@ async function handle(msg: Msg): Promise<unknown> {
   await ready;
   switch (msg.op) {
     case 'new': {
+      const wasm = await moduleFor(msg.args[0]);
       const cls = msg.cls === 'Session' ? wasm.Session : wasm.Training;
       const obj = await (cls.create as (...a: unknown[]) => Promise<any>)(...msg.args);
       const handle = nextHandle++;
@@ -76,7 +114,7 @@ async function handle(msg: Msg): Promise<unknown> {
     }
     case 'fn': {
       if (!FREE_FUNCTIONS.includes(msg.name)) throw new Error(`unknown function '${msg.name}'; accepted: ${FREE_FUNCTIONS.join(', ')}`);
-      return await (wasm as any)[msg.name](...msg.args);
+      return await (cpu as any)[msg.name](...msg.args);
     }
     case 'loseDevice': {
       for (const d of gpuDevices) d.destroy();
@@ -96,7 +134,7 @@ scope.onmessage = (ev) => {
   queue = queue.then(async () => {
     try {
       const value = await handle(msg);
-      scope.postMessage({ id: msg.id, ok: true, value, memory: ((await ready) as { memory: WebAssembly.Memory }).memory.buffer.byteLength });
+      scope.postMessage({ id: msg.id, ok: true, value, memory: await memoryBytes() });
     } catch (e) {
       scope.postMessage({ id: msg.id, ok: false, error: (e as Error)?.message ?? String(e) });
     }

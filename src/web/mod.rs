@@ -3,8 +3,11 @@
 //! `Float32Array`, errors as `JsError` (one line naming the field), and every readback is
 //! async. The same core [`Sampler`] runs here and in the CLI.
 //!
-//! A [`Session`] holds one backend: WebGPU (burn-wgpu) when the browser gives an adapter,
-//! else burn's ndarray CPU backend compiled to wasm.
+//! The crate is built into two modules for the page (`make wasm`; ARCHITECTURE.md): without
+//! the `webgpu` feature it is the CPU module (burn's ndarray backend, what every visit loads),
+//! with it the WebGPU module (burn-wgpu). Each has one backend, [`Be`], so neither carries
+//! the other's code; the worker (`www/worker.ts`) loads the WebGPU module only when a WebGPU
+//! session or training is asked for, and sends the rest to the CPU module.
 
 use crate::config::Settings;
 use crate::data::toy::{toy, TOY_SETS};
@@ -21,23 +24,38 @@ use crate::weights::{self, Architecture, Manifest, WeightFile};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::backend::Backend;
 use js_sys::Uint8Array;
-use js_sys::{Float32Array, Promise};
+use js_sys::Float32Array;
+use js_sys::Promise;
 use serde::Serialize;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
+#[cfg(feature = "webgpu")]
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::future_to_promise;
+#[cfg(feature = "webgpu")]
+use wasm_bindgen_futures::JsFuture;
 
 /// Sampling runs on the plain backends: burn's autodiff registers every operation, tracked or
 /// not, in its graph and frees the graph only on `backward()`, so a sampler stepping on an
 /// autodiff backend grew the worker by 20-40 MB per 500-step run, for good (wasm memory
 /// never shrinks). The likelihoods, which need input gradients, build an autodiff twin of
 /// the run for the call ([`Run::autodiff`]); training calls `backward()` every step.
-type Gpu = burn::backend::Wgpu;
-type Cpu = burn::backend::NdArray<f32>;
+#[cfg(feature = "webgpu")]
+type Be = burn::backend::Wgpu;
+#[cfg(not(feature = "webgpu"))]
+type Be = burn::backend::NdArray<f32>;
 type Ad<B> = burn::backend::Autodiff<B>;
 
+/// The backend this module runs: "webgpu" or "cpu".
+pub const BACKEND: &str = if cfg!(feature = "webgpu") {
+    "webgpu"
+} else {
+    "cpu"
+};
+
+#[cfg(feature = "webgpu")]
 thread_local! {
     static GPU_READY: Cell<bool> = const { Cell::new(false) };
 }
@@ -294,33 +312,35 @@ struct ScoreField {
     exact: Option<Vec<f32>>,
 }
 
-enum Engine {
-    Gpu(Run<Gpu>),
-    Cpu(Run<Cpu>),
-}
+type Engine = Run<Be>;
 
 macro_rules! with_run {
-    ($engine:expr, $r:ident => $body:expr) => {
-        match $engine {
-            Engine::Gpu($r) => $body,
-            Engine::Cpu($r) => $body,
-        }
-    };
+    ($engine:expr, $r:ident => $body:expr) => {{
+        let $r = $engine;
+        $body
+    }};
 }
 
-/// Resolve "webgpu" / "cpu" / "auto" to whether WebGPU is used, initialising it once.
-async fn choose_backend(backend: &str) -> Result<bool, JsError> {
-    let want_gpu = match backend {
-        "webgpu" => true,
-        "cpu" => false,
-        "auto" => webgpu_adapter_available().await,
+/// Check that `backend` ("webgpu", "cpu" or "auto") is this module's, and open WebGPU once
+/// (WebGPU module). "auto" is the module's backend: the worker chose the module.
+async fn open_backend(backend: &str) -> Result<(), JsError> {
+    match backend {
+        "auto" => {}
+        b if b == BACKEND => {}
+        "webgpu" | "cpu" => {
+            return Err(JsError::new(&format!(
+                "invalid backend: '{backend}' is not in this module (the {BACKEND} module); \
+                 the page's worker loads the module of each backend"
+            )))
+        }
         o => {
             return Err(JsError::new(&format!(
                 "invalid backend: unknown '{o}'; accepted: auto, webgpu, cpu"
             )))
         }
-    };
-    if want_gpu && !GPU_READY.with(|c| c.get()) {
+    }
+    #[cfg(feature = "webgpu")]
+    if !GPU_READY.with(|c| c.get()) {
         if !webgpu_adapter_available().await {
             return Err(JsError::new(
                 "invalid backend: this browser offers no WebGPU adapter; use cpu",
@@ -334,9 +354,10 @@ async fn choose_backend(backend: &str) -> Result<bool, JsError> {
         .await;
         GPU_READY.with(|c| c.set(true));
     }
-    Ok(want_gpu)
+    Ok(())
 }
 
+#[cfg(feature = "webgpu")]
 /// Is a WebGPU adapter available? (`navigator.gpu.requestAdapter()` resolves non-null.)
 async fn webgpu_adapter_available() -> bool {
     let global = js_sys::global();
@@ -376,26 +397,18 @@ fn busy() -> JsValue {
 
 #[wasm_bindgen]
 impl Session {
-    /// Create a session. `backend`: "webgpu", "cpu" or "auto" (WebGPU when an adapter exists).
+    /// Create a session. `backend`: this module's ("webgpu" or "cpu", [`BACKEND`]) or "auto".
     /// `settings`: an object in the `--config` shape (missing fields take defaults).
     pub async fn create(backend: String, settings: JsValue) -> Result<Session, JsError> {
         let settings: Settings = parse_settings(settings)?;
         let nets: Nets = Default::default();
-        if choose_backend(&backend).await? {
-            let run = Run::<Gpu>::new(settings, Default::default(), &nets).map_err(js_err)?;
-            Ok(Session {
-                engine: Rc::new(RefCell::new(Engine::Gpu(run))),
-                backend: "webgpu".into(),
-                nets,
-            })
-        } else {
-            let run = Run::<Cpu>::new(settings, Default::default(), &nets).map_err(js_err)?;
-            Ok(Session {
-                engine: Rc::new(RefCell::new(Engine::Cpu(run))),
-                backend: "cpu".into(),
-                nets,
-            })
-        }
+        open_backend(&backend).await?;
+        let run = Run::<Be>::new(settings, Default::default(), &nets).map_err(js_err)?;
+        Ok(Session {
+            engine: Rc::new(RefCell::new(run)),
+            backend: BACKEND.into(),
+            nets,
+        })
     }
 
     /// Load a weight file (bytes of a `.safetensors` written by `scorelab train` or by
@@ -445,14 +458,8 @@ impl Session {
             .engine
             .try_borrow_mut()
             .map_err(|_| JsError::new("busy: a sampler step is running"))?;
-        match &mut *e {
-            Engine::Gpu(r) => {
-                *r = Run::new(settings, r.device.clone(), &self.nets).map_err(js_err)?
-            }
-            Engine::Cpu(r) => {
-                *r = Run::new(settings, r.device.clone(), &self.nets).map_err(js_err)?
-            }
-        }
+        let r = &mut *e;
+        *r = Run::new(settings, r.device.clone(), &self.nets).map_err(js_err)?;
         Ok(())
     }
 
@@ -850,18 +857,13 @@ struct TrainReport {
     steps_per_second: f64,
 }
 
-enum TrainEngine {
-    Gpu(TrainRun<Ad<Gpu>>),
-    Cpu(TrainRun<Ad<Cpu>>),
-}
+type TrainEngine = TrainRun<Ad<Be>>;
 
 macro_rules! with_train {
-    ($engine:expr, $r:ident => $body:expr) => {
-        match $engine {
-            TrainEngine::Gpu($r) => $body,
-            TrainEngine::Cpu($r) => $body,
-        }
-    };
+    ($engine:expr, $r:ident => $body:expr) => {{
+        let $r = $engine;
+        $body
+    }};
 }
 
 /// A score network trained in the page (the same [`Trainer`] as `scorelab train`).
@@ -879,19 +881,12 @@ impl Training {
             .map_err(|e| JsError::new(&format!("invalid training: {e}")))?;
         let spec: TrainSpec = serde_path_to_error::deserialize(json)
             .map_err(|e| JsError::new(&format!("invalid training.{}: {}", e.path(), e.inner())))?;
-        if choose_backend(&backend).await? {
-            let run = TrainRun::<Ad<Gpu>>::new(spec, &Default::default()).map_err(js_err)?;
-            Ok(Training {
-                engine: Rc::new(RefCell::new(TrainEngine::Gpu(run))),
-                backend: "webgpu".into(),
-            })
-        } else {
-            let run = TrainRun::<Ad<Cpu>>::new(spec, &Default::default()).map_err(js_err)?;
-            Ok(Training {
-                engine: Rc::new(RefCell::new(TrainEngine::Cpu(run))),
-                backend: "cpu".into(),
-            })
-        }
+        open_backend(&backend).await?;
+        let run = TrainRun::<Ad<Be>>::new(spec, &Default::default()).map_err(js_err)?;
+        Ok(Training {
+            engine: Rc::new(RefCell::new(run)),
+            backend: BACKEND.into(),
+        })
     }
 
     #[wasm_bindgen(getter)]

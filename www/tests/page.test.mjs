@@ -3,7 +3,12 @@
 // on the CPU backend, and the particles read back through window.scorelab match the
 // mixture within the exact-vs-exact spread. Screenshots go to test-results/.
 import assert from 'node:assert/strict';
-import { open, test, finish } from './harness.mjs';
+import fs from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { open, test, finish, browser, base, watch } from './harness.mjs';
+
+/** What a first visit may download of gzipped wasm (issue 20; vite.config.ts reports it). */
+const FIRST_VISIT_WASM_GZ = 2_000_000;
 
 /** Run a sampler through window.scorelab and check the particles against the mixture. */
 async function sampleMatches(page, settings) {
@@ -23,6 +28,27 @@ async function sampleMatches(page, settings) {
     `mode weights ${rep.mode_weights} (error ${rep.max_weight_error} vs q99 ${rep.weight_error_q99})`);
   return { info, rep };
 }
+
+await test('a first visit downloads only the CPU module, at most 2 MB gzipped; WebGPU loads its own on first use', async () => {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+  const errors = watch(page);
+  const wasm = [];
+  page.on('request', (r) => { if (r.url().endsWith('.wasm')) wasm.push(r.url().split('/').pop()); });
+  await page.goto(base); // backend=auto: SwiftShader is a fallback adapter, so the CPU
+  await page.waitForFunction(() => window.scorelab?.ready, null, { timeout: 120_000 });
+  await page.evaluate(() => window.scorelab.run());
+  assert.equal(wasm.length, 1, `wasm fetched: ${wasm}`);
+  assert.match(wasm[0], /^scorelab_cpu_bg-.*\.wasm$/);
+  const gz = gzipSync(fs.readFileSync(`dist/assets/${wasm[0]}`), { level: 6 }).length;
+  console.log(`     first visit: ${wasm[0]}, ${(gz / 1e6).toFixed(2)} MB gzipped`);
+  assert.ok(gz <= FIRST_VISIT_WASM_GZ, `the CPU module is ${gz} bytes gzipped, over the ${FIRST_VISIT_WASM_GZ} budget`);
+  // a WebGPU session fetches the WebGPU module once
+  await page.evaluate(() => window.scorelab.measureBackends());
+  assert.equal(wasm.length, 2, `wasm fetched: ${wasm}`);
+  assert.match(wasm[1], /^scorelab_gpu_bg-.*\.wasm$/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
 
 await test('CPU backend: page loads without console errors and PC sampling matches ring8', async () => {
   const { page, errors } = await open('#backend=cpu');
