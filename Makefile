@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 WASM := $(CARGO_TARGET_DIR)/$(WASM_TARGET)/wasm/scorelab.wasm
 # wasm-opt from npm's binaryen (Debian's breaks the module: ../shared/PLATFORM.md).
 WASM_OPT := node_modules/.bin/wasm-opt
-WASM_OPT_FLAGS ?= -O3
+WASM_OPT_FLAGS ?= -O1
 
 .PHONY: bench-gpu bench-page deps deps-rust deps-node deps-browser deps-system wasm page serve cli test test-native test-wasm test-browser fmt-check bench clean
 

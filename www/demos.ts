@@ -690,6 +690,7 @@ async function images(root: HTMLElement, labBackend: 'webgpu' | 'cpu', alive: ()
       let ink = 0;
       for (const v of p) ink += Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : NaN;
       demoState.meanPixel = ink / p.length;
+      demoState.seconds = (performance.now() - t0) / 1000; // drawing every step included
       demoState.done = true;
     });
   };

@@ -125,6 +125,9 @@ export class Playground {
   }
 
   private async startInner(): Promise<void> {
+    if (!wasmSimd()) {
+      throw new Error('this browser has no WebAssembly SIMD, which the page needs (Chrome/Edge 91+, Firefox 89+, Safari 16.4+)');
+    }
     this.remote.onBusy = () => this.updateCancel();
     this.trainRemote.onDeviceLost = (e) => {
       this.trainingDeviceLost = e;
@@ -1058,6 +1061,16 @@ export class Playground {
     this.updateOverlayControls();
     const preset = this.presets.find((p) => p.name === s.model);
     $('about').textContent = preset?.description ?? (s.model.startsWith('weights:') ? `trained network ${s.model.slice(8)}` : '');
+  }
+}
+
+/** Does this browser run WebAssembly SIMD (the modules are built with +simd128)? A module
+ * with one v128 instruction, as wasm-feature-detect checks it. */
+function wasmSimd(): boolean {
+  try {
+    return WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]));
+  } catch {
+    return false;
   }
 }
 

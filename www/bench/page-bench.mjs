@@ -48,10 +48,42 @@ function native() {
   return { backend: 'native CLI (CPU, f64 sampling / f32 training, process start included)', sampling, training };
 }
 
+/** Time to `scorelab.ready` (navigation start to the page answering), best of three. */
+async function ready() {
+  let best = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const page = await browser.newPage();
+    await page.goto(`${base}#backend=cpu`);
+    await page.waitForFunction(() => window.scorelab?.ready, null, { timeout: 120_000, polling: 10 });
+    best = Math.min(best, await page.evaluate(() => performance.now()));
+    await page.close();
+  }
+  return best / 1000;
+}
+
+/** The image lab: 16 digits with the shipped U-Net, PC at `steps` (every step drawn), seconds. */
+async function imageLab(backend) {
+  const page = await browser.newPage();
+  await page.goto(`${base}#backend=${backend}&demo=images`);
+  await page.waitForFunction(() => window.scorelab?.demoState().done, null, { timeout: 600_000 });
+  const at100 = await page.evaluate(() => window.scorelab.demoState().seconds);
+  await page.fill('#imgSteps', '500');
+  await page.click('#imgRun');
+  await page.waitForFunction(() => !window.scorelab.demoState().done, null, { timeout: 60_000 }).catch(() => {});
+  await page.waitForFunction(() => window.scorelab.demoState().done, null, { timeout: 900_000 });
+  const at500 = await page.evaluate(() => window.scorelab.demoState().seconds);
+  await page.close();
+  return { at100, at500 };
+}
+
 const rows = [await measure('cpu'), await measure('webgpu').catch((e) => ({ backend: `webgpu: ${e.message}`, sampling: NaN, training: NaN })), native()];
 const ref = rows[2];
 console.log('| backend | sampling steps/s | training steps/s | sampling vs native | training vs native |');
 console.log('|---|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.backend} | ${r.sampling.toFixed(1)} | ${r.training.toFixed(1)} | ${(r.sampling / ref.sampling).toFixed(2)}x | ${(r.training / ref.training).toFixed(2)}x |`);
+const readySeconds = await ready();
+const img = await imageLab('cpu');
+console.log(`\npage ready (CPU module, navigation to scorelab.ready, best of 3): ${readySeconds.toFixed(2)} s`);
+console.log(`image lab, CPU, 16 digits (shipped U-Net, PC, every step drawn): 100 steps ${img.at100.toFixed(1)} s, 500 steps ${img.at500.toFixed(1)} s`);
 await browser.close();
 server.close();

@@ -50,6 +50,15 @@ await test('a first visit downloads only the CPU module, at most 2 MB gzipped; W
   await page.close();
 });
 
+await test('a browser without WebAssembly SIMD gets a message, not a blank page', async () => {
+  const page = await browser.newPage();
+  await page.addInitScript(() => { WebAssembly.validate = () => false; });
+  await page.goto(base);
+  await page.waitForFunction(() => !document.getElementById('error').hidden, null, { timeout: 30_000 });
+  assert.match(await page.textContent('#error'), /failed to start: this browser has no WebAssembly SIMD/);
+  await page.close();
+});
+
 await test('CPU backend: page loads without console errors and PC sampling matches ring8', async () => {
   const { page, errors } = await open('#backend=cpu');
   assert.equal(await page.evaluate(() => window.scorelab.backend), 'cpu');
