@@ -23,13 +23,13 @@ use crate::train::{TrainConfig, Trainer, NAMED_OBJECTIVES};
 use crate::weights::{self, Architecture, Manifest, WeightFile};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::backend::Backend;
-use js_sys::Uint8Array;
 use js_sys::Float32Array;
 use js_sys::Promise;
+use js_sys::Uint8Array;
 use serde::Serialize;
-use std::cell::RefCell;
 #[cfg(feature = "webgpu")]
 use std::cell::Cell;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
