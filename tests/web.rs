@@ -16,6 +16,14 @@ fn obj(json: &str) -> JsValue {
     JSON::parse(json).unwrap()
 }
 
+/// The message of a `JsError`.
+fn message(e: wasm_bindgen::JsError) -> String {
+    Reflect::get(&JsValue::from(e), &"message".into())
+        .unwrap()
+        .as_string()
+        .unwrap()
+}
+
 fn num(v: &JsValue, key: &str) -> f64 {
     Reflect::get(v, &key.into())
         .unwrap()
@@ -74,10 +82,7 @@ async fn bad_settings_are_errors_not_panics() {
         .await
         .map(|_| ())
         .unwrap_err();
-    let msg = Reflect::get(&JsValue::from(e), &"message".into())
-        .unwrap()
-        .as_string()
-        .unwrap();
+    let msg = message(e);
     assert!(msg.contains("auto, webgpu, cpu"), "{msg}");
     // the other module's backend is refused by name (the worker routes it to that module)
     let other = if BACKEND == "cpu" { "webgpu" } else { "cpu" };
@@ -85,10 +90,7 @@ async fn bad_settings_are_errors_not_panics() {
         .await
         .map(|_| ())
         .unwrap_err();
-    let msg = Reflect::get(&JsValue::from(e), &"message".into())
-        .unwrap()
-        .as_string()
-        .unwrap();
+    let msg = message(e);
     assert!(msg.contains("not in this module"), "{msg}");
     let s = Session::create(BACKEND.into(), JsValue::NULL)
         .await
@@ -165,19 +167,13 @@ async fn training_in_the_page_lowers_the_loss_and_exports_a_loadable_model() {
         .await
         .map(|_| ())
         .unwrap_err();
-    let msg = Reflect::get(&JsValue::from(e), &"message".into())
-        .unwrap()
-        .as_string()
-        .unwrap();
+    let msg = message(e);
     assert!(msg.contains("swiss-roll"), "{msg}");
     let e = Training::create("cpu".into(), obj(r#"{"data":"moons","train":{"lr":-1}}"#))
         .await
         .map(|_| ())
         .unwrap_err();
-    let msg = Reflect::get(&JsValue::from(e), &"message".into())
-        .unwrap()
-        .as_string()
-        .unwrap();
+    let msg = message(e);
     assert!(msg.contains("lr"), "{msg}");
 }
 
