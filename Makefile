@@ -13,6 +13,18 @@ WASM := $(CARGO_TARGET_DIR)/$(WASM_TARGET)/wasm/scorelab.wasm
 # wasm-opt from npm's binaryen (Debian's breaks the module: ../shared/PLATFORM.md).
 WASM_OPT := node_modules/.bin/wasm-opt
 WASM_OPT_FLAGS ?= -O1
+WASM_OPT_FEATURES := --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-threads
+# The threaded CPU module: wasm threads need std rebuilt with atomics, which only nightly cargo
+# does (-Z build-std), so a pinned nightly (with rust-src) builds it, in its own target
+# directory (other toolchain and flags: the stable builds' caches stay). The linker makes the
+# memory shared and imported (the pool's workers get the same one) and exports what
+# wasm-bindgen's thread start-up needs.
+NIGHTLY := nightly-2026-05-20
+THREADS_TARGET_DIR := $(CARGO_TARGET_DIR)/threads
+THREADS_WASM := $(THREADS_TARGET_DIR)/$(WASM_TARGET)/wasm/scorelab.wasm
+THREADS_LINK_ARGS := --shared-memory --import-memory --max-memory=4294967296 \
+  --export=__wasm_init_tls --export=__tls_size --export=__tls_align --export=__tls_base
 
 .PHONY: bench-gpu bench-page deps deps-rust deps-node deps-browser deps-system wasm page serve cli test test-native test-wasm test-browser fmt-check bench clean
 
@@ -27,6 +39,8 @@ deps-system:
 
 deps-rust:
 	@rustup target list --installed | grep -q $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+	@rustup +$(NIGHTLY) component list --installed 2>/dev/null | grep -q rust-src || \
+	  rustup toolchain install $(NIGHTLY) --profile minimal --component rust-src
 	@if [ "$$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
 	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (the version in Cargo.lock; ~5 min)"; \
 	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); fi
@@ -41,17 +55,26 @@ deps-browser:
 	  echo "installing Debian chromium and chromium-driver"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; fi
 
-# The page's two wasm modules and their JS bindings in pkg/ (profile `wasm`: fat LTO, one
-# codegen unit; +simd128 from .cargo/config.toml): scorelab_cpu (burn's ndarray backend, what
-# every visit loads) and scorelab_gpu (burn-wgpu, loaded on the first WebGPU use). Names and
-# producers sections dropped, then wasm-opt. `npm run build` reports the gzipped sizes.
+# The page's wasm modules and their JS bindings in pkg/ (profile `wasm`: fat LTO, one codegen
+# unit; +simd128 from .cargo/config.toml): scorelab_cpu (burn's ndarray backend, one thread:
+# what a visit loads when the page is not cross-origin isolated), scorelab_cpu_threads (the
+# same on every core through wasm threads: loaded instead when it is) and scorelab_gpu
+# (burn-wgpu, loaded on the first WebGPU use). Names and producers sections dropped, then
+# wasm-opt. `npm run build` reports the gzipped sizes.
 wasm: deps-rust deps-node
 	cargo build --profile wasm --lib --target $(WASM_TARGET)
 	wasm-bindgen --target web --remove-name-section --remove-producers-section --out-name scorelab_cpu --out-dir pkg $(WASM)
 	cargo build --profile wasm --lib --target $(WASM_TARGET) --features webgpu
 	wasm-bindgen --target web --remove-name-section --remove-producers-section --out-name scorelab_gpu --out-dir pkg $(WASM)
-	for m in cpu gpu; do $(WASM_OPT) $(WASM_OPT_FLAGS) --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
-	  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+	CARGO_TARGET_DIR=$(THREADS_TARGET_DIR) RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128" \
+	  cargo +$(NIGHTLY) rustc --profile wasm --lib --target $(WASM_TARGET) --features threads -Z build-std=panic_abort,std \
+	  -- $(foreach a,$(THREADS_LINK_ARGS),-C link-arg=$(a))
+	wasm-bindgen --target web --remove-name-section --remove-producers-section --out-name scorelab_cpu_threads --out-dir pkg $(THREADS_WASM)
+	@# wasm-bindgen-rayon's pool workers import the module as '../../..' (a wasm-pack package's
+	@# root); here the bindings are a named file.
+	sed -i "s#import('../../..')#import('../../../scorelab_cpu_threads.js')#" pkg/snippets/wasm-bindgen-rayon-*/src/workerHelpers.js
+	grep -q "scorelab_cpu_threads.js" pkg/snippets/wasm-bindgen-rayon-*/src/workerHelpers.js
+	for m in cpu cpu_threads gpu; do $(WASM_OPT) $(WASM_OPT_FLAGS) $(WASM_OPT_FEATURES) \
 	  pkg/scorelab_$${m}_bg.wasm -o pkg/scorelab_$${m}_bg.wasm; done
 
 # The static page in dist/ (works offline from any static host).

@@ -18,7 +18,12 @@ const reportWasm = (): Plugin => ({
     for (const f of readdirSync(dir).filter((f) => f.endsWith('.wasm')).sort()) {
       const bytes = readFileSync(`${dir}/${f}`);
       const gz = gzipSync(bytes, { level: 6 }).length;
-      const role = f.includes('_cpu') ? `CPU module, every visit (budget ${(FIRST_VISIT_WASM_GZ / 1e6).toFixed(1)} MB)` : 'WebGPU module, first WebGPU use';
+      const budget = `budget ${(FIRST_VISIT_WASM_GZ / 1e6).toFixed(1)} MB`;
+      const role = f.includes('_cpu_threads')
+        ? `CPU module on wasm threads, every cross-origin isolated visit (${budget})`
+        : f.includes('_cpu')
+          ? `CPU module on one thread, every visit without isolation (${budget})`
+          : 'WebGPU module, first WebGPU use';
       console.log(`wasm ${f}: ${(bytes.length / 1e6).toFixed(2)} MB, ${(gz / 1e6).toFixed(2)} MB gzipped (${role})`);
     }
   },
@@ -32,12 +37,38 @@ const shipModels = (): Plugin => ({
   },
 });
 
+// Cross-origin isolation (COOP/COEP: SharedArrayBuffer, so the CPU module on wasm threads).
+// `make serve`, `npm run dev` and the tests' server send the headers; for a static host that
+// cannot, coi-serviceworker (npm `coi-serviceworker`, MIT) is shipped as coi-serviceworker.js
+// next to the page: a service worker that adds them, registered by www/isolate.ts.
+// (Cross-Origin-Resource-Policy too, so an isolated page, e.g. a deck, may frame this one.)
+export const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'cross-origin',
+};
+const coiServiceWorker = (): Plugin => {
+  const source = () => readFileSync('node_modules/coi-serviceworker/coi-serviceworker.min.js', 'utf8');
+  return {
+    name: 'scorelab-coi-serviceworker',
+    configureServer(server) {
+      server.middlewares.use('/coi-serviceworker.js', (_req, res) => {
+        res.setHeader('content-type', 'text/javascript');
+        res.end(source());
+      });
+    },
+    generateBundle() {
+      this.emitFile({ type: 'asset', fileName: 'coi-serviceworker.js', source: source() });
+    },
+  };
+};
+
 export default defineConfig({
   base: './',
-  plugins: [shipModels(), reportWasm()],
+  plugins: [shipModels(), reportWasm(), coiServiceWorker()],
   build: { outDir: 'dist', target: 'es2022', assetsInlineLimit: 0 },
   // the wasm module runs in a module worker (www/worker.ts), bundled as an ES module
   worker: { format: 'es' },
-  server: { host: '127.0.0.1' },
-  preview: { host: '127.0.0.1' },
+  server: { host: '127.0.0.1', headers: ISOLATION_HEADERS },
+  preview: { host: '127.0.0.1', headers: ISOLATION_HEADERS },
 });

@@ -6,7 +6,7 @@
 // (and postMessage) drive everything (api.ts). The wasm module runs in web workers
 // (wasm.ts, worker.ts): one for the lab's sampler, one for its training; "cancel" (or Esc)
 // stops a long computation by restarting the sampler's worker.
-import { Cancelled, DeviceLost, Remote, stepText, type Preset, type Session, type Settings, type StepInfo, type Training } from './wasm';
+import { Cancelled, DeviceLost, Remote, stepText, type CpuEngine, type Preset, type Session, type Settings, type StepInfo, type Training } from './wasm';
 import { parseHash, writeHash, hashString, type HashState } from './state';
 import { drawScene, drawLines, gridPoints, TrailLayer, type Grid, type Scene } from './plot';
 import { installApi } from './api';
@@ -14,6 +14,7 @@ import { openDemo, type ImageModel } from './demos';
 import { keepFitted } from './fit';
 import { parsePoints } from './points';
 import { saveModel, listModels, loadModel } from './store';
+import { isolateWithServiceWorker } from './isolate';
 
 export const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -157,8 +158,7 @@ export class Playground {
     this.session = created.session;
     if (notes.length) this.showError(notes.join(' | '));
     if (created.note) this.showNote(created.note);
-    $('backend').textContent = this.session.backend === 'webgpu' ? 'WebGPU' : 'CPU (wasm)';
-    document.body.dataset.backend = this.session.backend;
+    await this.showBackend(this.session.backend);
     this.buildControls();
     this.resetFrames();
     this.bindPlayer();
@@ -410,6 +410,22 @@ export class Playground {
     box.hidden = false;
   }
 
+  /** The header's backend: WebGPU, or the CPU with its threads (and why one, where so). */
+  async showBackend(backend: string): Promise<void> {
+    const el = $('backend');
+    document.body.dataset.backend = backend;
+    el.removeAttribute('title');
+    if (backend === 'webgpu') {
+      el.textContent = 'WebGPU';
+      return;
+    }
+    const engine = await this.remote.fn<CpuEngine>('cpuEngine');
+    document.body.dataset.threads = String(engine.threads);
+    el.textContent = engine.threads > 1 ? `CPU (wasm, ${engine.threads} threads)` : `CPU (wasm, 1 thread)`;
+    if (engine.why) el.title = `one thread: ${engine.why}`;
+    $('threadsWhy').textContent = engine.why ? `one thread: ${engine.why}` : '';
+  }
+
   /** A hint that is not an error (e.g. why the CPU backend was chosen). */
   showNote(msg: string): void {
     const box = $('note');
@@ -621,8 +637,7 @@ export class Playground {
     for (const [name, bytes] of this.netBytes) await session.loadWeights(name, bytes);
     await session.setState(settings);
     this.session = session;
-    $('backend').textContent = 'CPU (wasm)';
-    document.body.dataset.backend = 'cpu';
+    await this.showBackend('cpu');
     this.info = null;
     this.overlayScene = {};
     this.resetFrames();
@@ -1074,6 +1089,7 @@ function wasmSimd(): boolean {
   }
 }
 
+isolateWithServiceWorker();
 const pg = new Playground();
 installApi(pg);
 pg.start().catch((e) => pg.showError(`failed to start: ${(e as Error).message ?? e}`));

@@ -28,6 +28,13 @@ export function stepText(i: StepInfo, denoising: boolean): string {
   return `step ${i.index}${main !== null ? ' / ' + main : ''}`;
 }
 
+/** The CPU engine a worker runs (its free function `cpuEngine`): its threads, and why only
+ * one where so (empty when it runs on every core). */
+export interface CpuEngine {
+  threads: number;
+  why: string;
+}
+
 export interface Preset {
   name: string;
   description: string;

@@ -6,13 +6,17 @@
 // Cancelling is the page's side: it terminates this worker, which stops even a single long
 // call (an RK45 solve, a density map, a bits/dim) at once.
 //
-// The crate is built into two modules (`make wasm`): the CPU module (burn's ndarray backend)
+// The crate is built into three modules (`make wasm`): a CPU module (burn's ndarray backend)
 // loads with the worker and answers the free functions and every CPU object; the WebGPU
 // module (burn-wgpu) is fetched and started the first time a WebGPU object is asked for, so
 // a visit that never uses WebGPU never downloads it. Objects of both live side by side.
-import initCpu, * as cpu from '../pkg/scorelab_cpu.js';
+// The CPU module comes in two builds: on every core through wasm threads (a pool of web
+// workers sharing its memory: wasm-bindgen-rayon) where the page is cross-origin isolated
+// (SharedArrayBuffer), and on this one thread otherwise. The page says which (`cpuEngine`).
+import type * as CpuModule from '../pkg/scorelab_cpu.js';
+import type { CpuEngine } from './wasm';
 
-type Module = typeof cpu;
+type Module = typeof CpuModule;
 
 type Msg =
   | { id: number; op: 'new'; cls: 'Session' | 'Training'; args: unknown[] }
@@ -58,7 +62,37 @@ if (adapterClass?.prototype?.requestDevice) {
     return device;
   };
 }
-const ready = initCpu();
+let cpu: Module;
+let engine: CpuEngine = { threads: 1, why: '' };
+/** Threads for the pool: the browser's logical cores, at most 16 (the pool's workers each
+ * instantiate the module; past that the GEMM blocks get too small to gain). */
+const MAX_THREADS = 16;
+
+async function startCpu(): Promise<{ memory: WebAssembly.Memory }> {
+  const g = self as unknown as { crossOriginIsolated?: boolean; navigator: { hardwareConcurrency?: number } };
+  const cores = Math.min(MAX_THREADS, g.navigator.hardwareConcurrency ?? 1);
+  let why = '';
+  if (!g.crossOriginIsolated) why = 'the page is not cross-origin isolated (no COOP/COEP headers, and no service worker could add them)';
+  else if (cores < 2) why = 'the browser reports one core';
+  else {
+    try {
+      const m = await import('../pkg/scorelab_cpu_threads.js');
+      const exports = (await m.default()) as unknown as { memory: WebAssembly.Memory };
+      await m.initThreadPool(cores);
+      cpu = m as unknown as Module;
+      engine = { threads: cores, why: '' };
+      return exports;
+    } catch (e) {
+      why = `the threaded module failed to start (${(e as Error)?.message ?? e})`;
+    }
+  }
+  const m = await import('../pkg/scorelab_cpu.js');
+  const exports = (await m.default()) as unknown as { memory: WebAssembly.Memory };
+  cpu = m;
+  engine = { threads: 1, why };
+  return exports;
+}
+const ready = startCpu();
 let webgpu: Promise<{ module: Module; memory: WebAssembly.Memory }> | null = null;
 
 /** The WebGPU module, fetched and started on first use. */
@@ -85,7 +119,7 @@ async function moduleFor(backend: unknown): Promise<Module> {
 
 /** Both modules' wasm memory, in bytes. */
 async function memoryBytes(): Promise<number> {
-  const own = ((await ready) as { memory: WebAssembly.Memory }).memory.buffer.byteLength;
+  const own = (await ready).memory.buffer.byteLength;
   const gpu = webgpu ? await webgpu.then((g) => g.memory.buffer.byteLength, () => 0) : 0;
   return own + gpu;
 }
@@ -93,7 +127,7 @@ const objects = new Map<number, any>();
 let nextHandle = 1;
 let queue: Promise<void> = Promise.resolve();
 
-const FREE_FUNCTIONS = ['presets', 'toySets', 'objectives', 'normalizeSettings', 'samplerDefaults', 'sdeDefaults', 'inspectWeights'];
+const FREE_FUNCTIONS = ['presets', 'toySets', 'objectives', 'normalizeSettings', 'samplerDefaults', 'sdeDefaults', 'inspectWeights', 'cpuEngine'];
 
 async function handle(msg: Msg): Promise<unknown> {
   await ready;
@@ -114,6 +148,7 @@ async function handle(msg: Msg): Promise<unknown> {
     }
     case 'fn': {
       if (!FREE_FUNCTIONS.includes(msg.name)) throw new Error(`unknown function '${msg.name}'; accepted: ${FREE_FUNCTIONS.join(', ')}`);
+      if (msg.name === 'cpuEngine') return engine;
       return await (cpu as any)[msg.name](...msg.args);
     }
     case 'loseDevice': {

@@ -60,6 +60,9 @@ thread_local! {
     static GPU_READY: Cell<bool> = const { Cell::new(false) };
 }
 
+#[cfg(feature = "threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;
+
 #[wasm_bindgen(start)]
 pub fn start() {
     console_error_panic_hook::set_once();

@@ -233,7 +233,8 @@ await test('the Marp deck rendered with marp-cli: every frame and its controls a
   assert.ok(frames >= 3, `${frames} frames in the deck`);
   // (and the deck's own page asks for no favicon, which this server would answer with a 404)
   fs.writeFileSync('test-results/slides/slides.html', html.replaceAll('http://127.0.0.1:4173/', base).replace('<head>', '<head><link rel="icon" href="data:,">'));
-  const deck = await serve('test-results/slides');
+  // (served as a lecturer's deck is: no isolation headers, so the framed pages run on one thread)
+  const deck = await serve('test-results/slides', 0, false);
   const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
   const errors = watch(page);
   try {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { open, test, finish, browser, base, watch } from './harness.mjs';
+import { serve } from './serve.mjs';
 
 /** What a first visit may download of gzipped wasm (issue 20; vite.config.ts reports it). */
 const FIRST_VISIT_WASM_GZ = 2_000_000;
@@ -29,7 +30,7 @@ async function sampleMatches(page, settings) {
   return { info, rep };
 }
 
-await test('a first visit downloads only the CPU module, at most 2 MB gzipped; WebGPU loads its own on first use', async () => {
+await test('a first visit downloads only the CPU module (threaded: the server isolates), at most 2 MB gzipped; WebGPU loads its own on first use', async () => {
   const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
   const errors = watch(page);
   const wasm = [];
@@ -38,16 +39,68 @@ await test('a first visit downloads only the CPU module, at most 2 MB gzipped; W
   await page.waitForFunction(() => window.scorelab?.ready, null, { timeout: 120_000 });
   await page.evaluate(() => window.scorelab.run());
   assert.equal(wasm.length, 1, `wasm fetched: ${wasm}`);
-  assert.match(wasm[0], /^scorelab_cpu_bg-.*\.wasm$/);
-  const gz = gzipSync(fs.readFileSync(`dist/assets/${wasm[0]}`), { level: 6 }).length;
-  console.log(`     first visit: ${wasm[0]}, ${(gz / 1e6).toFixed(2)} MB gzipped`);
-  assert.ok(gz <= FIRST_VISIT_WASM_GZ, `the CPU module is ${gz} bytes gzipped, over the ${FIRST_VISIT_WASM_GZ} budget`);
+  assert.match(wasm[0], /^scorelab_cpu_threads_bg-.*\.wasm$/);
+  // every core (headless Chromium reports the machine's), and the header says how many
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  assert.ok(cores >= 2, `this test needs 2 cores or more, the browser reports ${cores}`);
+  assert.equal(await page.textContent('#backend'), `CPU (wasm, ${Math.min(16, cores)} threads)`);
+  assert.equal(await page.textContent('#threadsWhy'), '');
+  // either CPU module is a first visit's download (the one-thread one where not isolated)
+  for (const f of fs.readdirSync('dist/assets').filter((f) => /^scorelab_cpu.*\.wasm$/.test(f))) {
+    const gz = gzipSync(fs.readFileSync(`dist/assets/${f}`), { level: 6 }).length;
+    console.log(`     first visit: ${f}, ${(gz / 1e6).toFixed(2)} MB gzipped`);
+    assert.ok(gz <= FIRST_VISIT_WASM_GZ, `${f} is ${gz} bytes gzipped, over the ${FIRST_VISIT_WASM_GZ} budget`);
+  }
   // a WebGPU session fetches the WebGPU module once
   await page.evaluate(() => window.scorelab.measureBackends());
   assert.equal(wasm.length, 2, `wasm fetched: ${wasm}`);
   assert.match(wasm[1], /^scorelab_gpu_bg-.*\.wasm$/);
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+await test('without COOP/COEP headers: the service worker isolates the page; where it cannot, one thread, said so', async () => {
+  const plain = await serve('dist', 0, false); // a static host that sends no headers
+  const url = `http://127.0.0.1:${plain.address().port}/`;
+  try {
+    // no service worker either (blocked, as in some private windows; or the page in a frame):
+    // the one-thread module, and the header says why
+    const ctx = await browser.newContext({ serviceWorkers: 'block' });
+    const page = await ctx.newPage();
+    const errors = watch(page);
+    const wasm = [];
+    page.on('request', (r) => { if (r.url().endsWith('.wasm')) wasm.push(r.url().split('/').pop()); });
+    await page.goto(url + '#backend=cpu');
+    await page.waitForFunction(() => window.scorelab?.ready, null, { timeout: 120_000 });
+    assert.equal(await page.evaluate(() => crossOriginIsolated), false);
+    assert.equal(await page.textContent('#backend'), 'CPU (wasm, 1 thread)');
+    assert.match(await page.textContent('#threadsWhy'), /one thread: the page is not cross-origin isolated/);
+    assert.deepEqual(wasm.map((w) => w.replace(/-.*/, '')), ['scorelab_cpu_bg']);
+    // it samples and cancels as the threaded page does
+    await sampleMatches(page, { model: 'ring8', sde: { kind: 'vp' }, sampler: { kind: 'pc', steps: 200 }, n: 1000, seed: 1 });
+    await page.evaluate(async () => {
+      await window.scorelab.setState({ ...window.scorelab.state(), sampler: { kind: 'ode', rtol: 1e-9, atol: 1e-9 }, n: 20000 });
+      window.__run = window.scorelab.run().then(() => 'finished', (e) => e.message);
+    });
+    await page.waitForTimeout(300);
+    await page.evaluate(() => window.scorelab.cancel());
+    assert.match(await page.evaluate(() => window.__run), /cancelled/);
+    assert.deepEqual(errors, []);
+    await ctx.close();
+    // with service workers: coi-serviceworker installs, reloads once, and the page runs on
+    // every core
+    const ctx2 = await browser.newContext();
+    const page2 = await ctx2.newPage();
+    const errors2 = watch(page2);
+    await page2.goto(url + '#backend=cpu');
+    await page2.waitForFunction(() => crossOriginIsolated && window.scorelab?.ready, null, { timeout: 120_000 });
+    assert.match(await page2.textContent('#backend'), /^CPU \(wasm, \d+ threads\)$/);
+    await sampleMatches(page2, { model: 'ring8', sde: { kind: 'vp' }, sampler: { kind: 'pc', steps: 200 }, n: 1000, seed: 1 });
+    assert.deepEqual(errors2, []);
+    await ctx2.close();
+  } finally {
+    plain.close();
+  }
 });
 
 await test('a browser without WebAssembly SIMD gets a message, not a blank page', async () => {

@@ -1,5 +1,7 @@
 // A tiny static server for dist/ (correct wasm MIME type), used by the browser tests and
-// the page benchmark. `node www/tests/serve.mjs [dir] [port]` serves until killed.
+// the page benchmark. `node www/tests/serve.mjs [dir] [port]` serves until killed. It sends
+// the cross-origin isolation headers (COOP/COEP: the page's threaded CPU module) unless
+// `isolate` is false (ISOLATE=0), which is a static host that cannot send headers.
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,7 +19,7 @@ const MIME = {
   '.safetensors': 'application/octet-stream',
 };
 
-export function serve(dir, port = 0) {
+export function serve(dir, port = 0, isolate = process.env.ISOLATE !== '0') {
   const root = path.resolve(dir);
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
@@ -32,7 +34,9 @@ export function serve(dir, port = 0) {
         res.writeHead(404).end('not found');
         return;
       }
-      res.writeHead(200, { 'content-type': MIME[path.extname(file)] ?? 'application/octet-stream' });
+      const headers = { 'content-type': MIME[path.extname(file)] ?? 'application/octet-stream' };
+      if (isolate) Object.assign(headers, { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp', 'cross-origin-resource-policy': 'cross-origin' });
+      res.writeHead(200, headers);
       res.end(body);
     });
   });
