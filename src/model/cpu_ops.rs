@@ -133,24 +133,37 @@ where
     T: Send,
     F: Fn(usize, &mut [f32], &mut [f32]) -> T + Sync + Send,
 {
+    // Wasm threads wake each other through the browser (Atomics.wait/notify across web
+    // workers), tens of µs a hand-off: small passes (the toy MLP's element-wise ones) stay on
+    // one thread (ARCHITECTURE.md, "Wasm threads").
+    #[cfg(all(target_arch = "wasm32", feature = "threads"))]
+    let parallel = a.len() + b.len() >= WASM_PAR_MIN_ELEMENTS;
+    #[cfg(not(target_arch = "wasm32"))]
+    let parallel = true;
     #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
-    {
+    if parallel {
         use rayon::prelude::*;
-        a.par_chunks_mut(ca)
+        return a
+            .par_chunks_mut(ca)
             .zip(b.par_chunks_mut(cb))
             .enumerate()
             .map(|(i, (x, y))| f(i, x, y))
-            .collect()
+            .collect();
     }
-    #[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
-    {
-        a.chunks_mut(ca)
-            .zip(b.chunks_mut(cb))
-            .enumerate()
-            .map(|(i, (x, y))| f(i, x, y))
-            .collect()
-    }
+    a.chunks_mut(ca)
+        .zip(b.chunks_mut(cb))
+        .enumerate()
+        .map(|(i, (x, y))| f(i, x, y))
+        .collect()
 }
+
+/// Wasm threads: the fewest elements a [`per_sample`] pass splits over threads.
+#[cfg(all(target_arch = "wasm32", feature = "threads"))]
+const WASM_PAR_MIN_ELEMENTS: usize = 1 << 17;
+
+/// Wasm threads: the fewest multiply-adds (m·k·n) a GEMM splits over threads.
+#[cfg(all(target_arch = "wasm32", feature = "threads"))]
+const WASM_PAR_MIN_MACS: usize = 1 << 23;
 
 /// `C = op(A)·op(B)` for row-major `A` (`[m, k]`, or `[k, m]` read transposed when `ta`)
 /// and `B` (`[k, n]`, or `[n, k]` read transposed when `tb`): `matrixmultiply`'s SGEMM with
@@ -197,7 +210,7 @@ pub(super) fn gemm_add(
     // rayon task per block (matrixmultiply's own threading is native-only). Measured on 2
     // cores: image lab 9.5 s → 8.3 s at 100 PC steps (ARCHITECTURE.md, "Wasm threads").
     #[cfg(all(target_arch = "wasm32", feature = "threads"))]
-    if m >= 64 && n > 0 && k > 0 {
+    if m >= 64 && n > 0 && k > 0 && m * k * n >= WASM_PAR_MIN_MACS {
         use rayon::prelude::*;
         let rows = m.div_ceil(rayon::current_num_threads() * 2).max(16);
         c.par_chunks_mut(rows * n).enumerate().for_each(|(i, cc)| {
