@@ -26,7 +26,7 @@ THREADS_WASM := $(THREADS_TARGET_DIR)/$(WASM_TARGET)/wasm/scorelab.wasm
 THREADS_LINK_ARGS := --shared-memory --import-memory --max-memory=4294967296 \
   --export=__wasm_init_tls --export=__tls_size --export=__tls_align --export=__tls_base
 
-.PHONY: bench-gpu bench-page deps deps-rust deps-node deps-browser deps-system wasm page serve cli test test-native test-wasm test-browser fmt-check bench clean
+.PHONY: bench-gpu bench-page bench-wasm-ops deps deps-rust deps-node deps-browser deps-system wasm page serve cli test test-native test-wasm test-browser fmt-check bench clean
 
 deps: deps-rust deps-node deps-browser deps-system
 
@@ -114,6 +114,15 @@ test-browser: page deps-browser
 
 bench-page:
 	node www/bench/page-bench.mjs $(CARGO_TARGET_DIR)/release/scorelab
+
+# The hand-written CPU operations in headless Chromium (tests/ops_bench.rs): as the page's
+# CPU module is built (wasm SIMD) and without SIMD (-C target-cpu=generic, own target dir).
+bench-wasm-ops: deps-rust deps-browser
+	@for build in simd128 scalar; do \
+	  if [ $$build = scalar ]; then export CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)/scalar RUSTFLAGS="-C target-cpu=generic"; fi; \
+	  CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=600 \
+	    cargo test --release --target $(WASM_TARGET) --test ops_bench -- --nocapture 2>&1 | grep -E "^(build|op) " || exit 1; \
+	done
 
 bench:
 	cargo bench --features $(NATIVE_FEATURES) --bench sampler --bench train
