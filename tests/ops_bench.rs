@@ -4,7 +4,8 @@
 //! `.cargo/config.toml`) and without SIMD (`-C target-cpu=generic`, its own target
 //! directory), and prints both. Not a test (no assertion on time): `make test-wasm` does not
 //! run it. Shapes are the image lab's (the shipped U-Net at batch 16) and the toy MLP's
-//! (batch 256, width 128); each case repeats until 400 ms have passed.
+//! (batch 256, width 128); each case repeats until 400 ms have passed and ends in a sum, so
+//! the time is the operation's and not a layout copy of its (channels-last) result.
 #![cfg(target_arch = "wasm32")]
 
 use burn::backend::{Autodiff, NdArray};
@@ -53,12 +54,14 @@ fn ops() {
     let x = rand::<4, Cpu>([16, 32, 26, 26]);
     let w = rand::<4, Cpu>([64, 32, 3, 3]);
     time("conv2d 16x32x26x26 -> 64, k3 s2", || {
-        let _ = conv2d(x.clone(), w.clone(), 2).into_data();
+        let _ = conv2d(x.clone(), w.clone(), 2).sum().into_scalar();
     });
     let h = rand::<4, Cpu>([16, 64, 12, 12]);
     let wt = rand::<4, Cpu>([64, 32, 3, 3]);
     time("conv_transpose2d 16x64x12x12 -> 32, k3 s2", || {
-        let _ = conv_transpose2d(h.clone(), wt.clone(), 2, 1).into_data();
+        let _ = conv_transpose2d(h.clone(), wt.clone(), 2, 1)
+            .sum()
+            .into_scalar();
     });
     let xa = rand::<4, CpuAd>([16, 32, 26, 26]).require_grad();
     let wa = rand::<4, CpuAd>([64, 32, 3, 3]).require_grad();
@@ -69,7 +72,9 @@ fn ops() {
     let norm = GroupNormConfig::new(32, 64).init::<Cpu>(&dev);
     let e = rand::<2, Cpu>([16, 64]);
     time("norm_silu 16x64x12x12", || {
-        let _ = norm_silu(h.clone(), e.clone(), &norm, true).into_data();
+        let _ = norm_silu(h.clone(), e.clone(), &norm, true)
+            .sum()
+            .into_scalar();
     });
     let norm_ad = GroupNormConfig::new(32, 64).init::<CpuAd>(&dev);
     let ha = rand::<4, CpuAd>([16, 64, 12, 12]).require_grad();
@@ -83,7 +88,7 @@ fn ops() {
     let lin = LinearConfig::new(128, 128).init::<Cpu>(&dev);
     let z = rand::<2, Cpu>([256, 128]);
     time("linear_silu 256x128 -> 128", || {
-        let _ = linear_silu(z.clone(), &lin).into_data();
+        let _ = linear_silu(z.clone(), &lin).sum().into_scalar();
     });
     let lin_ad = LinearConfig::new(128, 128).init::<CpuAd>(&dev);
     let za = rand::<2, CpuAd>([256, 128]).require_grad();
@@ -98,6 +103,6 @@ fn ops() {
     time("adam 1.18 M parameters", || {
         let (t, s) = adam.step(1e-3, theta.clone(), grad.clone(), state.take());
         state = s;
-        let _ = t.into_data();
+        let _ = t.sum().into_scalar();
     });
 }
