@@ -204,62 +204,47 @@ pub(super) fn gemm_add(
         a.len() == m * k && b.len() == k * n && c.len() == m * n,
         "gemm: operand sizes"
     );
-    let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
-    let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
-    // Wasm threads: the rows of C in blocks, two per thread and at least 16 rows each, one
-    // rayon task per block (matrixmultiply's own threading is native-only). Measured on 2
-    // cores: image lab 9.5 s → 8.3 s at 100 PC steps (ARCHITECTURE.md, "Wasm threads").
-    #[cfg(all(target_arch = "wasm32", feature = "threads"))]
-    if m >= 64 && n > 0 && k > 0 && m * k * n >= WASM_PAR_MIN_MACS {
-        use rayon::prelude::*;
-        let rows = m.div_ceil(rayon::current_num_threads() * 2).max(16);
-        c.par_chunks_mut(rows * n).enumerate().for_each(|(i, cc)| {
-            let r0 = i * rows;
-            let mr = cc.len() / n;
-            // SAFETY: rows r0..r0+mr of op(A) and of C, inside the asserted sizes.
-            unsafe {
-                matrixmultiply::sgemm(
-                    mr,
-                    k,
-                    n,
-                    1.0,
-                    a.as_ptr().offset(r0 as isize * rsa),
-                    rsa,
-                    csa,
-                    b.as_ptr(),
-                    rsb,
-                    csb,
-                    1.0,
-                    cc.as_mut_ptr(),
-                    n as isize,
-                    1,
-                );
-            }
-        });
+    if m == 0 || n == 0 || k == 0 {
         return;
     }
-    if m > 0 && n > 0 && k > 0 {
-        // SAFETY: the strides address exactly the m·k, k·n and m·n elements of the slices
-        // (sizes asserted above), and `c` does not alias `a` or `b`.
+    let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
+    let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
+    // `C[r0..r0 + rows] += op(A)[r0..r0 + rows]·op(B)` for the rows `cc` of C from row r0.
+    let rows_of_c = |r0: usize, cc: &mut [f32]| {
+        // SAFETY: the strides address the rows r0..r0 + cc.len()/n of op(A) (m·k elements,
+        // asserted above), all k·n of op(B), and exactly `cc`; `c` does not alias `a` or `b`.
         unsafe {
             matrixmultiply::sgemm(
-                m,
+                cc.len() / n,
                 k,
                 n,
                 1.0,
-                a.as_ptr(),
+                a.as_ptr().offset(r0 as isize * rsa),
                 rsa,
                 csa,
                 b.as_ptr(),
                 rsb,
                 csb,
                 1.0,
-                c.as_mut_ptr(),
+                cc.as_mut_ptr(),
                 n as isize,
                 1,
             );
         }
+    };
+    // Wasm threads: the rows of C in blocks, two per thread and at least 16 rows each, one
+    // rayon task per block (matrixmultiply's own threading is native-only). Measured on 2
+    // cores: image lab 9.5 s → 8.3 s at 100 PC steps (ARCHITECTURE.md, "Wasm threads").
+    #[cfg(all(target_arch = "wasm32", feature = "threads"))]
+    if m >= 64 && m * k * n >= WASM_PAR_MIN_MACS {
+        use rayon::prelude::*;
+        let rows = m.div_ceil(rayon::current_num_threads() * 2).max(16);
+        c.par_chunks_mut(rows * n)
+            .enumerate()
+            .for_each(|(i, cc)| rows_of_c(i * rows, cc));
+        return;
     }
+    rows_of_c(0, c);
 }
 
 #[cfg(test)]
