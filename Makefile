@@ -97,12 +97,16 @@ test: deps fmt-check test-native check-cuda test-wasm test-browser
 fmt-check:
 	cargo fmt --all -- --check
 
+# The library's unit tests, the CLI's, and the integration tests (tests/native: one binary;
+# tests/dispatch.rs: its own process). Examples and benches are not linked here, only
+# type-checked (check-cuda): linking each of them again cost CI more than running the tests.
 test-native: deps-system
-	XDG_RUNTIME_DIR=$${XDG_RUNTIME_DIR:-$$(mktemp -d)} cargo test --release --features $(NATIVE_FEATURES)
+	XDG_RUNTIME_DIR=$${XDG_RUNTIME_DIR:-$$(mktemp -d)} cargo test --release --features $(NATIVE_FEATURES) --lib --bins --tests
 
-# The CUDA trainer compiles without a GPU (it fails cleanly at run time without one).
+# The CUDA trainer compiles without a GPU (it fails cleanly at run time without one); the
+# examples and benches are checked with it.
 check-cuda:
-	cargo check --release --features cuda,$(NATIVE_FEATURES) --bin scorelab
+	cargo check --release --features cuda,$(NATIVE_FEATURES) --bin scorelab --examples --benches
 
 test-wasm: deps-rust deps-browser
 	CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=600 cargo test --release --target $(WASM_TARGET) --test web

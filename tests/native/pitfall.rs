@@ -3,8 +3,7 @@
 //! from a broad start splits the mass by basin instead of 0.8/0.2. Annealed, PC and ODE
 //! samplers recover the weights.
 
-mod common;
-use common::*;
+use crate::common::*;
 use scorelab::model::presets::preset;
 use scorelab::sde::Sde;
 

@@ -1,9 +1,8 @@
 //! RK45 and the fixed-step solvers against ODEs with known solutions, and RK45's NFE on the
 //! exact model.
 
-mod common;
+use crate::common::*;
 use burn::tensor::Tensor;
-use common::*;
 use scorelab::solver::{Integrator, SolverKind};
 use scorelab::tensor::{host_tensor, read_f64};
 

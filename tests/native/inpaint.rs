@@ -4,8 +4,7 @@
 //! responsibility of e⁻⁵⁰, so p(x₂ | x₁) is N(±5, 1): the opposite of what the 0.8/0.2
 //! weights alone would give for x₁ = 5.
 
-mod common;
-use common::*;
+use crate::common::*;
 use scorelab::model::gmm::ExactGmm;
 use scorelab::model::presets::preset;
 use scorelab::sample::Sampler;

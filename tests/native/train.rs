@@ -3,8 +3,7 @@
 //! files round-trip and bad ones are rejected; likelihood weighting with importance-sampled
 //! t gives a smaller KL than the notebook objective.
 
-mod common;
-use common::*;
+use crate::common::*;
 use scorelab::model::clip::DenoiserClip;
 use scorelab::model::gmm::ExactGmm;
 use scorelab::model::mlp::MlpScoreConfig;

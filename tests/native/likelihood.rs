@@ -1,8 +1,7 @@
 //! Probability-flow likelihood against the mixture's closed-form log-density (f64 backend).
 
-mod common;
+use crate::common::*;
 use burn::tensor::Tensor;
-use common::*;
 use scorelab::likelihood::{log_likelihood, Estimator, LikelihoodConfig, Prior, Probe};
 use scorelab::model::clip::DenoiserClip;
 use scorelab::model::gmm::{ExactGmm, Gmm};

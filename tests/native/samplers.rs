@@ -6,8 +6,7 @@
 //! under VP in tests/pitfall.rs; under VE its prior mismatch is a property of the SDE, and
 //! `ve_prior_mismatch_skews_the_ode_on_off_centre_data` below shows it.
 
-mod common;
-use common::*;
+use crate::common::*;
 use scorelab::model::presets::preset;
 use scorelab::sde::Sde;
 
