@@ -6,8 +6,8 @@
 //! `cargo run --release --example conv_select`
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::{Distribution, Tensor};
-use scorelab::model::conv::{self, Kernels};
-use scorelab::model::cpu_conv;
+use scorelab::kernels::conv::{self, Kernels};
+use scorelab::kernels::cpu_conv;
 use scorelab::model::unet::UNetConfig;
 use std::time::Instant;
 type AB = Autodiff<NdArray<f32>>;

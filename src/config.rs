@@ -1,10 +1,13 @@
 //! The one settings shape (DESIGN.md invariant 5): the same JSON is a CLI `--config` file,
 //! the page's `window.scorelab.state()`, and its URL hash. Defaults fill missing fields;
-//! unknown fields and out-of-range values are rejected naming the field.
+//! unknown fields and out-of-range values are rejected naming the field. The training
+//! settings are [`training`].
 
 use crate::error::{count, Error, Result};
 use crate::model::gmm::{Gmm, GmmSpec};
 use crate::model::presets;
+
+pub mod training;
 
 /// The `model` that names the settings' own `mixture`.
 pub const MIXTURE_MODEL: &str = "mixture";
@@ -12,47 +15,44 @@ use crate::sample::SamplerConfig;
 use crate::sde::Sde;
 use serde::{Deserialize, Serialize};
 
-fn d_model() -> String {
-    "ring8".into()
-}
-fn d_n() -> usize {
-    1000
-}
-
 /// Everything a sampling run needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// A preset name (see [`presets::PRESETS`]), or `mixture` for the settings' own
     /// `mixture`; the CLI also takes `gmm:FILE`.
-    #[serde(default = "d_model")]
     pub model: String,
-    #[serde(default)]
     pub sde: Sde,
-    #[serde(default)]
     pub sampler: SamplerConfig,
     /// Number of particles.
-    #[serde(default = "d_n")]
     pub n: usize,
-    #[serde(default)]
     pub seed: u64,
     /// Final Tweedie denoising step.
-    #[serde(default)]
     pub denoise: bool,
     /// Mixing weights that replace the preset's (one per component, positive; normalised):
     /// the page's π slider for the mixture-weight pitfall.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub weights: Option<Vec<f64>>,
     /// A mixture of one's own (`{"weights":[K],"means":[[d]..],"covs":[..]}`, as a gmm
     /// file), used when `model` is `mixture`. In the settings, so a link or a `--config`
     /// file carries it; ignored for other models.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mixture: Option<GmmSpec>,
 }
 
 impl Default for Settings {
+    /// ring8 under the default SDE, the default sampler, 1000 particles, seed 0.
     fn default() -> Self {
-        serde_json::from_str("{}").expect("defaults")
+        Settings {
+            model: "ring8".into(),
+            sde: Sde::default(),
+            sampler: SamplerConfig::default(),
+            n: 1000,
+            seed: 0,
+            denoise: false,
+            weights: None,
+            mixture: None,
+        }
     }
 }
 

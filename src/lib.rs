@@ -6,10 +6,12 @@
 //! Map (see ARCHITECTURE.md): [`sde`] the forward SDEs as scalars; [`model`] score models,
 //! with the exact Gaussian mixture as oracle; [`sample`] samplers as state machines;
 //! [`solver`] ODE steppers; [`likelihood`] the probability-flow log-density; [`config`] the
-//! one settings shape; [`npy`] and [`stats`] data in and out; `web` the JavaScript façade.
+//! one settings shape; [`npy`] and [`stats`] data in and out; [`app`] what the CLI and the
+//! page both do above the algorithms; `web` the JavaScript façade.
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod alloc;
+pub mod app;
 pub mod config;
 pub mod data;
 #[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]

@@ -43,39 +43,17 @@ pub enum Prior {
     Model,
 }
 
-fn d_tol() -> f64 {
-    1e-5
-}
-fn d_t_end() -> f64 {
-    1e-5
-}
-fn d_probes() -> usize {
-    1
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct LikelihoodConfig {
     pub estimator: Estimator,
-    #[serde(default = "d_probe")]
     pub probe: Probe,
-    #[serde(default = "d_probes")]
     pub probes: usize,
-    #[serde(default = "d_tol")]
     pub rtol: f64,
-    #[serde(default = "d_tol")]
     pub atol: f64,
     /// ε: the likelihood is of `p_ε` (the notebook uses 1e-5).
-    #[serde(default = "d_t_end")]
     pub t_end: f64,
-    #[serde(default = "d_prior")]
     pub prior: Prior,
-}
-fn d_probe() -> Probe {
-    Probe::Gaussian
-}
-fn d_prior() -> Prior {
-    Prior::Sde
 }
 
 impl Default for LikelihoodConfig {
@@ -206,7 +184,13 @@ pub async fn log_likelihood<B: AutodiffBackend>(
                 .collect(),
         ),
     };
-    let y0 = Tensor::cat(vec![x.detach(), Tensor::zeros([n, 1], &device)], 1);
+    let y0 = Tensor::cat(
+        vec![
+            x.detach(),
+            Tensor::zeros([n, 1], crate::tensor::float_options::<B>(&device)),
+        ],
+        1,
+    );
     let mut integrator = Integrator::adaptive(y0, cfg.t_end, 1.0, cfg.rtol, cfg.atol)?;
     let mut score_evals = 0usize;
     {

@@ -3,7 +3,18 @@
 //! synchronous read panics.
 
 use crate::error::{Error, Result};
-use burn::tensor::{backend::Backend, Tensor, TensorData};
+use burn::tensor::{backend::Backend, Element, Tensor, TensorCreationOptions, TensorData};
+
+/// Where and in which precision to create a float tensor: `device`, in `B`'s own float type.
+///
+/// Why explicit: burn 0.21 keeps one default float dtype per *device type*, set by whichever
+/// backend uses the device first, so `NdArray<f32>` and `NdArray<f64>` share one: in a process
+/// that touched the f32 CPU backend first, `Tensor::<NdArray<f64>, _>::from_data(data,
+/// &device)` silently made f32 tensors (the oracle tests lost their 1e-9 tolerances when
+/// they shared one test binary with the f32 sampler tests).
+pub fn float_options<B: Backend>(device: &B::Device) -> TensorCreationOptions<B> {
+    (device, <B::FloatElem as Element>::dtype()).into()
+}
 
 /// Upload f64 host values in the backend's float precision.
 ///
@@ -16,7 +27,7 @@ pub fn host_tensor<B: Backend, const D: usize>(
 ) -> Tensor<B, D> {
     Tensor::from_data(
         TensorData::new(values, shape).convert::<B::FloatElem>(),
-        device,
+        float_options::<B>(device),
     )
 }
 
@@ -28,7 +39,7 @@ pub fn host_tensor_f32<B: Backend, const D: usize>(
 ) -> Tensor<B, D> {
     Tensor::from_data(
         TensorData::new(values, shape).convert::<B::FloatElem>(),
-        device,
+        float_options::<B>(device),
     )
 }
 

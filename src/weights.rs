@@ -8,13 +8,13 @@
 //! dtypes, every tensor's shape against the architecture and the set of names before any
 //! tensor is allocated on the device.
 
+use crate::config::training::TrainConfig;
 use crate::error::{Error, Result};
 use crate::model::clip::DenoiserClip;
 pub use crate::model::net::Architecture;
 use crate::model::net::{Net, NetScore};
 use crate::sde::Sde;
 use crate::tensor::read_f32;
-use crate::train::TrainConfig;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -306,7 +306,7 @@ impl<B: Backend> ModuleMapper<B> for Load<'_> {
                 self.used.push(name);
                 let t = Tensor::<B, D>::from_data(
                     TensorData::new(data.clone(), shape.clone()).convert::<B::FloatElem>(),
-                    &old.device(),
+                    crate::tensor::float_options::<B>(&old.device()),
                 );
                 // A tensor made from data is a leaf without gradient tracking. A network to
                 // train (--resume) must track its parameters as a fresh one does, or it never

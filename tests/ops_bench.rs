@@ -12,10 +12,10 @@ use burn::backend::{Autodiff, NdArray};
 use burn::nn::{GroupNormConfig, LinearConfig};
 use burn::optim::SimpleOptimizer;
 use burn::tensor::{Distribution, Tensor};
-use scorelab::model::cpu_conv::{conv2d, conv_transpose2d};
-use scorelab::model::linear_silu::linear_silu;
-use scorelab::model::norm_silu::norm_silu;
-use scorelab::train::adam::ClippedAdam;
+use scorelab::kernels::adam::ClippedAdam;
+use scorelab::kernels::cpu_conv::{conv2d, conv_transpose2d};
+use scorelab::kernels::linear_silu::linear_silu;
+use scorelab::kernels::norm_silu::norm_silu;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);

@@ -7,8 +7,25 @@
 //!   (both with their gradients). Each returns `None` on every other backend, whose caller
 //!   then composes burn's tensor operations (the reference the tests compare against).
 //!
-//! The CPU backend's own operations (convolutions, GroupNorm + SiLU, Linear + SiLU, Adam)
-//! live beside the models they serve (`model::cpu_conv`, `model::norm_silu`,
-//! `model::linear_silu`, `train::adam`).
+//! - The layers' front doors, generic over the backend: [`conv`] (convolutions as matrix
+//!   products, and which implementation a backend takes: [`conv::Kernels`]), [`norm_silu`]
+//!   (GroupNorm + SiLU), [`linear_silu`] (Linear + SiLU), [`activation`] (SiLU at one `exp`).
+//!   Each runs the CPU backend's own operation where `B` is burn's ndarray backend in f32, a
+//!   [`gpu`] kernel on the native GPU backends, else burn's composition.
+//! - The CPU backend's own operations: [`cpu_conv`] (im2col gather, one SGEMM, col2im
+//!   scatter), the CPU halves of [`norm_silu`] and [`linear_silu`], and what they share in
+//!   [`cpu_ops`] (reaching burn's concrete CPU tensors, channels-last buffers, per-sample
+//!   threads, the GEMM).
+//! - [`adam`]: the trainer's optimiser (Adam with per-parameter clipping) and EMA, one pass
+//!   per parameter on the CPU, one fused chain elsewhere.
+//!
+//! The score models (`crate::model`) call these; nothing here knows a model.
 
+pub mod activation;
+pub mod adam;
+pub mod conv;
+pub mod cpu_conv;
+pub(crate) mod cpu_ops;
 pub mod gpu;
+pub mod linear_silu;
+pub mod norm_silu;

@@ -6,10 +6,10 @@
 //! burn 0.21's autodiff is first order, so training `−∇ₓe` with autodiff would need the
 //! gradient of a gradient. Instead the input gradient is written out by hand (reverse mode
 //! through the MLP, `silu'(a) = σ(a)(1 + a(1 − σ(a)))`) as ordinary tensor operations, which
-//! autodiff then differentiates once with respect to the weights. `tests/train.rs` checks the
+//! autodiff then differentiates once with respect to the weights. `tests/native/train.rs` checks the
 //! hand-written gradient against autodiff's `∇ₓ e`.
 
-use crate::model::net::Conditioning;
+use super::parameterization::Conditioning;
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
@@ -76,7 +76,7 @@ fn silu_grad<B: Backend>(a: Tensor<B, 2>) -> Tensor<B, 2> {
 
 impl<B: Backend> EnergyMlp<B> {
     fn features(&self, x: Tensor<B, 2>, cond: Tensor<B, 2>) -> Tensor<B, 2> {
-        super::linear_silu::fourier_features(x, cond, self.fourier.val())
+        crate::kernels::linear_silu::fourier_features(x, cond, self.fourier.val())
     }
 
     /// The energy `e_θ(x, cond)`.

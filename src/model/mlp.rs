@@ -4,13 +4,13 @@
 //! marginal std(t) so the network learns a unit-scale quantity (SCIENCE.md §6):
 //! `s_θ(x, t) = f_θ(x, γ(t)) / std(t)`.
 
-use crate::model::net::{Conditioning, Output};
+use super::parameterization::{Conditioning, Output};
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{backend::Backend, Distribution, Tensor};
 
-use super::linear_silu::{fourier_linear_silu, linear_silu};
+use crate::kernels::linear_silu::{fourier_linear_silu, linear_silu};
 
 /// Architecture of [`MlpScore`] (stored in weight manifests).
 #[derive(Config, Debug, PartialEq)]
@@ -107,7 +107,7 @@ impl<B: Backend> MlpScore<B> {
     /// `x: [n, d]`, `t: [n, 1]` → `[n, d]`
     pub fn forward_raw(&self, x: Tensor<B, 2>, t: Tensor<B, 2>) -> Tensor<B, 2> {
         // SiLU(Linear([x, γ(t)])) and SiLU(Linear(h)): one operation each, with its gradient,
-        // on the CPU backend, burn's modules elsewhere (see [`super::linear_silu`]).
+        // on the CPU backend, burn's modules elsewhere (see [`crate::kernels::linear_silu`]).
         let mut h = fourier_linear_silu(x, t, self.fourier.val(), &self.input);
         for layer in &self.hidden {
             h = linear_silu(h, layer);

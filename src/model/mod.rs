@@ -3,17 +3,12 @@
 //! Samplers and the likelihood take a `&dyn ScoreModel<B>`, so the exact Gaussian
 //! mixture (the oracle, [`gmm`]) and trained networks are interchangeable.
 
-pub mod activation;
 pub mod clip;
-pub mod conv;
-pub mod cpu_conv;
-pub(crate) mod cpu_ops;
 pub mod energy;
 pub mod gmm;
-pub mod linear_silu;
 pub mod mlp;
 pub mod net;
-pub mod norm_silu;
+pub mod parameterization;
 pub mod presets;
 pub mod unet;
 

@@ -25,28 +25,7 @@ use burn::module::Module;
 use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
 
-/// What the network's time input is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum Conditioning {
-    /// The diffusion time t ∈ [0, 1].
-    #[default]
-    Time,
-    /// The noise level ln σ(t), σ = std/m (NCSN's noise-conditional network), rescaled
-    /// ([`Architecture::cond`]).
-    LogSigma,
-}
-
-/// What the network's output means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum Output {
-    /// The scaled score `std·s`.
-    #[default]
-    Score,
-    /// The noise ε (DDPM); the scaled score is `−ε`.
-    Eps,
-}
+pub use super::parameterization::{Conditioning, Output};
 
 /// Network architectures a weight file can hold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

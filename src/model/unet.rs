@@ -16,11 +16,13 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::{GroupNorm, GroupNormConfig, Linear, LinearConfig};
 use burn::tensor::{backend::Backend, Distribution, Tensor};
 
-use super::activation::silu;
-use super::conv::{conv2d, conv2d_gather, conv_transpose2d, conv_transpose2d_gather, Kernels};
-use super::cpu_conv;
-use super::net::Conditioning;
-use super::norm_silu::norm_silu;
+use super::parameterization::Conditioning;
+use crate::kernels::activation::silu;
+use crate::kernels::conv::{
+    conv2d, conv2d_gather, conv_transpose2d, conv_transpose2d_gather, Kernels,
+};
+use crate::kernels::cpu_conv;
+use crate::kernels::norm_silu::norm_silu;
 
 /// Architecture of [`UNet`] (stored in weight manifests).
 #[derive(Config, Debug, PartialEq)]
@@ -221,14 +223,14 @@ impl<B: Backend> UNet<B> {
         // SiLU(GroupNorm(h + dense(embed))): one fused operation on the CPU backend (with
         // its own convolutions, whose channels-last layout it keeps) and on the native GPU
         // backends (two CubeCL kernels, `kernels::gpu`, with burn's convolutions); burn's
-        // modules elsewhere (see [`super::norm_silu`]; `SCORELAB_FUSE=off` turns it off).
-        let fused =
-            matches!(k, Kernels::Cpu | Kernels::Backend) && super::cpu_ops::fusion_enabled();
+        // modules elsewhere (see [`crate::kernels::norm_silu`]; `SCORELAB_FUSE=off` turns it off).
+        let fused = matches!(k, Kernels::Cpu | Kernels::Backend)
+            && crate::kernels::cpu_ops::fusion_enabled();
         let block = |h: Tensor<B, 4>, dense: &Linear<B>, norm: &GroupNorm<B>| {
             norm_silu(h, dense.forward(embed.clone()), norm, fused)
         };
         // Convolutions as matmuls on the CPU, the backend's kernels on CUDA (see
-        // [`super::conv`]): the same results either way.
+        // [`crate::kernels::conv`]): the same results either way.
         let h1 = block(conv(&self.conv1, x, k), &self.dense1, &self.gnorm1);
         let h2 = block(conv(&self.conv2, h1.clone(), k), &self.dense2, &self.gnorm2);
         let h3 = block(conv(&self.conv3, h2.clone(), k), &self.dense3, &self.gnorm3);
@@ -262,7 +264,7 @@ mod tests {
     /// The U-Net gives the same output and weight gradients with the im2col convolutions
     /// (strided slices, as on WebGPU), the gather ones, the backend's own kernels (CUDA) and
     /// the CPU backend's own operations, so a network trained on one runs on the others.
-    /// `Cpu` also takes the fused GroupNorm + SiLU ([`crate::model::norm_silu`]); burn's GroupNorm gradient in f32 is
+    /// `Cpu` also takes the fused GroupNorm + SiLU ([`crate::kernels::norm_silu`]); burn's GroupNorm gradient in f32 is
     /// 1-2e-4 (relative) off the f64 value where the fused one is 3e-7 (its tests), so the
     /// gradients are compared to 1e-3 of their largest entry.
     #[test]

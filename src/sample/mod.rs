@@ -74,7 +74,7 @@ fn d_init_high() -> f64 {
 }
 /// NCSN used L = 10 over σ 1 → 0.01; our σ_1 defaults to the SDE's whole range (up to
 /// 5000 σ_L for VE), and with ratios above ~2 between levels the mode weights of the 0.8/0.2
-/// mixture drift (0.75 at L = 10, 0.79 at L = 20; tests/samplers.rs), so 20 levels.
+/// mixture drift (0.75 at L = 10, 0.79 at L = 20; tests/native/samplers.rs), so 20 levels.
 fn d_levels() -> usize {
     20
 }

@@ -9,7 +9,7 @@
 //! noise, probes) from the run's one seeded stream and keeps its rows
 //! ([`Shard::rows`]), so N ranks with `b` rows each compute exactly the gradient of one
 //! device with `N·b` rows (the mean of N equal-sized row means is the mean): the same run
-//! within float rounding, which `tests/train.rs` checks. Drawing N·b rows of host noise on
+//! within float rounding, which `tests/native/train.rs` checks. Drawing N·b rows of host noise on
 //! each rank costs far less than the network's step.
 //!
 //! The loss is averaged across ranks too before anything reads it, so every rank takes the

@@ -9,8 +9,11 @@
 //! the other's code; the worker (`www/worker.ts`) loads the WebGPU module only when a WebGPU
 //! session or training is asked for, and sends the rest to the CPU module.
 
+use crate::app::checkpoint;
+use crate::app::data::{points_file, unknown_data, TrainingData};
+use crate::app::model::ModelSource;
 use crate::config::Settings;
-use crate::data::toy::{toy, TOY_SETS};
+use crate::data::toy::TOY_SETS;
 use crate::model::gmm::{ExactGmm, Gmm, GmmSpec};
 use crate::model::mlp::MlpScoreConfig;
 use crate::model::presets;
@@ -32,6 +35,7 @@ use std::cell::Cell;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 #[cfg(feature = "webgpu")]
@@ -78,16 +82,16 @@ fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
 }
 
 /// Networks loaded into a session, by model name (`weights:NAME`).
-type Nets = Rc<RefCell<HashMap<String, Rc<WeightFile>>>>;
+type Nets = Rc<RefCell<HashMap<String, Arc<WeightFile>>>>;
 
 struct Run<B: Backend> {
     device: B::Device,
     settings: Settings,
+    /// The resolved model setting (`crate::app::model`).
+    source: ModelSource,
     /// The mixture samples are compared with: the preset, or the preset a network was trained on.
     gmm: Option<Gmm>,
     model: Box<dyn ScoreModel<B>>,
-    /// ε of the density `bits_per_dim` reports (`Manifest::likelihood_t_eps`).
-    likelihood_t_eps: f64,
     sampler: Sampler<B>,
     last: Option<StepInfo>,
 }
@@ -95,42 +99,25 @@ struct Run<B: Backend> {
 impl<B: Backend> Run<B> {
     fn new(settings: Settings, device: B::Device, nets: &Nets) -> crate::Result<Self> {
         settings.validate()?;
-        let mut likelihood_t_eps = crate::likelihood::LikelihoodConfig::default().t_end;
-        let (model, gmm): (Box<dyn ScoreModel<B>>, Option<Gmm>) =
-            if settings.model.starts_with("weights:") {
-                let file = nets.borrow().get(&settings.model).cloned().ok_or_else(|| {
-                    crate::Error::invalid(
-                        "model",
-                        format!(
-                            "'{}' is not loaded; load the weight file first",
-                            settings.model
-                        ),
-                    )
-                })?;
-                if settings.sde != file.manifest.sde {
-                    return Err(crate::Error::invalid(
-                        "sde",
-                        format!(
-                            "this model was trained with {}",
-                            serde_json::to_string(&file.manifest.sde).unwrap()
-                        ),
-                    ));
-                }
-                likelihood_t_eps = file.manifest.likelihood_t_eps();
-                (
-                    Box::new(weights::load_score::<B>(&file, "model", &device)?),
-                    presets::preset(&file.manifest.data).ok(),
+        let source = if settings.model.starts_with("weights:") {
+            let file = nets.borrow().get(&settings.model).cloned().ok_or_else(|| {
+                crate::Error::invalid(
+                    "model",
+                    format!(
+                        "'{}' is not loaded; load the weight file first",
+                        settings.model
+                    ),
                 )
-            } else {
-                let gmm = settings.preset_gmm()?;
-                (
-                    Box::new(ExactGmm::new(gmm.clone(), settings.sde, &device)),
-                    Some(gmm),
-                )
-            };
+            })?;
+            ModelSource::Net(file)
+        } else {
+            ModelSource::Exact(settings.preset_gmm()?)
+        };
+        let sde = source.sde(Some(settings.sde))?;
+        let model = source.score_model::<B>(sde, None, "model", &device)?;
         let sampler = Sampler::new(
             &settings.sampler,
-            settings.sde,
+            sde,
             settings.n,
             model.dim(),
             settings.seed,
@@ -140,9 +127,9 @@ impl<B: Backend> Run<B> {
         Ok(Run {
             device,
             settings,
-            gmm,
+            gmm: source.reference_mixture(),
+            source,
             model,
-            likelihood_t_eps,
             sampler,
             last: None,
         })
@@ -247,59 +234,21 @@ impl<B: AutodiffBackend> Run<B> {
 }
 
 impl<B: AutodiffBackend> Run<B> {
-    /// Bits per dimension of 28×28 images (n·784 values in [0, 1]): quantised to 8 bits,
-    /// uniformly dequantised, then the probability-flow ODE likelihood with one Hutchinson
-    /// probe, of `p_ε` at the network's smallest training time (as `scorelab likelihood
-    /// --estimator hutchinson --bpd`).
+    /// Bits per dimension of 28×28 images (n·784 values in [0, 1]): the CLI's `likelihood
+    /// --estimator hutchinson --dequantize true --bpd` for the same seed
+    /// (`crate::app::likelihood::images_bits_per_dim`).
     async fn bits_per_dim(&self, pixels: &[f32]) -> crate::Result<BitsPerDim> {
-        use crate::data::images::{dequantize, PIXELS};
-        let d = self.model.dim();
-        if d != PIXELS {
-            return Err(crate::Error::invalid(
-                "model",
-                format!("bits/dim is for 28x28 image models; this model has dimension {d}"),
-            ));
-        }
-        if pixels.is_empty() || pixels.len() % d != 0 || pixels.len() > 64 * d {
-            return Err(crate::Error::invalid(
-                "pixels",
-                format!(
-                    "need 1 to 64 images of {d} values, got {} values",
-                    pixels.len()
-                ),
-            ));
-        }
-        if let Some(v) = pixels.iter().find(|v| !(0.0..=1.0).contains(*v)) {
-            return Err(crate::Error::invalid(
-                "pixels",
-                format!("values must be in [0, 1], got {v}"),
-            ));
-        }
-        let mut x: Vec<f64> = pixels.iter().map(|v| *v as f64).collect();
-        dequantize(&mut x, crate::rng::Noise::new(self.settings.seed).rng());
-        let n = x.len() / d;
-        let cfg = crate::likelihood::LikelihoodConfig {
-            estimator: crate::likelihood::Estimator::Hutchinson,
-            t_end: self.likelihood_t_eps,
-            ..Default::default()
-        };
-        let x = crate::tensor::host_tensor::<B, 2>(x, [n, d], &self.device);
-        let r = crate::likelihood::log_likelihood(
+        let pixels: Vec<f64> = pixels.iter().map(|v| *v as f64).collect();
+        let (bpd, nfe) = crate::app::likelihood::images_bits_per_dim(
             self.model.as_ref(),
             &self.settings.sde,
-            x,
-            &cfg,
+            &pixels,
+            self.source.likelihood_t_eps(),
             self.settings.seed,
+            &self.device,
         )
         .await?;
-        Ok(BitsPerDim {
-            bpd: r
-                .log_p
-                .iter()
-                .map(|lp| crate::likelihood::bits_per_dim(*lp, d))
-                .collect(),
-            nfe: r.nfe,
-        })
+        Ok(BitsPerDim { bpd, nfe })
     }
 }
 
@@ -423,7 +372,7 @@ impl Session {
         let manifest = to_js(&file.manifest)?;
         let key = format!("weights:{name}");
         let sde = file.manifest.sde;
-        let previous = self.nets.borrow_mut().insert(key.clone(), Rc::new(file));
+        let previous = self.nets.borrow_mut().insert(key.clone(), Arc::new(file));
         let mut s: Settings = {
             let e = self.engine.try_borrow().map_err(|_| JsError::new("busy"))?;
             with_run!(&*e, r => r.settings.clone())
@@ -650,6 +599,17 @@ pub fn presets() -> Result<JsValue, JsError> {
     to_js(&list)
 }
 
+/// 2-D training points from a dropped file's bytes (`.npy` or `.csv`), read as the CLI's
+/// `train --data FILE` reads them (`crate::app::data::points_file`): n·2 values, row-major,
+/// at most 1,000,000 points; otherwise one error naming the file.
+#[wasm_bindgen(js_name = parsePoints)]
+pub fn parse_points(name: String, bytes: &[u8]) -> Result<Float32Array, JsError> {
+    let data = points_file(&name, bytes, Some(2)).map_err(js_err)?;
+    crate::error::count(&name, data.rows.len() / 2, 2, 1_000_000).map_err(js_err)?;
+    let values: Vec<f32> = data.rows.iter().map(|v| *v as f32).collect();
+    Ok(Float32Array::from(&values[..]))
+}
+
 /// Default settings for a sampler kind (`em`, `pc`, `langevin`, `ald`, `ode`).
 #[wasm_bindgen(js_name = samplerDefaults)]
 pub fn sampler_defaults(kind: String) -> Result<JsValue, JsError> {
@@ -664,39 +624,40 @@ pub fn sde_defaults(kind: String) -> Result<JsValue, JsError> {
 
 /// What to train in the page: the `--config`-like JSON of [`Training::create`].
 #[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 struct TrainSpec {
-    /// A toy set, a mixture preset, or a label for `points` or `mixture`.
+    /// A toy set, a mixture preset, or a label for `points` or `mixture` (required: an
+    /// empty name is refused as unknown data, listing the accepted ones).
     data: String,
     /// A mixture of one's own to sample the training data from (as a gmm file).
-    #[serde(default)]
     mixture: Option<GmmSpec>,
     /// Training points (n·2 values, row-major): drawn in the page or read from a file.
-    #[serde(default)]
     points: Option<Vec<f64>>,
-    #[serde(default = "d_n_data")]
     n_data: usize,
-    #[serde(default)]
     sde: Sde,
-    #[serde(default)]
     train: Option<TrainConfig>,
     /// A named objective ([`NAMED_OBJECTIVES`], as the CLI's `--objective`): sets
     /// `train.objective`, `train.weighting` and `train.time_sampling`.
-    #[serde(default)]
     objective: Option<String>,
-    #[serde(default = "d_hidden")]
     hidden: usize,
-    #[serde(default = "d_layers")]
     layers: usize,
 }
-fn d_n_data() -> usize {
-    10_000
-}
-fn d_hidden() -> usize {
-    128
-}
-fn d_layers() -> usize {
-    3
+
+impl Default for TrainSpec {
+    /// 10,000 points, the default SDE and training settings, an MLP of 3 layers of 128.
+    fn default() -> Self {
+        TrainSpec {
+            data: String::new(),
+            mixture: None,
+            points: None,
+            n_data: 10_000,
+            sde: Sde::default(),
+            train: None,
+            objective: None,
+            hidden: 128,
+            layers: 3,
+        }
+    }
 }
 
 struct TrainRun<B: AutodiffBackend> {
@@ -715,56 +676,23 @@ impl<B: AutodiffBackend> TrainRun<B> {
         if let Some(name) = &spec.objective {
             config = config.with_named_objective(name)?;
         }
-        let gmm = match &spec.mixture {
-            Some(m) => Some(Gmm::from_spec(m.clone()).map_err(|e| e.within("mixture"))?),
-            None => presets::preset(&spec.data).ok(),
-        };
-        let (data, dim) = if let Some(points) = spec.points {
-            if points.len() % 2 != 0 || points.len() < 4 {
-                return Err(crate::Error::invalid(
-                    "points",
-                    format!(
-                        "need at least 2 points of 2 coordinates (an even count of values), got {} values",
-                        points.len()
-                    ),
-                ));
-            }
-            if points.len() > 2_000_000 {
-                return Err(crate::Error::invalid(
-                    "points",
-                    format!("at most 1,000,000 points, got {}", points.len() / 2),
-                ));
-            }
-            if let Some(v) = points.iter().find(|v| !v.is_finite() || v.abs() > 1e6) {
-                return Err(crate::Error::invalid(
-                    "points",
-                    format!("coordinates must be finite and within ±1e6, got {v}"),
-                ));
-            }
-            (points, 2)
-        } else if TOY_SETS.iter().any(|t| t.0 == spec.data) {
-            (
-                toy(
-                    &spec.data,
-                    spec.n_data,
-                    spec.train.as_ref().map_or(0, |t| t.seed),
-                )?,
-                2,
-            )
-        } else if let Some(g) = &gmm {
-            let mut noise = crate::rng::Noise::new(spec.train.as_ref().map_or(0, |t| t.seed));
-            (g.sample(spec.n_data, noise.rng()), g.dim())
+        let seed = spec.train.as_ref().map_or(0, |t| t.seed);
+        let data = if let Some(points) = spec.points {
+            crate::error::count("points", points.len() / 2, 2, 1_000_000)?;
+            TrainingData::points(points, 2, "points")?
+        } else if let Some(m) = &spec.mixture {
+            let gmm = Gmm::from_spec(m.clone()).map_err(|e| e.within("mixture"))?;
+            TrainingData::sampled(gmm, spec.n_data, seed)
         } else {
-            return Err(crate::Error::invalid(
-                "data",
-                format!(
-                    "unknown data '{}'; accepted: {}, {}",
-                    spec.data,
-                    crate::data::toy::toy_names(),
-                    presets::preset_names()
-                ),
-            ));
+            TrainingData::named(&spec.data, spec.n_data, seed)
+                .ok_or_else(|| unknown_data("data", &spec.data, ""))??
         };
+        // Drawn or loaded points keep the preset their label names as reference, if any.
+        let gmm = data
+            .mixture
+            .clone()
+            .or_else(|| presets::preset(&spec.data).ok());
+        let (data, dim) = (data.rows, data.dim);
         let arch = Architecture::Mlp(
             MlpScoreConfig::new(dim)
                 .with_hidden(spec.hidden)
@@ -809,47 +737,32 @@ impl<B: AutodiffBackend> TrainRun<B> {
     /// The whole training state (EMA, raw weights, Adam moments, step) as weight-file bytes:
     /// what [`TrainRun::restore`] continues from, on this backend or the other.
     async fn checkpoint(&self) -> crate::Result<Vec<u8>> {
-        let manifest = self.manifest();
-        let mut tensors = weights::host_tensors(self.trainer.ema(), "").await?;
-        tensors.extend(self.trainer.state().await?);
-        Ok(weights::encode(tensors, &manifest))
+        checkpoint::checkpoint_bytes(&self.trainer, &self.manifest(), true).await
     }
 
     /// Continue from [`TrainRun::checkpoint`] bytes of a run with the same spec.
     fn restore(&mut self, bytes: &[u8]) -> crate::Result<usize> {
         let file = weights::parse(bytes, "checkpoint")?;
         self.trainer.restore(&file, "checkpoint")?;
-        self.seconds = file
-            .manifest
-            .metrics
-            .get("seconds")
-            .and_then(|v| v.as_f64())
-            .unwrap_or(self.seconds);
+        self.seconds = checkpoint::recorded_seconds(&file).unwrap_or(self.seconds);
         Ok(self.trainer.step)
     }
 
     fn manifest(&self) -> Manifest {
-        let mut metrics = std::collections::BTreeMap::new();
-        metrics.insert(
-            "loss".to_string(),
-            serde_json::json!(self.trainer.last_loss),
-        );
-        metrics.insert("seconds".to_string(), serde_json::json!(self.seconds));
-        metrics.insert("trained_in".to_string(), serde_json::json!("browser"));
-        Manifest {
-            format_version: weights::FORMAT_VERSION,
-            architecture: self.trainer.arch.clone(),
-            sde: self.trainer.sde,
-            data: self.data.clone(),
-            steps: self.trainer.step,
-            training: Some(self.trainer.cfg.clone()),
-            ema: true,
-            metrics,
-        }
+        let metrics = [
+            ("loss", serde_json::json!(self.trainer.last_loss)),
+            ("seconds", serde_json::json!(self.seconds)),
+            ("trained_in", serde_json::json!("browser")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        checkpoint::training_manifest(&self.trainer, &self.data, metrics)
     }
 
+    /// The sampling (EMA) weights only, as a weight file.
     async fn export(&self) -> crate::Result<Vec<u8>> {
-        weights::to_bytes(self.trainer.ema(), &self.manifest()).await
+        checkpoint::checkpoint_bytes(&self.trainer, &self.manifest(), false).await
     }
 }
 

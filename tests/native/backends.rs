@@ -210,7 +210,7 @@ fn the_groupnorm_silu_kernels_equal_the_composition() {
     use burn::module::{AutodiffModule, Param};
     use burn::nn::GroupNormConfig;
     use burn::tensor::Tensor;
-    use scorelab::model::norm_silu::norm_silu;
+    use scorelab::kernels::norm_silu::norm_silu;
     type A = Autodiff<Wgpu>;
     let device = Default::default();
     let values = |len: usize, seed: f64| -> Vec<f64> {
@@ -307,8 +307,8 @@ fn the_linear_silu_kernel_equals_the_composition() {
     use burn::module::{AutodiffModule, Param};
     use burn::nn::LinearConfig;
     use burn::tensor::Tensor;
-    use scorelab::model::activation::silu;
-    use scorelab::model::linear_silu::{fourier_features, fourier_linear_silu, linear_silu};
+    use scorelab::kernels::activation::silu;
+    use scorelab::kernels::linear_silu::{fourier_features, fourier_linear_silu, linear_silu};
     type A = Autodiff<Wgpu>;
     let device = Default::default();
     let values = |len: usize, seed: f64| -> Vec<f64> {

@@ -4,7 +4,7 @@
 use scorelab::npy;
 use std::process::Command;
 
-fn scorelab(args: &[&str]) -> (bool, String, String) {
+pub(crate) fn scorelab(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_scorelab"))
         .args(args)
         .output()

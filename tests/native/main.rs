@@ -7,12 +7,15 @@
 //! runs one of them. `tests/dispatch.rs` stays its own binary (cubecl's launch log is set
 //! once per process and counts every launch in it); `tests/web.rs` and `tests/ops_bench.rs`
 //! are the wasm tests (headless Chromium).
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 
+mod app;
 mod backends;
 mod cli;
 mod inpaint;
+mod layering;
 mod likelihood;
 mod pitfall;
 mod samplers;

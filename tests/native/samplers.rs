@@ -3,7 +3,7 @@
 //! exact-vs-exact samples of the same size (see common::SLACK).
 //!
 //! The matrix uses the (nearly) centred presets. The off-centre two-modes preset is sampled
-//! under VP in tests/pitfall.rs; under VE its prior mismatch is a property of the SDE, and
+//! under VP in tests/native/pitfall.rs; under VE its prior mismatch is a property of the SDE, and
 //! `ve_prior_mismatch_skews_the_ode_on_off_centre_data` below shows it.
 
 use crate::common::*;

@@ -239,7 +239,7 @@ fn finite_difference_trace_matches_the_autodiff_divergence() {
         objective: Objective::Ism,
         ..Default::default()
     };
-    let fd = Trainer::<AB>::loss(
+    let fd = scorelab::train::loss::loss(
         &Net::Mlp(net.clone()),
         &arch,
         &sde,
@@ -279,8 +279,8 @@ fn finite_difference_trace_matches_the_autodiff_divergence() {
 
 #[test]
 fn every_objective_lowers_the_score_error() {
-    use scorelab::train::trainer::SlicedProbe;
     use scorelab::train::Objective;
+    use scorelab::train::SlicedProbe;
     let gmm = preset("ring8").unwrap();
     let sde = Sde::from_name("vp").unwrap();
     let device = Default::default();
@@ -714,7 +714,7 @@ fn a_unet_exported_as_a_pytorch_state_dict_reads_back_exactly() {
 #[test]
 fn likelihood_weighting_with_importance_time_lowers_the_kl() {
     use scorelab::likelihood::{log_likelihood, LikelihoodConfig};
-    use scorelab::train::trainer::{TimeSampling, Weighting};
+    use scorelab::train::{TimeSampling, Weighting};
     let gmm = preset("ring8").unwrap();
     let sde = Sde::from_name("ve").unwrap();
     let device = Default::default();

@@ -1,26 +1,24 @@
 //! The native command line (DESIGN.md, CLI contract). Every sampler and the likelihood are
 //! the library's; this file only parses flags, reads and writes files and shows progress.
 
+use crate::args::{apply_sde, load_model, parse_choice, progress, SdeArgs};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use clap::{Args, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use scorelab::app::likelihood::{dequantize_pixels, log_densities, Densities, DensityJob};
+use scorelab::app::model::ModelSource;
 use scorelab::config::{json_error, Settings};
-use scorelab::likelihood::{
-    bits_per_dim, log_likelihood, Estimator, LikelihoodConfig, Prior, Probe,
-};
-use scorelab::model::gmm::{ExactGmm, Gmm};
-use scorelab::model::net::NetScore;
+use scorelab::likelihood::{bits_per_dim, Estimator, LikelihoodConfig, Prior, Probe};
 use scorelab::model::presets::{self, preset_names};
-use scorelab::model::ScoreModel;
 use scorelab::sample::pc::{CorrectorKind, PredictorKind, CORRECTOR_NAMES, PREDICTOR_NAMES};
 use scorelab::sample::{Sampler, SAMPLER_NAMES};
 use scorelab::sde::{Sde, SDE_NAMES};
 use scorelab::solver::{SolverKind, SOLVER_NAMES};
-use scorelab::tensor::{host_tensor, read_f64};
-use scorelab::weights::{self, WeightFile};
+use scorelab::tensor::read_f64;
+use scorelab::weights;
 use scorelab::{npy, stats, Error, Result};
 use serde_json::{json, Value};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The native build uses the CPU backend in double precision: exact models are cheap, and
@@ -82,36 +80,6 @@ struct ExportArgs {
     /// Write PyTorch's names and layouts (the only export format)
     #[arg(long)]
     pytorch: bool,
-}
-
-#[derive(Args)]
-pub(crate) struct SdeArgs {
-    /// Forward SDE: ve, ve-notebook, vp, subvp [default: vp]
-    #[arg(long)]
-    pub(crate) sde: Option<String>,
-    /// VE: smallest noise std [default: 0.01]
-    #[arg(long)]
-    pub(crate) sigma_min: Option<f64>,
-    /// VE: largest noise std [default: 50]; ve-notebook: its sigma [default: 25]
-    #[arg(long)]
-    pub(crate) sigma_max: Option<f64>,
-    /// VP/sub-VP: beta at t=0 [default: 0.1]
-    #[arg(long)]
-    pub(crate) beta_min: Option<f64>,
-    /// VP/sub-VP: beta at t=1 [default: 20]
-    #[arg(long)]
-    pub(crate) beta_max: Option<f64>,
-}
-
-impl SdeArgs {
-    /// No SDE flag was given.
-    pub(crate) fn is_default(&self) -> bool {
-        self.sde.is_none()
-            && self.sigma_min.is_none()
-            && self.sigma_max.is_none()
-            && self.beta_min.is_none()
-            && self.beta_max.is_none()
-    }
 }
 
 #[derive(Args)]
@@ -289,12 +257,6 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// A model given on the command line: an exact mixture or a trained network.
-enum Loaded {
-    Exact(Gmm),
-    Net(WeightFile),
-}
-
 /// Is `spec` a weight file (`weights:FILE` or a path ending in `.safetensors`)?
 fn weights_path(spec: &str) -> Option<&str> {
     spec.strip_prefix("weights:")
@@ -306,145 +268,32 @@ fn weights_path(spec: &str) -> Option<&str> {
 }
 
 /// Resolve `--model`: a preset, `gmm:FILE`, or a weight file.
-fn load_any(spec: &str) -> Result<Loaded> {
+fn load_any(spec: &str) -> Result<ModelSource> {
     match weights_path(spec) {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-            Ok(Loaded::Net(weights::parse(&bytes, path)?))
+            Ok(ModelSource::Net(Arc::new(weights::parse(&bytes, path)?)))
         }
-        None => Ok(Loaded::Exact(load_model(spec)?)),
+        None => Ok(ModelSource::Exact(load_model(spec)?)),
     }
 }
 
-/// The mixture a model's samples should match: the model itself, or the preset / gmm file
-/// a network was trained on.
-fn reference_mixture(loaded: &Loaded) -> Option<Gmm> {
-    match loaded {
-        Loaded::Exact(g) => Some(g.clone()),
-        Loaded::Net(f) => load_model(&f.manifest.data).ok(),
-    }
+/// The SDE flags' choice, if any flag was given (a network refuses any other than its own).
+fn requested_sde(flags: &SdeArgs, chosen: Sde) -> Option<Sde> {
+    (!flags.is_default()).then_some(chosen)
 }
 
-/// A weight file's network as a score model, its denoiser clipped as `--clip-denoised` says.
-fn net_score<B: Backend>(
-    file: &WeightFile,
-    what: &str,
-    clip: Option<bool>,
-    device: &B::Device,
-) -> Result<NetScore<B>> {
-    let mut model = weights::load_score::<B>(file, what, device)?;
-    match clip {
-        Some(true) if model.clip.is_none() => {
-            return Err(no_clip_range(&file.manifest.data));
+/// The application layer's field names as this command's flags.
+fn as_flags(e: Error) -> Error {
+    match e {
+        Error::Invalid { field, message } if field == "sde" => {
+            Error::invalid("--sde", format!("{message}; omit --sde and its parameters"))
         }
-        Some(false) => model.clip = None,
-        _ => {}
-    }
-    Ok(model)
-}
-
-fn no_clip_range(data: &str) -> Error {
-    Error::invalid(
-        "--clip-denoised",
-        format!(
-            "the model's data '{data}' has no bounded range (only the image sets mnist and \
-             fashion do); accepted here: false"
-        ),
-    )
-}
-
-/// A network's SDE, or an error if the flags asked for another one.
-fn net_sde(file: &WeightFile, flags: &SdeArgs, chosen: Sde) -> Result<Sde> {
-    let touched = flags.sde.is_some()
-        || flags.sigma_min.is_some()
-        || flags.sigma_max.is_some()
-        || flags.beta_min.is_some()
-        || flags.beta_max.is_some();
-    if touched && chosen != file.manifest.sde {
-        return Err(Error::invalid(
-            "--sde",
-            format!(
-                "this model was trained with {}; omit --sde and its parameters",
-                serde_json::to_string(&file.manifest.sde).unwrap()
-            ),
-        ));
-    }
-    Ok(file.manifest.sde)
-}
-
-/// Resolve `--model`: a preset name or `gmm:FILE`.
-pub(crate) fn load_model(spec: &str) -> Result<Gmm> {
-    if let Some(path) = spec.strip_prefix("gmm:") {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Gmm::from_json(&text).map_err(|e| match e {
-            Error::Invalid { field, message } => {
-                Error::invalid(format!("{path}: {field}"), message)
-            }
-            o => o,
-        })
-    } else if presets::PRESETS.iter().any(|p| p.0 == spec) {
-        presets::preset(spec)
-    } else {
-        Err(Error::invalid(
-            "--model",
-            format!(
-                "unknown model '{spec}'; accepted: a preset ({}), gmm:FILE.json or a .safetensors weight file",
-                preset_names()
-            ),
-        ))
-    }
-}
-
-/// Apply `--sde` and its parameter flags over a starting SDE.
-pub(crate) fn apply_sde(base: Sde, a: &SdeArgs) -> Result<Sde> {
-    let mut sde = match &a.sde {
-        Some(name) if name != base.name() => Sde::from_name(name).map_err(|_| {
-            Error::invalid(
-                "--sde",
-                format!("unknown SDE '{name}'; accepted: {SDE_NAMES}"),
-            )
-        })?,
-        _ => base,
-    };
-    let mut v = serde_json::to_value(sde).unwrap();
-    let name = sde.name();
-    let set = |v: &mut Value, flag: &str, key: &str, val: Option<f64>, ok: bool| -> Result<()> {
-        if let Some(x) = val {
-            if !ok {
-                return Err(Error::invalid(
-                    flag,
-                    format!("does not apply to the {name} SDE"),
-                ));
-            }
-            if !x.is_finite() {
-                return Err(Error::invalid(
-                    flag,
-                    format!("must be a finite number, got {x}"),
-                ));
-            }
-            v[key] = json!(x);
+        Error::Invalid { field, message } if field == "clip_denoised" || field == "dequantize" => {
+            Error::invalid(format!("--{}", field.replace('_', "-")), message)
         }
-        Ok(())
-    };
-    let is_ve = name == "ve";
-    let is_vp = name == "vp" || name == "subvp";
-    set(&mut v, "--sigma-min", "sigma_min", a.sigma_min, is_ve)?;
-    if name == "ve-notebook" {
-        set(&mut v, "--sigma-max", "sigma", a.sigma_max, true)?;
-    } else {
-        set(&mut v, "--sigma-max", "sigma_max", a.sigma_max, is_ve)?;
-    }
-    set(&mut v, "--beta-min", "beta_min", a.beta_min, is_vp)?;
-    set(&mut v, "--beta-max", "beta_max", a.beta_max, is_vp)?;
-    sde = serde_json::from_value(v).map_err(|e| json_error("--sde", &e))?;
-    sde.validate().map_err(|e| match e {
-        Error::Invalid { field, message } => Error::invalid(
-            format!("--{}", field.trim_start_matches("sde.").replace('_', "-")),
-            message,
-        ),
         o => o,
-    })?;
-    Ok(sde)
+    }
 }
 
 /// Settings from `--config` with flags applied on top (flags win).
@@ -608,33 +457,10 @@ fn sample_settings(a: &SampleArgs) -> Result<Settings> {
     Ok(s)
 }
 
-pub(crate) fn progress(total: Option<usize>) -> ProgressBar {
-    match total {
-        Some(t) => {
-            let pb = ProgressBar::new(t as u64);
-            pb.set_style(
-                ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]",
-                )
-                .unwrap(),
-            );
-            pb
-        }
-        None => {
-            let pb = ProgressBar::new_spinner();
-            pb.set_style(
-                ProgressStyle::with_template("{spinner} {pos} steps  {msg}  [{elapsed_precise}]")
-                    .unwrap(),
-            );
-            pb
-        }
-    }
-}
-
 async fn sample(a: SampleArgs) -> Result<()> {
     let s = sample_settings(&a)?;
     let loaded = if s.model == scorelab::config::MIXTURE_MODEL {
-        Loaded::Exact(s.preset_gmm()?) // the --config file's own mixture
+        ModelSource::Exact(s.preset_gmm()?) // the --config file's own mixture
     } else {
         load_any(&s.model)?
     };
@@ -642,38 +468,36 @@ async fn sample(a: SampleArgs) -> Result<()> {
     // every operation of the run in its graph, which only `backward()` frees).
     match (&loaded, a.backend.as_str()) {
         // exact models in f64 (cheap, and tight tolerances need it); networks in f32
-        (Loaded::Exact(_), "cpu") => sample_on::<SampleB>(a, s, loaded).await,
-        (Loaded::Exact(_), _) => Err(Error::invalid(
+        (ModelSource::Exact(_), "cpu") => sample_on::<SampleB>(a, s, loaded).await,
+        (ModelSource::Exact(_), _) => Err(Error::invalid(
             "--backend",
             "an exact mixture is sampled on the CPU in double precision; accepted: cpu",
         )),
-        (Loaded::Net(_), "cpu") => sample_on::<SampleBNet>(a, s, loaded).await,
+        (ModelSource::Net(_), "cpu") => sample_on::<SampleBNet>(a, s, loaded).await,
         #[cfg(feature = "wgpu")]
-        (Loaded::Net(_), "wgpu") => sample_on::<burn::backend::Wgpu>(a, s, loaded).await,
+        (ModelSource::Net(_), "wgpu") => sample_on::<burn::backend::Wgpu>(a, s, loaded).await,
         #[cfg(feature = "cuda")]
-        (Loaded::Net(_), "cuda") => {
-            crate::train::cuda_probe()?;
+        (ModelSource::Net(_), "cuda") => {
+            crate::args::cuda_probe()?;
             sample_on::<burn::backend::Cuda>(a, s, loaded).await
         }
-        (_, other) => Err(crate::train::backend_error(other)),
+        (_, other) => Err(crate::args::backend_error(other)),
     }
 }
 
-async fn sample_on<B: Backend>(a: SampleArgs, s: Settings, loaded: Loaded) -> Result<()> {
+async fn sample_on<B: Backend>(a: SampleArgs, s: Settings, loaded: ModelSource) -> Result<()> {
     if a.every == 0 {
         return Err(Error::invalid("--every", "must be at least 1"));
     }
     let mut s = s;
     let device = Default::default();
-    let model: Box<dyn ScoreModel<B>> = match &loaded {
-        Loaded::Exact(_) if a.clip_denoised == Some(true) => return Err(no_clip_range(&s.model)),
-        Loaded::Exact(gmm) => Box::new(ExactGmm::<B>::new(gmm.clone(), s.sde, &device)),
-        Loaded::Net(file) => {
-            s.sde = net_sde(file, &a.sde, s.sde)?;
-            s.validate()?;
-            Box::new(net_score::<B>(file, &s.model, a.clip_denoised, &device)?)
-        }
-    };
+    if let ModelSource::Net(_) = &loaded {
+        s.sde = loaded.sde(requested_sde(&a.sde, s.sde)).map_err(as_flags)?;
+        s.validate()?;
+    }
+    let model = loaded
+        .score_model::<B>(s.sde, a.clip_denoised, &s.model, &device)
+        .map_err(as_flags)?;
     let d = model.dim();
     if let Some(path) = &a.png {
         if d != scorelab::data::images::PIXELS || !path.ends_with(".png") {
@@ -724,7 +548,7 @@ async fn sample_on<B: Backend>(a: SampleArgs, s: Settings, loaded: Loaded) -> Re
         started.elapsed().as_secs_f64(),
         a.out
     );
-    let Some(gmm) = reference_mixture(&loaded) else {
+    let Some(gmm) = loaded.reference_mixture() else {
         return Ok(());
     };
     if gmm.dim() != d {
@@ -754,14 +578,14 @@ async fn sample_on<B: Backend>(a: SampleArgs, s: Settings, loaded: Loaded) -> Re
 async fn likelihood(a: LikelihoodArgs) -> Result<()> {
     let loaded = load_any(&a.model)?;
     match (&loaded, a.backend.as_str()) {
-        (Loaded::Exact(_), "cpu") => likelihood_on::<B>(a, loaded, Default::default()).await,
-        (Loaded::Exact(_), _) => Err(Error::invalid(
+        (ModelSource::Exact(_), "cpu") => likelihood_on::<B>(a, loaded, Default::default()).await,
+        (ModelSource::Exact(_), _) => Err(Error::invalid(
             "--backend",
             "an exact mixture is evaluated on the CPU in double precision; accepted: cpu",
         )),
-        (Loaded::Net(_), "cpu") => likelihood_on::<BNet>(a, loaded, Default::default()).await,
+        (ModelSource::Net(_), "cpu") => likelihood_on::<BNet>(a, loaded, Default::default()).await,
         #[cfg(feature = "wgpu")]
-        (Loaded::Net(_), "wgpu") => {
+        (ModelSource::Net(_), "wgpu") => {
             likelihood_on::<burn::backend::Autodiff<burn::backend::Wgpu>>(
                 a,
                 loaded,
@@ -770,8 +594,8 @@ async fn likelihood(a: LikelihoodArgs) -> Result<()> {
             .await
         }
         #[cfg(feature = "cuda")]
-        (Loaded::Net(_), "cuda") => {
-            crate::train::cuda_probe()?;
+        (ModelSource::Net(_), "cuda") => {
+            crate::args::cuda_probe()?;
             likelihood_on::<burn::backend::Autodiff<burn::backend::Cuda>>(
                 a,
                 loaded,
@@ -779,24 +603,22 @@ async fn likelihood(a: LikelihoodArgs) -> Result<()> {
             )
             .await
         }
-        (_, other) => Err(crate::train::backend_error(other)),
+        (_, other) => Err(crate::args::backend_error(other)),
     }
 }
 
 async fn likelihood_on<B: AutodiffBackend>(
     a: LikelihoodArgs,
-    loaded: Loaded,
+    loaded: ModelSource,
     device: B::Device,
 ) -> Result<()> {
-    let mut sde = apply_sde(Sde::default(), &a.sde)?;
-    let model: Box<dyn ScoreModel<B>> = match &loaded {
-        Loaded::Exact(_) if a.clip_denoised == Some(true) => return Err(no_clip_range(&a.model)),
-        Loaded::Exact(gmm) => Box::new(ExactGmm::<B>::new(gmm.clone(), sde, &device)),
-        Loaded::Net(file) => {
-            sde = net_sde(file, &a.sde, sde)?;
-            Box::new(net_score::<B>(file, &a.model, a.clip_denoised, &device)?)
-        }
-    };
+    let chosen = apply_sde(Sde::default(), &a.sde)?;
+    let sde = loaded
+        .sde(requested_sde(&a.sde, chosen))
+        .map_err(as_flags)?;
+    let model = loaded
+        .score_model::<B>(sde, a.clip_denoised, &a.model, &device)
+        .map_err(as_flags)?;
     let mut data = match scorelab::data::images::named(&a.data) {
         Some(images) => {
             let images = images?;
@@ -835,22 +657,12 @@ async fn likelihood_on<B: AutodiffBackend>(
     if a.dequantize
         .unwrap_or(scorelab::data::images::named(&a.data).is_some())
     {
-        if let Some(v) = data.data.iter().find(|v| !(0.0..=1.0).contains(*v)) {
-            return Err(Error::invalid(
-                "--dequantize",
-                format!("needs pixel values in [0, 1]; the data has {v}"),
-            ));
-        }
-        let mut noise = scorelab::rng::Noise::new(a.seed.wrapping_add(0xde9));
-        scorelab::data::images::dequantize(&mut data.data, noise.rng());
+        dequantize_pixels(&mut data.data, a.seed).map_err(as_flags)?;
     }
     let estimator: Estimator = parse_choice("--estimator", &a.estimator, "exact, hutchinson")?;
     let probe: Probe = parse_choice("--probe", &a.probe, "gaussian, rademacher")?;
     let prior: Prior = parse_choice("--prior", &a.prior, "sde, model")?;
-    let t_end = a.t_end.unwrap_or(match &loaded {
-        Loaded::Net(file) => file.manifest.likelihood_t_eps(),
-        Loaded::Exact(_) => LikelihoodConfig::default().t_end,
-    });
+    let t_end = a.t_end.unwrap_or(loaded.likelihood_t_eps());
     let cfg = LikelihoodConfig {
         estimator,
         probe,
@@ -871,18 +683,19 @@ async fn likelihood_on<B: AutodiffBackend>(
     }
     let d = model.dim();
     let n = data.shape[0];
-    let model = model.as_ref();
     let pb = progress(Some(n));
     let started = Instant::now();
-    let (mut out, mut nfe) = (Vec::with_capacity(n), 0);
-    for (i, rows) in data.data.chunks(a.chunk * d).enumerate() {
-        let m = rows.len() / d;
-        let x = host_tensor::<B, 2>(rows.to_vec(), [m, d], &device);
-        let r = log_likelihood(model, &sde, x, &cfg, a.seed.wrapping_add(i as u64)).await?;
-        nfe += r.nfe;
-        out.extend(r.log_p);
-        pb.set_position(out.len() as u64);
-    }
+    let job = DensityJob {
+        cfg,
+        dequantize: false, // done above, so the exact mixture's check below sees the same rows
+        chunk: a.chunk,
+        seed: a.seed,
+    };
+    let Densities { log_p: out, nfe } =
+        log_densities(model.as_ref(), &sde, &data.data, &job, &device, |done| {
+            pb.set_position(done as u64)
+        })
+        .await?;
     pb.finish_and_clear();
     let vals: Vec<f32> = out
         .iter()
@@ -896,7 +709,7 @@ async fn likelihood_on<B: AutodiffBackend>(
         started.elapsed().as_secs_f64(),
         a.out
     );
-    if let Loaded::Exact(gmm) = &loaded {
+    if let ModelSource::Exact(gmm) = &loaded {
         let exact = gmm.log_prob_host(&sde, t_end, &data.data);
         let gap = out
             .iter()
@@ -1049,15 +862,4 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
         (h ^ *b as u64).wrapping_mul(0x100000001b3)
     })
-}
-
-/// Parse a flag's value into a kebab-case serde enum, or one line naming the flag and the
-/// accepted values.
-pub(crate) fn parse_choice<T: serde::de::DeserializeOwned>(
-    flag: &str,
-    value: &str,
-    accepted: &str,
-) -> Result<T> {
-    serde_json::from_value(Value::String(value.to_string()))
-        .map_err(|_| Error::invalid(flag, format!("unknown '{value}'; accepted: {accepted}")))
 }

@@ -1,17 +1,19 @@
 //! `scorelab train`: flags, data loading, checkpoints and the loss log around the library's
 //! [`Trainer`] (the same trainer the browser runs).
 
-use crate::cli::{apply_sde, load_model, parse_choice, progress, SdeArgs};
+#[cfg(feature = "cuda")]
+use crate::args::cuda_probe;
+use crate::args::{apply_sde, backend_error, load_model, parse_choice, progress, SdeArgs};
 use burn::tensor::backend::AutodiffBackend;
 use clap::Args;
-use scorelab::data::toy::{toy, toy_names, TOY_SETS};
-use scorelab::model::presets::{preset_names, PRESETS};
+use scorelab::app::checkpoint;
+use scorelab::app::data::{points_file, unknown_data, TrainingData};
 use scorelab::npy;
 use scorelab::sde::Sde;
 use scorelab::train::parallel::Shard;
-use scorelab::train::trainer::{SlicedProbe, TimeSampling, Weighting};
+use scorelab::train::{SlicedProbe, TimeSampling, Weighting};
 use scorelab::train::{TrainConfig, Trainer};
-use scorelab::weights::{self, Architecture, Manifest};
+use scorelab::weights::{self, Architecture};
 use scorelab::{Error, Result};
 use std::io::Write;
 use std::time::Instant;
@@ -116,85 +118,27 @@ pub struct TrainArgs {
     time_limit: Option<f64>,
 }
 
-/// Training points `[N, d]` from the `--data` argument.
+/// Training points `[N, d]` from the `--data` argument: a toy set or preset
+/// (`scorelab::app::data`), a gmm file, points in .npy or .csv, or an image set.
 fn load_data(spec: &str, n: usize, seed: u64) -> Result<(Vec<f64>, usize)> {
-    if TOY_SETS.iter().any(|t| t.0 == spec) {
-        return Ok((toy(spec, n, seed)?, 2));
-    }
-    if PRESETS.iter().any(|p| p.0 == spec) || spec.starts_with("gmm:") {
-        let g = load_model(spec)?;
-        let mut noise = scorelab::rng::Noise::new(seed);
-        return Ok((g.sample(n, noise.rng()), g.dim()));
-    }
-    if spec.ends_with(".npy") {
-        let a = npy::read_matrix(spec, None)?;
-        return Ok((a.data, a.shape[1]));
-    }
-    if spec.ends_with(".csv") {
-        return read_csv(spec);
-    }
-    if let Some(images) = scorelab::data::images::named(spec) {
+    let data = if let Some(named) = TrainingData::named(spec, n, seed) {
+        named?
+    } else if spec.starts_with("gmm:") {
+        TrainingData::sampled(load_model(spec)?, n, seed)
+    } else if spec.ends_with(".npy") || spec.ends_with(".csv") {
+        let bytes = std::fs::read(spec).map_err(|e| Error::io(spec, e))?;
+        points_file(spec, &bytes, None)?
+    } else if let Some(images) = scorelab::data::images::named(spec) {
         let images = images?;
         return Ok((images.pixels, scorelab::data::images::PIXELS));
-    }
-    Err(Error::invalid(
-        "--data",
-        format!(
-            "unknown data '{spec}'; accepted: {}, a preset ({}), mnist, fashion, gmm:FILE.json, FILE.npy, FILE.csv",
-            toy_names(),
-            preset_names()
-        ),
-    ))
-}
-
-/// Points from CSV: one row per line, comma/semicolon/whitespace separated, optional header.
-fn read_csv(path: &str) -> Result<(Vec<f64>, usize)> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let mut out = vec![];
-    let mut width = None;
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let cells: Vec<&str> = line
-            .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
-            .filter(|c| !c.is_empty())
-            .collect();
-        let parsed: std::result::Result<Vec<f64>, _> =
-            cells.iter().map(|c| c.parse::<f64>()).collect();
-        let row = match parsed {
-            Ok(r) => r,
-            Err(_) if out.is_empty() && width.is_none() => continue, // a header
-            Err(_) => {
-                return Err(Error::invalid(
-                    path,
-                    format!("line {}: not numbers: '{line}'", i + 1),
-                ))
-            }
-        };
-        if row.iter().any(|v| !v.is_finite()) {
-            return Err(Error::invalid(
-                path,
-                format!("line {}: non-finite value", i + 1),
-            ));
-        }
-        match width {
-            None => width = Some(row.len()),
-            Some(w) if w != row.len() => {
-                return Err(Error::invalid(
-                    path,
-                    format!("line {}: {} columns, expected {w}", i + 1, row.len()),
-                ))
-            }
-            _ => {}
-        }
-        out.extend(row);
-    }
-    match width {
-        Some(w) if !out.is_empty() => Ok((out, w)),
-        _ => Err(Error::invalid(path, "has no data rows")),
-    }
+    } else {
+        return Err(unknown_data(
+            "--data",
+            spec,
+            "mnist, fashion, gmm:FILE.json, FILE.npy, FILE.csv",
+        ));
+    };
+    Ok((data.rows, data.dim))
 }
 
 pub async fn train(a: TrainArgs) -> Result<()> {
@@ -286,40 +230,6 @@ where
     Ok(devices)
 }
 
-/// Check that a CUDA device answers before anything is trained or read: without a driver
-/// or a GPU, burn-cuda panics on a worker thread; here that becomes one clear error.
-#[cfg(feature = "cuda")]
-pub fn cuda_probe() -> Result<()> {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let probe = std::thread::spawn(|| {
-        let device = Default::default();
-        burn::tensor::Tensor::<burn::backend::Cuda, 1>::zeros([1], &device).into_data()
-    })
-    .join();
-    std::panic::set_hook(hook);
-    probe.map(|_| ()).map_err(|_| {
-        Error::invalid(
-            "--backend",
-            "cuda: no CUDA device could be opened (is the NVIDIA driver installed, is a GPU visible, and is libnvrtc on LD_LIBRARY_PATH?); accepted here: cpu, wgpu",
-        )
-    })
-}
-
-/// The error for a `--backend` this build cannot run: one compiled out, or an unknown name.
-pub fn backend_error(name: &str) -> Error {
-    match name {
-        "wgpu" | "cuda" => Error::invalid(
-            "--backend",
-            format!("this build has no {name} backend; rebuild with `cargo build --release --features {name}`"),
-        ),
-        other => Error::invalid(
-            "--backend",
-            format!("unknown backend '{other}'; accepted: cpu, wgpu, cuda"),
-        ),
-    }
-}
-
 async fn train_on<B: AutodiffBackend>(a: TrainArgs, devices: Vec<B::Device>) -> Result<()>
 where
     B::Device: Send + 'static,
@@ -407,12 +317,7 @@ where
     let mut seconds_before = 0.0;
     if let Some(file) = &previous {
         trainer.restore(file, &a.out)?;
-        seconds_before = file
-            .manifest
-            .metrics
-            .get("seconds")
-            .and_then(|v| v.as_f64())
-            .unwrap_or(0.0);
+        seconds_before = checkpoint::recorded_seconds(file).unwrap_or(0.0);
         if trainer.step >= a.steps {
             return Err(Error::invalid(
                 "--steps",
@@ -473,21 +378,13 @@ where
         metrics.insert("backend".to_string(), serde_json::json!(a.backend));
         metrics.insert("devices".to_string(), serde_json::json!(devices.len()));
         metrics.insert("command".to_string(), serde_json::json!(command.join(" ")));
-        let manifest = Manifest {
-            format_version: weights::FORMAT_VERSION,
-            architecture: arch.clone(),
-            sde,
-            data: a.data.clone(),
-            steps: trainer.step,
-            training: Some(cfg.clone()),
-            ema: true,
-            metrics,
-        };
-        let mut tensors = pollster::block_on(weights::host_tensors(trainer.ema(), ""))?;
-        if !a.no_state {
-            tensors.extend(pollster::block_on(trainer.state())?);
-        }
-        npy::write_atomic(&a.out, &weights::encode(tensors, &manifest))
+        let manifest = checkpoint::training_manifest(trainer, &a.data, metrics);
+        let bytes = pollster::block_on(checkpoint::checkpoint_bytes(
+            trainer,
+            &manifest,
+            !a.no_state,
+        ))?;
+        npy::write_atomic(&a.out, &bytes)
     };
     let mut last = trainer.step;
     for k in first..=a.steps {

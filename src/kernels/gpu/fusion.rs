@@ -8,7 +8,7 @@ use burn_cubecl::CubeBackend;
 use burn_fusion::{Fusion, FusionBackend, FusionRuntime};
 use burn_ir::HandleContainer;
 
-use crate::model::cpu_ops::cast;
+use crate::kernels::cpu_ops::cast;
 
 /// The CubeCL backend in f32.
 pub(super) type Inner<R, BT> = CubeBackend<R, f32, i32, BT>;

@@ -18,7 +18,7 @@ use cubecl::prelude::*;
 
 use super::fusion::{Inner, Outer};
 use super::update::{affine3_kernel, langevin_kernel, CORRECTOR_CUBE};
-use crate::model::cpu_ops::cast;
+use crate::kernels::cpu_ops::cast;
 
 /// Units per cube of the element-wise kernel.
 const UNITS: u32 = 256;

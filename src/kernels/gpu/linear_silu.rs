@@ -1,5 +1,5 @@
 //! `SiLU(x·W + b)` on the native GPU backends, the toy MLP's layers (the GPU counterpart of
-//! `model::linear_silu`): the forward pass is one CubeCL kernel
+//! `kernels::linear_silu`): the forward pass is one CubeCL kernel
 //! ([`super::linear_silu_kernels`]) in place of a matmul and a fused bias + SiLU, and for the
 //! first layer also in place of the Fourier features' matmul, sin, cos and concatenation
 //! (the features are computed inside the kernel). The gradient is a burn autodiff
@@ -31,7 +31,7 @@ use cubecl::prelude::*;
 
 use super::fusion::{prim, Handles, Inner, Outer};
 use super::linear_silu_kernels::linear_silu_forward_kernel;
-use crate::model::cpu_ops::cast;
+use crate::kernels::cpu_ops::cast;
 
 /// Units per cube.
 const UNITS: u32 = 256;

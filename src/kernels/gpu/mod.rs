@@ -23,14 +23,14 @@
 //! How: the kernels ([`update`]) are CubeCL, compiled to WGSL/SPIR-V for wgpu and to CUDA.
 //! The generic callers hold `Tensor<B, 2>` for any backend `B`; [`affine3`] and
 //! [`langevin_corrector`] compare `B` with the native GPU backends by `TypeId` (as the CPU
-//! operations do, `model::cpu_ops`), and on a match register the kernel with burn's fusion
+//! operations do, `kernels::cpu_ops`), and on a match register the kernel with burn's fusion
 //! stream as a custom operation (its inputs and output are fusion tensors, so the fuser
 //! schedules around it; burn-vision registers its kernels the same way). On any other
 //! backend, and in builds without `wgpu`/`cuda`, they return `None`. The wasm module's
 //! WebGPU backend takes the composition (the page's tests cover it). `SCORELAB_FUSE=off`
 //! turns these kernels off, as it does the CPU's fused operations.
 //!
-//! The tests (`tests/backends.rs`) compare both with the composition on lavapipe.
+//! The tests (`tests/native/backends.rs`) compare both with the composition on lavapipe.
 
 use burn::tensor::{backend::Backend, Tensor};
 
@@ -61,7 +61,7 @@ pub fn affine3<B: Backend>(
 ) -> Option<Tensor<B, 2>> {
     #[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
     {
-        if crate::model::cpu_ops::fusion_enabled() {
+        if crate::kernels::cpu_ops::fusion_enabled() {
             return launch::affine3(x, s, z, c.map(|v| v as f32));
         }
     }
@@ -83,7 +83,7 @@ pub fn langevin_corrector<B: Backend>(
 ) -> Option<Tensor<B, 2>> {
     #[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
     {
-        if crate::model::cpu_ops::fusion_enabled() {
+        if crate::kernels::cpu_ops::fusion_enabled() {
             return launch::langevin(x, s, z, coef as f32);
         }
     }
@@ -107,7 +107,7 @@ pub fn norm_silu<B: Backend>(
 ) -> Option<Tensor<B, 4>> {
     #[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
     {
-        if crate::model::cpu_ops::fusion_enabled() {
+        if crate::kernels::cpu_ops::fusion_enabled() {
             return norm_silu::norm_silu(h, e, gamma, beta, groups, eps);
         }
     }
@@ -130,7 +130,7 @@ pub fn linear_silu<B: Backend>(
 ) -> Option<Tensor<B, 2>> {
     #[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
     {
-        if crate::model::cpu_ops::fusion_enabled() {
+        if crate::kernels::cpu_ops::fusion_enabled() {
             return linear_silu::linear_silu(x, fourier, weight, bias);
         }
     }

@@ -1,6 +1,6 @@
 //! `SiLU(GroupNorm(h + e))` on the native GPU backends: two CubeCL kernels
 //! ([`super::norm_silu_kernels`]) on burn's fusion stream, the gradient written out as a
-//! burn autodiff `Backward` (the GPU counterpart of `model::norm_silu`, same formulas).
+//! burn autodiff `Backward` (the GPU counterpart of `kernels::norm_silu`, same formulas).
 //!
 //! Composed from burn's operations, a U-Net block's tail is a broadcast add, GroupNorm's
 //! reshape/mean/centre/square/mean/sqrt/divide/affine and SiLU forward, and as many backward:
@@ -34,7 +34,7 @@ use cubecl::prelude::*;
 
 use super::fusion::{prim, Handles, Inner, Outer};
 use super::norm_silu_kernels::{norm_silu_backward_kernel, norm_silu_forward_kernel, NORM_CUBE};
-use crate::model::cpu_ops::cast;
+use crate::kernels::cpu_ops::cast;
 
 /// Sizes of one call: `n` samples of `c` channels in `groups` groups, `p = H·W` pixels.
 #[derive(Clone, Copy, Debug)]

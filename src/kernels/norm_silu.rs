@@ -30,7 +30,7 @@
 //! chosen by type at run time ([`norm_silu`]); the native GPU backends take their own two
 //! kernels (`crate::kernels::gpu::norm_silu`, same formulas); every other backend composes
 //! burn's `GroupNorm` and [`super::activation::silu`], and the tests below (and
-//! `tests/backends.rs` for the GPU) check that they give one value and one set of
+//! `tests/native/backends.rs` for the GPU) check that they give one value and one set of
 //! gradients. First derivatives only, as burn's autodiff takes.
 
 use std::sync::Arc;

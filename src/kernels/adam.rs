@@ -29,7 +29,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
 
-use crate::model::cpu_ops::{backend_of, cast, cpu_tensor, with_values, CpuBackend};
+use crate::kernels::cpu_ops::{backend_of, cast, cpu_tensor, with_values, CpuBackend};
 
 /// burn's Adam defaults, which the trainer has always used.
 const BETA_1: f32 = 0.9;
@@ -54,7 +54,7 @@ impl ClippedAdam {
                 .with_epsilon(EPSILON)
                 .build(),
             clip,
-            fused: crate::model::cpu_ops::fusion_enabled(),
+            fused: crate::kernels::cpu_ops::fusion_enabled(),
         }
     }
 
@@ -207,7 +207,7 @@ pub(crate) fn ema_cpu<B: Backend, const D: usize>(
     decay: f64,
 ) -> Option<Tensor<B, D>> {
     let cpu = Some(CpuBackend::Plain);
-    if !crate::model::cpu_ops::fusion_enabled()
+    if !crate::kernels::cpu_ops::fusion_enabled()
         || backend_of(ema) != cpu
         || backend_of(current) != cpu
     {

@@ -1,5 +1,5 @@
 //! A dense layer followed by SiLU, `y = SiLU(x·W + b)`, as one CPU operation with its
-//! gradient written out: the hidden layers of the toy MLP ([`super::mlp`]).
+//! gradient written out: the hidden layers of the toy MLP ([`crate::model::mlp`]).
 //!
 //! At the toy sizes (batch 64-512, width 128) a training step is bound by per-operation
 //! overhead rather than arithmetic: burn composes the layer from a matmul, a broadcast bias

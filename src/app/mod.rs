@@ -1,0 +1,18 @@
+//! The application layer: what the CLI (`src/bin/scorelab`) and the page (`src/web`) both
+//! do above the algorithms, written once and tested natively.
+//!
+//! The adapters only translate: the CLI reads files and flags, the page reads JSON and
+//! bytes from JavaScript; both hand the results to these functions and translate their
+//! errors (a field name such as `sde` becomes the flag `--sde` or stays the JSON key).
+//!
+//! - [`model`]: a `model` setting resolved to an exact mixture or a network, its SDE (a
+//!   network only scores under its own), its reference mixture, the score model on a backend.
+//! - [`data`]: the training data a `data` setting names (toy sets, mixture samples, points).
+//! - [`likelihood`]: log-densities of a table of points and bits/dim of images, with the
+//!   dequantisation and the probes seeded the same way everywhere.
+//! - [`checkpoint`]: a training run's manifest and its checkpoint bytes.
+
+pub mod checkpoint;
+pub mod data;
+pub mod likelihood;
+pub mod model;
