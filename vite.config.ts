@@ -63,12 +63,36 @@ const coiServiceWorker = (): Plugin => {
   };
 };
 
+// The Content-Security-Policy: scripts, workers and wasm from the page's own origin only
+// ('wasm-unsafe-eval' compiles the wasm modules; no eval, no inline scripts, no other
+// origins); styles may be inline (the page's <style> and a few style attributes); images
+// also from data:/blob: URLs (canvas exports). `make serve` (vite preview) sends it as a
+// header; the static build carries it as a <meta> (no frame-ancestors there: a meta policy
+// cannot say it, and decks may frame the page). `npm run dev` has none (vite's dev client
+// injects inline scripts). www/tests/page.test.mjs fails on any violation.
+export const CSP = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "worker-src 'self'",
+  "connect-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'none'",
+].join('; ');
+const cspMeta = (): Plugin => ({
+  name: 'scorelab-csp',
+  apply: 'build',
+  transformIndexHtml: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: CSP }, injectTo: 'head-prepend' }],
+});
+
 export default defineConfig({
   base: './',
-  plugins: [shipModels(), reportWasm(), coiServiceWorker()],
+  plugins: [shipModels(), reportWasm(), coiServiceWorker(), cspMeta()],
   build: { outDir: 'dist', target: 'es2022', assetsInlineLimit: 0 },
   // the wasm module runs in a module worker (www/worker.ts), bundled as an ES module
   worker: { format: 'es' },
   server: { host: '127.0.0.1', headers: ISOLATION_HEADERS },
-  preview: { host: '127.0.0.1', headers: ISOLATION_HEADERS },
+  preview: { host: '127.0.0.1', headers: { ...ISOLATION_HEADERS, 'Content-Security-Policy': CSP } },
 });

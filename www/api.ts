@@ -4,7 +4,6 @@
 // answers { id, result } or { id, error }.
 import type { Playground } from './main';
 import { demoState, demoHooks, demoWorkers } from './demos';
-import { parsePoints } from './points';
 import { measureBackends, TOY_WORKLOAD } from './wasm';
 
 //
@@ -102,8 +101,8 @@ export function installApi(pg: Playground): void {
       pg.trainingData = 'drawn';
       pg.resetTraining(`${points.length / 2} points set by a script`);
     }),
-    openPointsFile: now('openPointsFile', (name: string, bytes: number[]) => {
-      const points = parsePoints(name, Uint8Array.from(bytes));
+    openPointsFile: later(async (name: string, bytes: number[]) => {
+      const points = await pg.parsePoints(name, Uint8Array.from(bytes));
       pg.uploaded = { name, points };
       pg.trainingData = 'uploaded';
       pg.resetTraining(`${name}: ${points.length / 2} points`);

@@ -12,7 +12,6 @@ import { drawScene, drawLines, gridPoints, TrailLayer, type Grid, type Scene } f
 import { installApi } from './api';
 import { openDemo, type ImageModel } from './demos';
 import { keepFitted } from './fit';
-import { parsePoints } from './points';
 import { saveModel, listModels, loadModel } from './store';
 import { isolateWithServiceWorker } from './isolate';
 
@@ -845,6 +844,12 @@ export class Playground {
 
   /** A dropped or chosen file: .safetensors loads as a model, .npy/.csv as training points,
    * .json as a mixture to sample from (and train on). */
+  /** 2-D points from a .npy or .csv file's bytes, read by the library's one reader (in the
+   * lab's worker, as the CLI reads them): n·2 values, or one error naming the file. */
+  parsePoints(name: string, bytes: Uint8Array): Promise<Float32Array> {
+    return this.remote.fn<Float32Array>('parsePoints', name, bytes);
+  }
+
   async openFile(f: File): Promise<void> {
     const name = f.name;
     if (/\.json$/i.test(name)) {
@@ -868,7 +873,7 @@ export class Playground {
       let points: Float32Array;
       try {
         if (f.size > 50 * 1024 * 1024) throw new Error(`${name}: too large (${f.size} bytes); point files are at most 50 MiB`);
-        points = parsePoints(name, new Uint8Array(await f.arrayBuffer()));
+        points = await this.parsePoints(name, new Uint8Array(await f.arrayBuffer()));
       } catch (e) {
         // the refused file is the chosen data now: training says why instead of silently
         // using the set chosen before

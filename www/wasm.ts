@@ -177,6 +177,10 @@ export class Remote {
         this.onDeviceLost?.(e);
         return;
       }
+      if (ev.data.id === -3) {
+        console.error(`${this.label} worker: ${ev.data.error}`);
+        return;
+      }
       if (ev.data.id === -1) {
         // the module trapped (a panic): the worker is unusable, everything pending fails
         this.fail(new Error(`${this.label} worker failed: ${ev.data.error}`));

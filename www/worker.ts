@@ -44,6 +44,13 @@ console.error = (...args: unknown[]) => {
   ev.preventDefault(); // handled: the page gets this message instead of a bare error event
   scope.postMessage({ id: -1, ok: false, error: `${ev.message}${lastError ? ` (${lastError.split('\n')[0]})` : ''}` });
 });
+// Anything the Content-Security-Policy blocks in this worker (a script, a wasm compile, a
+// fetch) is reported to the page (id -3), which logs it as an error: the policy is meant to
+// block nothing the page itself does (www/tests/page.test.mjs).
+(self as unknown as EventTarget).addEventListener('securitypolicyviolation', (e) => {
+  const v = e as SecurityPolicyViolationEvent;
+  scope.postMessage({ id: -3, ok: false, error: `the Content-Security-Policy blocked ${v.blockedURI || 'an inline script'} (${v.effectiveDirective})` });
+});
 // WebGPU devices this worker's module opened (burn-wgpu asks through the adapter). The page
 // hears of a lost one (a GPU reset, a driver update, the browser reclaiming it) through
 // `device.lost` and falls back to the CPU: message id -2. `loseDevice` destroys them, which
@@ -127,7 +134,7 @@ const objects = new Map<number, any>();
 let nextHandle = 1;
 let queue: Promise<void> = Promise.resolve();
 
-const FREE_FUNCTIONS = ['presets', 'toySets', 'objectives', 'normalizeSettings', 'samplerDefaults', 'sdeDefaults', 'inspectWeights', 'cpuEngine'];
+const FREE_FUNCTIONS = ['presets', 'toySets', 'objectives', 'normalizeSettings', 'samplerDefaults', 'sdeDefaults', 'inspectWeights', 'cpuEngine', 'parsePoints'];
 
 async function handle(msg: Msg): Promise<unknown> {
   await ready;

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { open, test, finish, browser, base, watch } from './harness.mjs';
 import { serve } from './serve.mjs';
+import { spawn } from 'node:child_process';
 
 /** What a first visit may download of gzipped wasm (issue 20; vite.config.ts reports it). */
 const FIRST_VISIT_WASM_GZ = 2_000_000;
@@ -100,6 +101,56 @@ await test('without COOP/COEP headers: the service worker isolates the page; whe
     await ctx2.close();
   } finally {
     plain.close();
+  }
+});
+
+await test('Content-Security-Policy: make serve sends it, the static build carries it; the page needs nothing it blocks, an injected script is blocked', async () => {
+  // the static build: a <meta> in dist/index.html
+  const found = /<meta http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(fs.readFileSync('dist/index.html', 'utf8'));
+  assert.ok(found, 'dist/index.html has a CSP <meta>');
+  const meta = [found[0], found[1].replaceAll('&#39;', "'")];
+  for (const d of ["script-src 'self' 'wasm-unsafe-eval'", "default-src 'self'", "object-src 'none'"]) assert.ok(meta[1].includes(d), `${d} in ${meta[1]}`);
+  assert.ok(!/unsafe-eval'|\*|https?:/.test(meta[1].replace("'wasm-unsafe-eval'", '')), `no eval, no other origins: ${meta[1]}`);
+  // make serve = vite preview: the same policy as a header (with the isolation headers)
+  const port = 4300 + Math.floor(Math.random() * 500);
+  const vite = spawn('node_modules/.bin/vite', ['preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], { stdio: 'ignore' });
+  try {
+    const url = `http://127.0.0.1:${port}/`;
+    let res;
+    for (let i = 0; i < 100 && !res; i++) res = await fetch(url).catch(() => new Promise((r) => setTimeout(() => r(undefined), 100)));
+    assert.ok(res, 'vite preview answered');
+    assert.equal(res.headers.get('content-security-policy'), meta[1]);
+    const page = await browser.newPage();
+    const errors = watch(page);
+    await page.addInitScript(() => {
+      window.__violations = [];
+      document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(`${e.effectiveDirective} ${e.blockedURI}`));
+    });
+    await page.goto(url + '#backend=cpu');
+    await page.waitForFunction(() => window.scorelab?.ready, null, { timeout: 120_000 });
+    // what the page does: sample, train, load a shipped model, open the image lab (workers,
+    // the threaded module's pool, fetches of models/)
+    await page.evaluate(() => window.scorelab.setState({ model: 'ring8', sampler: { kind: 'pc', steps: 20 }, n: 200 }));
+    await page.evaluate(() => window.scorelab.run());
+    await page.evaluate(() => window.scorelab.train(5));
+    await demo(page, 'images', 'step');
+    const r = await page.evaluate(() => window.scorelab.demoCall('bitsPerDim', new Array(784).fill(0)));
+    assert.ok(Number.isFinite(r.bpd[0]), `bits/dim ${r.bpd}`);
+    // nothing the page did was blocked
+    assert.deepEqual(await page.evaluate(() => window.__violations), []);
+    assert.deepEqual(errors, []);
+    // and the policy is in force: an injected inline script does not run, and is reported
+    await page.evaluate(() => {
+      const el = document.createElement('script');
+      el.textContent = 'window.__inline = true;';
+      document.head.append(el);
+    });
+    await page.waitForFunction(() => window.__violations.length > 0, null, { timeout: 10_000 });
+    assert.equal(await page.evaluate(() => window.__inline), undefined);
+    assert.match((await page.evaluate(() => window.__violations)).join(' '), /script-src/);
+    await page.close();
+  } finally {
+    vite.kill();
   }
 });
 
@@ -366,8 +417,10 @@ await test('training data: drawn points, uploaded files, objectives; bad data ge
   let msg = await page.evaluate(() => window.scorelab.train(10).then(() => 'ok', (e) => e.message));
   assert.match(msg, /at least 2 points/);
   // a CSV with three columns, a .npy of the wrong shape, an unsupported type
-  msg = await page.evaluate(() => { try { window.scorelab.openPointsFile('p.csv', Array.from(new TextEncoder().encode('1,2,3\n4,5,6\n'))); return 'ok'; } catch (e) { return e.message; } });
-  assert.match(msg, /p\.csv: line 1 has 3 columns/);
+  msg = await page.evaluate(() => window.scorelab.openPointsFile('p.csv', Array.from(new TextEncoder().encode('1,2,3\n4,5,6\n'))).then(() => 'ok', (e) => e.message));
+  assert.match(msg, /p\.csv: 3 columns; accepted: 2/);
+  msg = await page.evaluate(() => window.scorelab.openPointsFile('p.csv', Array.from(new TextEncoder().encode('1,2\n3,x\n'))).then(() => 'ok', (e) => e.message));
+  assert.match(msg, /p\.csv: line 2: not numbers/);
   await page.setInputFiles('#dataFile', { name: 'bad.npy', mimeType: 'application/octet-stream', buffer: Buffer.from('\x93NUMPY junk') });
   await page.waitForSelector('#error:not([hidden])');
   assert.match(await page.textContent('#error'), /bad\.npy/);
