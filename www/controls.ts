@@ -1,0 +1,105 @@
+// The lab's settings panel: one input per field of the current settings (model, SDE and
+// its parameters, sampler and its parameters, particles, seed, denoise), rebuilt whenever
+// the settings change; a change goes through `setState`, so a bad value gets the library's
+// message and the old settings stay.
+import { $ } from './page';
+import type { Preset, Settings } from './wasm';
+
+const ENUMS: Record<string, string[]> = {
+  predictor: ['em', 'reverse-diffusion', 'ancestral', 'none'],
+  corrector: ['langevin', 'none'],
+  solver: ['rk45', 'rk4', 'heun', 'euler'],
+};
+const SDES = ['ve', 've-notebook', 'vp', 'subvp'];
+const SAMPLERS = ['em', 'pc', 'langevin', 'ald', 'ode'];
+
+/** What the settings panel needs of the page (the Playground). */
+export interface ControlsHost {
+  state(): Settings;
+  setState(s: Settings): Promise<void>;
+  guard(f: () => Promise<unknown>): Promise<void>;
+  presets: Preset[];
+  /** Networks loaded into the lab (`weights:NAME`). */
+  loadedNets: string[];
+  mixture: Record<string, unknown> | null;
+  addMixtureData(): void;
+  updateOverlayControls(): void;
+  hash: { hide: string[] };
+}
+
+/** Rebuild the controls from the current settings (one input per field). */
+export function buildControls(host: ControlsHost): void {
+  const s = host.state();
+  if (s.model === 'mixture' && s.mixture) {
+    host.mixture = s.mixture; // from a link
+    host.addMixtureData();
+  }
+  const form = $('controls');
+  form.innerHTML = '';
+  let section = '';
+  const row = (label: string, el: HTMLElement) => {
+    const l = document.createElement('label');
+    l.textContent = label;
+    l.appendChild(el);
+    // per-control hiding (hash hide=sampler,seed,...): a section hides its parameters
+    if (!label.startsWith('  ')) section = label === 'SDE' ? 'sde' : label;
+    l.dataset.field = section;
+    l.hidden = host.hash.hide.includes(section);
+    form.appendChild(l);
+  };
+  const select = (options: string[], value: string, on: (v: string) => Settings) => {
+    const el = document.createElement('select');
+    for (const o of options) el.add(new Option(o, o, false, o === value));
+    el.onchange = () => host.guard(() => host.setState(on(el.value)));
+    return el;
+  };
+  const number = (field: string, value: number, on: (v: number) => Settings) => {
+    const el = document.createElement('input');
+    el.type = 'number';
+    el.step = 'any';
+    el.value = String(value);
+    el.onchange = () =>
+      host.guard(async () => {
+        // an empty or unreadable field is not 0: say so, and show the value in force again
+        const text = el.value.trim();
+        if (text === '' || !Number.isFinite(Number(text))) {
+          el.value = String(value);
+          throw new Error(`invalid ${field}: ${text === '' ? 'empty' : `'${text}'`}; accepted: a number (it stays ${value})`);
+        }
+        await host.setState(on(Number(text)));
+      });
+    return el;
+  };
+  const clone = (): Settings => JSON.parse(JSON.stringify(s));
+  const models = host.presets.map((p) => p.name).concat(host.mixture ? ['mixture'] : [], host.loadedNets);
+  row("model", select(models, s.model, (v) => {
+    const c: Settings = { ...clone(), model: v };
+    delete c.weights;
+    if (v === 'mixture') c.mixture = host.mixture;
+    else delete c.mixture;
+    return c;
+  }));
+  row('SDE', select(SDES, s.sde.kind, (v) => ({ ...clone(), sde: { kind: v } })));
+  for (const [k, v] of Object.entries(s.sde)) {
+    if (k === 'kind') continue;
+    row(`  ${k}`, number(`sde.${k}`, v as number, (x) => { const c = clone(); c.sde[k] = x; return c; }));
+  }
+  row('sampler', select(SAMPLERS, s.sampler.kind, (v) => ({ ...clone(), sampler: { kind: v } })));
+  for (const [k, v] of Object.entries(s.sampler)) {
+    if (k === 'kind') continue;
+    const el = ENUMS[k]
+      ? select(ENUMS[k], v as string, (x) => { const c = clone(); c.sampler[k] = x; return c; })
+      : number(`sampler.${k}`, v as number, (x) => { const c = clone(); c.sampler[k] = x; return c; });
+    row(`  ${k}`, el);
+  }
+  row('particles', number('n', s.n, (x) => ({ ...clone(), n: x })));
+  row('seed', number('seed', s.seed, (x) => ({ ...clone(), seed: x })));
+  const dn = document.createElement('input');
+  dn.type = 'checkbox';
+  dn.checked = s.denoise;
+  dn.onchange = () => host.guard(() => host.setState({ ...clone(), denoise: dn.checked }));
+  row('denoise', dn);
+  host.updateOverlayControls();
+  const preset = host.presets.find((p) => p.name === s.model);
+  $('about').textContent = preset?.description ?? (s.model.startsWith('weights:') ? `trained network ${s.model.slice(8)}` : '');
+}

@@ -1,0 +1,98 @@
+// Drawing the lab: the particles (live or a recorded frame), the overlays, the
+// trajectories, the points drawn for training, the step's line (t, NFE, step size), the
+// report against the mixture at the end of a run, and a warning for particles outside the
+// plotted square.
+import { $, VIEW } from './page';
+import { drawScene, type Scene, type TrailLayer } from './plot';
+import { computeOverlays, type Overlays, type OverlaysHost } from './overlays';
+import { record, type PlayerHost } from './player';
+import { stepText, type Preset } from './wasm';
+
+/** What drawing the lab needs of the page (the Playground). */
+export interface ViewHost extends OverlaysHost, PlayerHost {
+  overlays: Overlays;
+  overlayScene: Partial<Scene>;
+  particles: Float32Array;
+  drawn: number[];
+  readonly trails: TrailLayer;
+  readParticles(): Promise<Float32Array>;
+  referencePreset(): Preset | undefined;
+}
+
+/** Particles (n·2 values) outside the plotted square, non-finite ones included. */
+function countOutside(p: Float32Array, view: { lo: number; hi: number }): number {
+  let k = 0;
+  for (let i = 0; i + 1 < p.length; i += 2) {
+    const x = p[i];
+    const y = p[i + 1];
+    if (!(x >= view.lo && x <= view.hi && y >= view.lo && y <= view.hi)) k++;
+  }
+  return k;
+}
+
+/** The trajectories' layer, brought up to frame `upto`. */
+function updateTrails(host: ViewHost, upto: number): TrailLayer {
+  const plot = $<HTMLCanvasElement>('plot');
+  host.trails.update(host.frames, upto, VIEW, plot.width, plot.height);
+  return host.trails;
+}
+
+export async function refresh(host: ViewHost, read = true): Promise<void> {
+  if (read) {
+    host.particles = await host.readParticles();
+    if (host.viewIndex === null) record(host, host.particles, host.info);
+  }
+  const shown = host.viewIndex !== null ? host.frames[host.viewIndex] : host.particles;
+  const shownInfo = host.viewIndex !== null ? host.frameInfo[host.viewIndex] : host.info;
+  const preset = host.referencePreset();
+  const anyOverlay = host.overlays.model || host.overlays.exact || host.overlays.error || host.overlays.density;
+  if (anyOverlay && (!host.playing || (shownInfo?.index ?? 0) % 20 === 0)) {
+    try {
+      host.overlayScene = {}; // a failed computation draws no stale layers
+      host.overlayScene = await computeOverlays(host);
+    } catch (e) {
+      host.showError((e as Error).message);
+    }
+  } else if (!anyOverlay) {
+    host.overlayScene = {};
+  }
+  const dim = host.session.dim();
+  if (dim === 2) {
+    const upto = host.viewIndex ?? host.frames.length - 1;
+    drawScene($('plot'), {
+      particles: shown,
+      dim,
+      means: preset?.mixture.means ?? [],
+      view: VIEW,
+      ...host.overlayScene,
+      trails: host.overlays.trails ? updateTrails(host, upto) : undefined,
+      drawn: host.drawn.length ? Float32Array.from(host.drawn) : undefined,
+    });
+  }
+  const i = shownInfo;
+  $('info').textContent = i
+    ? `${stepText(i, host.state().denoise)}   t = ${i.t.toFixed(4)}   NFE = ${i.nfe}   step size = ${i.step_size.toExponential(2)}` +
+      (i.accepted === null ? '' : i.accepted ? '   accepted' : '   rejected') +
+      (i.level === null ? '' : `   level ${i.level + 1}`) +
+      (i.denoise ? '   (the final denoising step)' : '') +
+      (i.done ? '   done' : '') +
+      (host.viewIndex !== null ? `   (replaying frame ${host.viewIndex} of ${host.frames.length - 1})` : '')
+    : 'ready: press play or step';
+  if (i?.done && preset && host.viewIndex === null) {
+    const r = await host.session.report(host.particles, 20);
+    const fmt = (v: number[]) => v.map((w) => w.toFixed(3)).join(' ');
+    const weights = host.state().weights ?? preset.mixture.weights;
+    const total = (weights as number[]).reduce((a: number, b: number) => a + b, 0);
+    $('report').textContent =
+      (r.mode_weights.length <= 10 ? `mode weights ${fmt(r.mode_weights)} (mixture ${fmt((weights as number[]).map((w) => w / total))})   ` : '') +
+      `sliced W2 ${r.sw.toFixed(3)} (exact vs exact: ${r.sw_median.toFixed(3)} median)`;
+  } else {
+    $('report').textContent = '';
+  }
+  // particles the square [-10, 10]² does not show (a badly trained model's samples)
+  const outside = dim === 2 ? countOutside(shown, VIEW) : 0;
+  const warn = $('plotWarning');
+  warn.hidden = outside === 0;
+  warn.textContent = outside ? `${outside} of ${shown.length / 2} particles lie outside the plotted square [${VIEW.lo}, ${VIEW.hi}]² and are not shown${host.state().model.startsWith('weights:') ? ' (is the network trained enough?)' : ''}` : '';
+  $('play').textContent = host.playing ? 'pause' : 'play';
+}
