@@ -113,6 +113,7 @@ test-wasm: deps-rust deps-browser
 	CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=600 cargo test --release --target $(WASM_TARGET) --test web --features webgpu
 
 test-browser: page deps-browser
+	node www/tests/layering.mjs
 	node www/tests/fuzz-hash.mjs
 	node www/tests/page.test.mjs
 	node www/tests/defects.test.mjs
