@@ -5,13 +5,14 @@
 import { $ } from './page';
 import type { Preset, Settings } from './wasm';
 
-const ENUMS: Record<string, string[]> = {
-  predictor: ['em', 'reverse-diffusion', 'ancestral', 'none'],
-  corrector: ['langevin', 'none'],
-  solver: ['rk45', 'rk4', 'heun', 'euler'],
-};
-const SDES = ['ve', 've-notebook', 'vp', 'subvp'];
-const SAMPLERS = ['em', 'pc', 'langevin', 'ald', 'ode'];
+/** The names each choice accepts, read from the library (wasm `choices()`). */
+export interface Choices {
+  sde: string[];
+  sampler: string[];
+  predictor: string[];
+  corrector: string[];
+  solver: string[];
+}
 
 /** What the settings panel needs of the page (the Playground). */
 export interface ControlsHost {
@@ -19,6 +20,7 @@ export interface ControlsHost {
   setState(s: Settings): Promise<void>;
   guard(f: () => Promise<unknown>): Promise<void>;
   presets: Preset[];
+  choices: Choices;
   /** Networks loaded into the lab (`weights:NAME`). */
   loadedNets: string[];
   mixture: Record<string, unknown> | null;
@@ -79,16 +81,17 @@ export function buildControls(host: ControlsHost): void {
     else delete c.mixture;
     return c;
   }));
-  row('SDE', select(SDES, s.sde.kind, (v) => ({ ...clone(), sde: { kind: v } })));
+  row('SDE', select(host.choices.sde, s.sde.kind, (v) => ({ ...clone(), sde: { kind: v } })));
   for (const [k, v] of Object.entries(s.sde)) {
     if (k === 'kind') continue;
     row(`  ${k}`, number(`sde.${k}`, v as number, (x) => { const c = clone(); c.sde[k] = x; return c; }));
   }
-  row('sampler', select(SAMPLERS, s.sampler.kind, (v) => ({ ...clone(), sampler: { kind: v } })));
+  row('sampler', select(host.choices.sampler, s.sampler.kind, (v) => ({ ...clone(), sampler: { kind: v } })));
   for (const [k, v] of Object.entries(s.sampler)) {
     if (k === 'kind') continue;
-    const el = ENUMS[k]
-      ? select(ENUMS[k], v as string, (x) => { const c = clone(); c.sampler[k] = x; return c; })
+    const names = (host.choices as unknown as Record<string, string[] | undefined>)[k];
+    const el = names
+      ? select(names, v as string, (x) => { const c = clone(); c.sampler[k] = x; return c; })
       : number(`sampler.${k}`, v as number, (x) => { const c = clone(); c.sampler[k] = x; return c; });
     row(`  ${k}`, el);
   }

@@ -19,7 +19,7 @@ import { openDemo, type ImageModel } from './demos';
 import { keepFitted } from './fit';
 import { $ } from './page';
 import { bindDrawing } from './drawing';
-import { buildControls } from './controls';
+import { buildControls, type Choices } from './controls';
 import { refresh } from './view';
 import { cancel, samplerOnCpuAfter, updateCancel } from './recovery';
 import { bindPlayer, resetFrames, run, step, stepBack } from './player';
@@ -38,6 +38,8 @@ export class Playground {
   trainRemote = new Remote('training');
   session!: Session;
   presets: Preset[] = [];
+  /** The names each setting accepts (the library's lists, wasm `choices()`). */
+  choices: Choices = { sde: [], sampler: [], predictor: [], corrector: [], solver: [] };
   toySets: string[] = [];
   /** The named objectives of the training panel (the library's NAMED_OBJECTIVES). */
   objectives: string[] = [];
@@ -116,6 +118,7 @@ export class Playground {
     this.presets = await this.remote.fn<Preset[]>('presets');
     this.toySets = (await this.remote.fn<{ name: string }[]>('toySets')).map((t) => t.name);
     this.objectives = await this.remote.fn<string[]>('objectives');
+    this.choices = await this.remote.fn<Choices>('choices');
     // a bad key never discards the good ones (`#backend=cpu&k=abc` stays on the CPU)
     const parsed = parseHash(location.hash, { data: this.namedTrainingSets(), objective: this.objectives });
     this.hash = parsed.state;

@@ -869,6 +869,20 @@ impl Training {
     }
 }
 
+/// The names each choice of the settings accepts, from the library's own lists (the page's
+/// menus read them here, not from a copy): `{sde, sampler, predictor, corrector, solver}`.
+#[wasm_bindgen]
+pub fn choices() -> Result<JsValue, JsError> {
+    let split = |names: &'static str| names.split(", ").collect::<Vec<_>>();
+    let mut c = std::collections::BTreeMap::new();
+    c.insert("sde", split(crate::sde::SDE_NAMES));
+    c.insert("sampler", split(crate::sample::SAMPLER_NAMES));
+    c.insert("predictor", split(crate::sample::pc::PREDICTOR_NAMES));
+    c.insert("corrector", split(crate::sample::pc::CORRECTOR_NAMES));
+    c.insert("solver", split(crate::solver::SOLVER_NAMES));
+    to_js(&c)
+}
+
 /// The named objectives a [`Training`] accepts as `objective` (the CLI's `--objective`).
 #[wasm_bindgen]
 pub fn objectives() -> Result<JsValue, JsError> {
