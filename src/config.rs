@@ -206,13 +206,7 @@ fn check_types(value: &serde_json::Value) -> Result<()> {
     Ok(())
 }
 
-/// Turn a serde error into one line naming the offending field and, for unknown variants,
-/// the accepted names (serde's own message lists them).
-pub fn json_error(what: &str, e: &serde_json::Error) -> Error {
-    let msg = e.to_string();
-    let msg = msg.split(" at line").next().unwrap_or(&msg).to_string();
-    Error::invalid(what, msg)
-}
+pub use crate::error::json_error;
 
 #[cfg(test)]
 mod tests {

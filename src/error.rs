@@ -99,3 +99,11 @@ pub fn count(field: &str, v: usize, lo: usize, hi: usize) -> Result<usize> {
         ))
     }
 }
+
+/// Turn a serde error into one line naming the offending field and, for unknown variants,
+/// the accepted names (serde's own message lists them).
+pub fn json_error(what: &str, e: &serde_json::Error) -> Error {
+    let msg = e.to_string();
+    let msg = msg.split(" at line").next().unwrap_or(&msg).to_string();
+    Error::invalid(what, msg)
+}

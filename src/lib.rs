@@ -21,6 +21,7 @@ pub mod kernels;
 pub mod likelihood;
 pub mod model;
 pub mod npy;
+pub mod registry;
 pub mod rng;
 pub mod sample;
 pub mod sde;

@@ -232,3 +232,22 @@ pub async fn log_likelihood<B: AutodiffBackend>(
         attempts: integrator.attempts,
     })
 }
+
+/// The likelihood estimators (`--estimator`): the estimator registry.
+pub fn estimators() -> crate::registry::Registry {
+    use crate::registry::Entry;
+    crate::registry::Registry {
+        kind: "estimator",
+        field: "estimator",
+        entries: vec![
+            Entry::plain(
+                "exact",
+                "the divergence by d backward passes (exact, for small d)",
+            ),
+            Entry::plain(
+                "hutchinson",
+                "the Skilling–Hutchinson trace estimator (one backward pass, unbiased)",
+            ),
+        ],
+    }
+}

@@ -7,6 +7,7 @@
 //! number of function evaluations (NFE) counted.
 
 use crate::error::{count, in_range, Error, Result};
+use crate::registry::{Entry, Registry};
 use crate::tensor::read_scalar;
 use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
@@ -21,8 +22,6 @@ pub enum SolverKind {
     Rk45,
 }
 
-pub const SOLVER_NAMES: &str = "rk45, rk4, heun, euler";
-
 impl SolverKind {
     pub fn from_name(name: &str) -> Result<Self> {
         match name {
@@ -30,10 +29,7 @@ impl SolverKind {
             "heun" => Ok(SolverKind::Heun),
             "rk4" => Ok(SolverKind::Rk4),
             "rk45" => Ok(SolverKind::Rk45),
-            o => Err(Error::invalid(
-                "solver",
-                format!("unknown solver '{o}'; accepted: {SOLVER_NAMES}"),
-            )),
+            o => Err(registry().unknown(o)),
         }
     }
 }
@@ -384,5 +380,22 @@ impl<B: Backend> Integrator<B> {
             self.step(f).await?;
         }
         Ok(())
+    }
+}
+
+/// The probability-flow ODE's steppers (`sampler.solver`, `--solver`): the solver registry.
+pub fn registry() -> Registry {
+    Registry {
+        kind: "solver",
+        field: "solver",
+        entries: vec![
+            Entry::plain(
+                "rk45",
+                "adaptive Dormand–Prince with scipy's step control (the notebook's solve_ivp)",
+            ),
+            Entry::plain("rk4", "classic fourth-order Runge–Kutta, fixed steps"),
+            Entry::plain("heun", "Heun's second-order method, fixed steps"),
+            Entry::plain("euler", "Euler's first-order method, fixed steps"),
+        ],
     }
 }

@@ -17,12 +17,11 @@ use crate::sde::Sde;
 use crate::tensor::read_f32;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::tensor::{backend::Backend, Tensor, TensorData};
+use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 pub const FORMAT_VERSION: u32 = 1;
-/// Largest header accepted (bytes).
-const MAX_HEADER: usize = 1 << 24;
 
 /// What a weight file says about itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,44 +133,47 @@ pub fn encode(tensors: Vec<HostTensor>, manifest: &Manifest) -> Vec<u8> {
     encode_with(tensors, Some(manifest))
 }
 
-/// Serialise host tensors as safetensors with or without a scorelab manifest (without one,
-/// the file is what any safetensors writer, e.g. PyTorch's, produces).
-pub fn encode_with(mut tensors: Vec<HostTensor>, manifest: Option<&Manifest>) -> Vec<u8> {
-    tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut header = serde_json::Map::new();
-    if let Some(manifest) = manifest {
-        let mut meta = serde_json::Map::new();
-        meta.insert(
-            "scorelab".into(),
-            serde_json::Value::String(
-                serde_json::to_string(manifest).expect("manifest serialises"),
-            ),
-        );
-        header.insert("__metadata__".into(), serde_json::Value::Object(meta));
+/// A host tensor as the `safetensors` crate writes it: F32, little-endian.
+struct F32View<'a> {
+    shape: &'a [usize],
+    data: &'a [f32],
+}
+
+impl safetensors::View for F32View<'_> {
+    fn dtype(&self) -> Dtype {
+        Dtype::F32
     }
-    let mut offset = 0usize;
-    for (name, shape, data) in &tensors {
-        let end = offset + 4 * data.len();
-        header.insert(
-            name.clone(),
-            serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, end]}),
-        );
-        offset = end;
+    fn shape(&self) -> &[usize] {
+        self.shape
     }
-    let mut h =
-        serde_json::to_string(&serde_json::Value::Object(header)).expect("header serialises");
-    while (8 + h.len()) % 8 != 0 {
-        h.push(' ');
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        self.data.iter().flat_map(|v| v.to_le_bytes()).collect()
     }
-    let mut out = Vec::with_capacity(8 + h.len() + offset);
-    out.extend((h.len() as u64).to_le_bytes());
-    out.extend(h.as_bytes());
-    for (_, _, data) in &tensors {
-        for v in data {
-            out.extend(v.to_le_bytes());
-        }
+    fn data_len(&self) -> usize {
+        4 * self.data.len()
     }
-    out
+}
+
+/// Serialise host tensors as safetensors (the `safetensors` crate) with or without a
+/// scorelab manifest (without one, the file is what any safetensors writer, e.g.
+/// PyTorch's, produces).
+pub fn encode_with(tensors: Vec<HostTensor>, manifest: Option<&Manifest>) -> Vec<u8> {
+    let views = tensors.iter().map(|(name, shape, data)| {
+        (
+            name.as_str(),
+            F32View {
+                shape: shape.as_slice(),
+                data: data.as_slice(),
+            },
+        )
+    });
+    let metadata = manifest.map(|m| {
+        HashMap::from([(
+            "scorelab".to_string(),
+            serde_json::to_string(m).expect("manifest serialises"),
+        )])
+    });
+    safetensors::serialize(views, metadata).expect("a header far below the format's limit")
 }
 
 /// A parsed, validated file: manifest and host tensors by name.
@@ -180,33 +182,48 @@ pub struct WeightFile {
     pub tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
 }
 
-/// Parse and validate the container (header, offsets, dtypes, manifest).
+/// Parse and validate the container: the `safetensors` crate checks the header and that the
+/// tensors' offsets tile the data section exactly; here, the manifest, F32 only, finite
+/// values. Nothing is allocated beyond the header and the file's own size.
 pub fn parse(bytes: &[u8], what: &str) -> Result<WeightFile> {
+    use safetensors::SafeTensorError as E;
     let bad = |m: String| Error::invalid(what, m);
-    if bytes.len() < 8 {
-        return Err(bad(
-            "not a safetensors file (shorter than its 8-byte header length)".into(),
-        ));
-    }
-    let hlen = u64::from_le_bytes(bytes[..8].try_into().unwrap());
-    if hlen as usize > MAX_HEADER || 8 + hlen as usize > bytes.len() {
-        return Err(bad(format!(
-            "header length {hlen} exceeds the file ({} bytes): truncated or not safetensors",
-            bytes.len()
-        )));
-    }
-    let hlen = hlen as usize;
-    let header: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(&bytes[8..8 + hlen])
-            .map_err(|e| bad(format!("unreadable safetensors header: {e}")))?;
+    let (hlen, meta) = SafeTensors::read_metadata(bytes).map_err(|e| {
+        bad(match e {
+            E::HeaderTooSmall => {
+                "not a safetensors file (shorter than its 8-byte header length)".into()
+            }
+            E::HeaderTooLarge | E::InvalidHeaderLength => {
+                let hlen = u64::from_le_bytes(bytes[..8].try_into().unwrap());
+                format!(
+                    "header length {hlen} exceeds the file ({} bytes): truncated or not safetensors",
+                    bytes.len()
+                )
+            }
+            E::MetadataIncompleteBuffer => format!(
+                "the tensors do not fill the data section ({} bytes after the header) exactly: truncated or padded",
+                bytes.len().saturating_sub(8)
+            ),
+            E::InvalidOffset(name) => format!(
+                "tensor '{name}' has data_offsets that do not follow the previous tensor's in the data section"
+            ),
+            E::TensorInvalidInfo | E::ValidationOverflow | E::MisalignedSlice => format!(
+                "a tensor's shape does not match its data_offsets in the data section{}",
+                mismatched_tensor(bytes).unwrap_or_default()
+            ),
+            e => format!("unreadable safetensors header: {e}"),
+        })
+    })?;
     let body = &bytes[8 + hlen..];
-    let manifest_json = header
-        .get("__metadata__")
+    let manifest_json = meta
+        .metadata()
+        .as_ref()
         .and_then(|m| m.get("scorelab"))
-        .and_then(|s| s.as_str());
+        .map(String::as_str);
+    let infos = meta.tensors();
     let is_pytorch = manifest_json.is_none()
-        && (header.contains_key(pytorch::MARKER)
-            || header.contains_key(&format!("module.{}", pytorch::MARKER)));
+        && (infos.contains_key(pytorch::MARKER)
+            || infos.contains_key(&format!("module.{}", pytorch::MARKER)));
     let manifest: Manifest = match manifest_json {
         Some(json) => {
             serde_json::from_str(json).map_err(|e| bad(format!("bad manifest: {e}")))?
@@ -226,55 +243,42 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<WeightFile> {
         )));
     }
     let mut tensors = HashMap::new();
-    let mut spans = vec![];
-    for (name, info) in &header {
-        if name == "__metadata__" {
-            continue;
-        }
-        let field = |k: &str| {
-            info.get(k)
-                .ok_or_else(|| bad(format!("tensor '{name}' has no {k}")))
-        };
-        let dtype = field("dtype")?.as_str().unwrap_or("");
-        if dtype != "F32" {
+    for (name, info) in infos {
+        if info.dtype != Dtype::F32 {
             return Err(bad(format!(
-                "tensor '{name}' has dtype {dtype}; accepted: F32"
+                "tensor '{name}' has dtype {:?}; accepted: F32",
+                info.dtype
             )));
         }
-        let shape: Vec<usize> = serde_json::from_value(field("shape")?.clone())
-            .map_err(|_| bad(format!("tensor '{name}' has a bad shape")))?;
-        let offs: [usize; 2] = serde_json::from_value(field("data_offsets")?.clone())
-            .map_err(|_| bad(format!("tensor '{name}' has bad data_offsets")))?;
-        let count = shape
-            .iter()
-            .try_fold(1usize, |a, b| a.checked_mul(*b))
-            .ok_or_else(|| bad(format!("tensor '{name}': shape overflows")))?;
-        if offs[1] < offs[0] || offs[1] > body.len() || offs[1] - offs[0] != 4 * count {
-            return Err(bad(format!(
-                "tensor '{name}' declares shape {shape:?} at bytes {}..{} but the data section has {} bytes",
-                offs[0],
-                offs[1],
-                body.len()
-            )));
-        }
-        spans.push((offs[0], offs[1]));
-        let data = body[offs[0]..offs[1]]
+        let (start, end) = info.data_offsets;
+        let data = body[start..end]
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
             .collect::<Vec<_>>();
         if data.iter().any(|v| !v.is_finite()) {
             return Err(bad(format!("tensor '{name}' contains non-finite values")));
         }
-        tensors.insert(name.clone(), (shape, data));
-    }
-    spans.sort();
-    if spans.windows(2).any(|w| w[1].0 < w[0].1) {
-        return Err(bad("tensor data overlaps".into()));
+        tensors.insert(name, (info.shape.clone(), data));
     }
     if is_pytorch {
         tensors = pytorch::rename(tensors).map_err(bad)?;
     }
     Ok(WeightFile { manifest, tensors })
+}
+
+/// For a message only: the tensor whose F32 shape disagrees with its byte span (the crate's
+/// error does not name it), read from the header as plain JSON.
+fn mismatched_tensor(bytes: &[u8]) -> Option<String> {
+    let hlen = usize::try_from(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?)).ok()?;
+    let header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(bytes.get(8..8usize.checked_add(hlen)?)?).ok()?;
+    header.iter().find_map(|(name, info)| {
+        let shape: Vec<usize> = serde_json::from_value(info.get("shape")?.clone()).ok()?;
+        let [s, e]: [usize; 2] = serde_json::from_value(info.get("data_offsets")?.clone()).ok()?;
+        let count = shape.iter().try_fold(1usize, |a, b| a.checked_mul(*b));
+        (info.get("dtype")? == "F32" && count.and_then(|c| c.checked_mul(4)) != e.checked_sub(s))
+            .then(|| format!(": tensor '{name}' declares shape {shape:?} at bytes {s}..{e}"))
+    })
 }
 
 struct Load<'a> {

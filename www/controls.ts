@@ -5,13 +5,30 @@
 import { $ } from './page';
 import type { Preset, Settings } from './wasm';
 
-/** The names each choice accepts, read from the library (wasm `choices()`). */
+/** One choice of a setting, from the library's registries: its name, what it is, its settings. */
+export interface Choice {
+  name: string;
+  description: string;
+  params: { name: string; description: string }[];
+}
+
+/** The choices of each setting, read from the library (wasm `choices()`), not a copy. */
 export interface Choices {
-  sde: string[];
-  sampler: string[];
-  predictor: string[];
-  corrector: string[];
-  solver: string[];
+  sde: Choice[];
+  sampler: Choice[];
+  predictor: Choice[];
+  corrector: Choice[];
+  solver: Choice[];
+  objective: Choice[];
+}
+
+/** A select's options, each with its description as a tooltip. */
+export function addChoices(el: HTMLSelectElement, choices: Choice[], value: string): void {
+  for (const c of choices) {
+    const o = new Option(c.name, c.name, false, c.name === value);
+    o.title = c.description;
+    el.add(o);
+  }
 }
 
 /** What the settings panel needs of the page (the Playground). */
@@ -39,9 +56,10 @@ export function buildControls(host: ControlsHost): void {
   const form = $('controls');
   form.innerHTML = '';
   let section = '';
-  const row = (label: string, el: HTMLElement) => {
+  const row = (label: string, el: HTMLElement, help = '') => {
     const l = document.createElement('label');
     l.textContent = label;
+    if (help) l.title = help;
     l.appendChild(el);
     // per-control hiding (hash hide=sampler,seed,...): a section hides its parameters
     if (!label.startsWith('  ')) section = label === 'SDE' ? 'sde' : label;
@@ -49,9 +67,9 @@ export function buildControls(host: ControlsHost): void {
     l.hidden = host.hash.hide.includes(section);
     form.appendChild(l);
   };
-  const select = (options: string[], value: string, on: (v: string) => Settings) => {
+  const select = (options: Choice[], value: string, on: (v: string) => Settings) => {
     const el = document.createElement('select');
-    for (const o of options) el.add(new Option(o, o, false, o === value));
+    addChoices(el, options, value);
     el.onchange = () => host.guard(() => host.setState(on(el.value)));
     return el;
   };
@@ -73,7 +91,9 @@ export function buildControls(host: ControlsHost): void {
     return el;
   };
   const clone = (): Settings => JSON.parse(JSON.stringify(s));
-  const models = host.presets.map((p) => p.name).concat(host.mixture ? ['mixture'] : [], host.loadedNets);
+  const models: Choice[] = host.presets
+    .map((p): Choice => ({ name: p.name, description: p.description, params: [] }))
+    .concat((host.mixture ? ['mixture'] : []).concat(host.loadedNets).map((name) => ({ name, description: '', params: [] })));
   row("model", select(models, s.model, (v) => {
     const c: Settings = { ...clone(), model: v };
     delete c.weights;
@@ -81,19 +101,24 @@ export function buildControls(host: ControlsHost): void {
     else delete c.mixture;
     return c;
   }));
-  row('SDE', select(host.choices.sde, s.sde.kind, (v) => ({ ...clone(), sde: { kind: v } })));
+  // a parameter's help: its description in the registry entry of the current choice
+  const help = (choices: Choice[], kind: string, key: string) =>
+    choices.find((c) => c.name === kind)?.params.find((p) => p.name === key)?.description ?? '';
+  const describe = (choices: Choice[], kind: string) => choices.find((c) => c.name === kind)?.description ?? '';
+  row('SDE', select(host.choices.sde, s.sde.kind, (v) => ({ ...clone(), sde: { kind: v } })), describe(host.choices.sde, s.sde.kind));
   for (const [k, v] of Object.entries(s.sde)) {
     if (k === 'kind') continue;
-    row(`  ${k}`, number(`sde.${k}`, v as number, (x) => { const c = clone(); c.sde[k] = x; return c; }));
+    row(`  ${k}`, number(`sde.${k}`, v as number, (x) => { const c = clone(); c.sde[k] = x; return c; }), help(host.choices.sde, s.sde.kind, k));
   }
-  row('sampler', select(host.choices.sampler, s.sampler.kind, (v) => ({ ...clone(), sampler: { kind: v } })));
+  row('sampler', select(host.choices.sampler, s.sampler.kind, (v) => ({ ...clone(), sampler: { kind: v } })), describe(host.choices.sampler, s.sampler.kind));
   for (const [k, v] of Object.entries(s.sampler)) {
     if (k === 'kind') continue;
-    const names = (host.choices as unknown as Record<string, string[] | undefined>)[k];
+    // a setting that is itself a choice (predictor, corrector, solver) gets its menu
+    const names = (host.choices as unknown as Record<string, Choice[] | undefined>)[k];
     const el = names
       ? select(names, v as string, (x) => { const c = clone(); c.sampler[k] = x; return c; })
       : number(`sampler.${k}`, v as number, (x) => { const c = clone(); c.sampler[k] = x; return c; });
-    row(`  ${k}`, el);
+    row(`  ${k}`, el, help(host.choices.sampler, s.sampler.kind, k));
   }
   row('particles', number('n', s.n, (x) => ({ ...clone(), n: x })));
   row('seed', number('seed', s.seed, (x) => ({ ...clone(), seed: x })));

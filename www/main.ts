@@ -38,10 +38,10 @@ export class Playground {
   trainRemote = new Remote('training');
   session!: Session;
   presets: Preset[] = [];
-  /** The names each setting accepts (the library's lists, wasm `choices()`). */
-  choices: Choices = { sde: [], sampler: [], predictor: [], corrector: [], solver: [] };
+  /** The choices of each setting (the library's registries, wasm `choices()`). */
+  choices: Choices = { sde: [], sampler: [], predictor: [], corrector: [], solver: [], objective: [] };
   toySets: string[] = [];
-  /** The named objectives of the training panel (the library's NAMED_OBJECTIVES). */
+  /** The named objectives of the training panel (the library's objective registry). */
   objectives: string[] = [];
   hash: HashState = { backend: 'auto', embed: false, hide: [], demo: null, k: null, settings: null, data: null, objective: null };
   playing = false;
@@ -117,8 +117,8 @@ export class Playground {
     this.remote.onDeviceLost = (e) => void this.samplerOnCpuAfter(e).catch((x) => this.showError(`the sampler could not move to the CPU: ${(x as Error).message}`));
     this.presets = await this.remote.fn<Preset[]>('presets');
     this.toySets = (await this.remote.fn<{ name: string }[]>('toySets')).map((t) => t.name);
-    this.objectives = await this.remote.fn<string[]>('objectives');
     this.choices = await this.remote.fn<Choices>('choices');
+    this.objectives = this.choices.objective.map((c) => c.name);
     // a bad key never discards the good ones (`#backend=cpu&k=abc` stays on the CPU)
     const parsed = parseHash(location.hash, { data: this.namedTrainingSets(), objective: this.objectives });
     this.hash = parsed.state;

@@ -3,6 +3,7 @@
 // network in the lab, download it, the shipped toy models, files chosen or dropped on the
 // page, and the models saved in this browser (IndexedDB). The training itself (chunks, the
 // loss curve, a lost WebGPU device) is the page's `train(k)`.
+import { addChoices, type Choices } from './controls';
 import { $ } from './page';
 import { saveModel, listModels, loadModel } from './store';
 
@@ -11,6 +12,8 @@ export interface TrainingPanelHost {
   trainingData: string;
   objective: string;
   readonly objectives: string[];
+  /** The library's choices, for the objectives' descriptions. */
+  readonly choices: Choices;
   readonly toySets: string[];
   autoTrain: boolean;
   readonly training: { export(): Promise<Uint8Array> } | null;
@@ -36,7 +39,7 @@ export function bindTrainingPanel(host: TrainingPanelHost): void {
     host.resetTraining('a new network will be trained on ' + sel.value);
   };
   const obj = $<HTMLSelectElement>('objective');
-  for (const o of host.objectives) obj.add(new Option(o, o, false, o === host.objective));
+  addChoices(obj, host.choices.objective, host.objective);
   obj.onchange = () => {
     host.objective = obj.value;
     host.resetTraining(`a new network will be trained with ${obj.value}`);

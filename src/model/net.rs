@@ -26,6 +26,36 @@ use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
 
 pub use super::parameterization::{Conditioning, Output};
+use crate::registry::{Entry, Registry};
+
+/// The networks `scorelab train --model` builds (the network registry, [`networks`]);
+/// [`Architecture::named`] maps each to its architecture.
+pub const NETWORKS: &[Entry] = &[
+    Entry::plain(
+        "mlp",
+        "an MLP score network conditioned on Fourier features of t (toy data)",
+    ),
+    Entry::plain(
+        "ncsn",
+        "the MLP conditioned on ln σ(t) (NCSN's noise conditioning; for the ncsn objective)",
+    ),
+    Entry::plain(
+        "eps",
+        "the MLP predicting the noise ε, score = −ε/std (DDPM's parameterisation)",
+    ),
+    Entry::plain(
+        "energy",
+        "a scalar energy network whose gradient is the score (an energy-based model)",
+    ),
+    Entry::plain(
+        "unet",
+        "the notebook's U-Net for 28x28 images, conditioned on t",
+    ),
+    Entry::plain(
+        "unet-ncsn",
+        "the notebook's U-Net conditioned on ln σ(t) (better at small noise levels)",
+    ),
+];
 
 /// Network architectures a weight file can hold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,10 +67,7 @@ pub enum Architecture {
 }
 
 impl Architecture {
-    /// The CLI's `--model` names for networks and the architecture each builds for data of
-    /// dimension `dim`.
-    pub const NAMES: [&'static str; 6] = ["mlp", "ncsn", "eps", "energy", "unet", "unet-ncsn"];
-
+    /// The architecture the network `name` ([`NETWORKS`]) builds for data of dimension `dim`.
     pub fn named(name: &str, dim: usize) -> crate::Result<Self> {
         Ok(match name {
             "mlp" => Architecture::Mlp(MlpScoreConfig::new(dim)),
@@ -70,15 +97,7 @@ impl Architecture {
                 }
                 Architecture::Unet(cfg)
             }
-            other => {
-                return Err(crate::Error::invalid(
-                    "model",
-                    format!(
-                        "unknown network '{other}'; accepted: {}",
-                        Self::NAMES.join(", ")
-                    ),
-                ))
-            }
+            other => return Err(networks().unknown(other)),
         })
     }
 
@@ -247,5 +266,14 @@ impl<B: Backend> ScoreModel<B> for NetScore<B> {
             Some(clip) => clip.apply(s, x, &self.sde, t),
             None => s,
         }
+    }
+}
+
+/// The networks (`scorelab train --model`): the network registry.
+pub fn networks() -> Registry {
+    Registry {
+        kind: "network",
+        field: "model",
+        entries: NETWORKS.to_vec(),
     }
 }

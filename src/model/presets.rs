@@ -66,6 +66,19 @@ pub fn preset(name: &str) -> Result<Gmm> {
     Gmm::from_spec(spec)
 }
 
+/// The exact Gaussian-mixture presets (`--model NAME`, `data` of training): the preset
+/// registry, from [`PRESETS`].
+pub fn registry() -> crate::registry::Registry {
+    crate::registry::Registry {
+        kind: "preset",
+        field: "model",
+        entries: PRESETS
+            .iter()
+            .map(|(name, description)| crate::registry::Entry::plain(name, description))
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -15,11 +15,11 @@ pub mod langevin;
 pub mod ode;
 pub mod pc;
 
-use crate::error::{count, in_range, positive, Error, Result};
+use crate::error::{count, in_range, Error, Result};
 use crate::model::ScoreModel;
+use crate::registry::{Entry, Param, Registry};
 use crate::rng::Noise;
 use crate::sde::Sde;
-use crate::solver::SolverKind;
 use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -48,276 +48,159 @@ pub struct StepInfo {
     pub done: bool,
 }
 
-fn d_steps() -> usize {
-    500
-}
-fn d_t_end() -> f64 {
-    1e-3
-}
-fn d_snr() -> f64 {
-    0.16
-}
-fn d_one() -> usize {
-    1
-}
-fn d_lang_eps() -> f64 {
-    0.01
-}
-fn d_lang_steps() -> usize {
-    1000
-}
-fn d_init_low() -> f64 {
-    -8.0
-}
-fn d_init_high() -> f64 {
-    8.0
-}
-/// NCSN used L = 10 over σ 1 → 0.01; our σ_1 defaults to the SDE's whole range (up to
-/// 5000 σ_L for VE), and with ratios above ~2 between levels the mode weights of the 0.8/0.2
-/// mixture drift (0.75 at L = 10, 0.79 at L = 20; tests/native/samplers.rs), so 20 levels.
-fn d_levels() -> usize {
-    20
-}
-fn d_ald_eps() -> f64 {
-    2e-5
-}
-fn d_steps_per_level() -> usize {
-    100
-}
-fn d_sigma_last() -> f64 {
-    0.01
-}
-fn d_solver() -> SolverKind {
-    SolverKind::Rk45
-}
-fn d_tol() -> f64 {
-    1e-5
-}
-fn d_ode_steps() -> usize {
-    100
-}
-fn d_predictor() -> PredictorKind {
-    PredictorKind::ReverseDiffusion
-}
-fn d_corrector() -> CorrectorKind {
-    CorrectorKind::Langevin
+/// What every sampler's settings type provides: its description and parameters (the
+/// registry entry), its checks, and its start (the state machine and the first particles).
+/// Defaults come from the type's `Default`, so a missing JSON field takes it.
+pub(crate) trait SamplerSpec: Default {
+    const DESCRIPTION: &'static str;
+    /// The settings' fields, as the registry lists them.
+    const PARAMS: &'static [Param];
+    /// Check every value against its accepted range, for the given SDE.
+    fn validate(&self, sde: &Sde) -> Result<()>;
+    /// The state machine and the particles it starts from (`n` rows of `d`).
+    fn start<B: Backend>(
+        &self,
+        sde: &Sde,
+        n: usize,
+        d: usize,
+        noise: &mut Noise,
+        device: &B::Device,
+    ) -> Result<(Kind<B>, Tensor<B, 2>)>;
 }
 
-/// A sampler's settings: the `sampler` object of `--config`, the URL hash and the page API.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum SamplerConfig {
-    /// Euler–Maruyama on the reverse SDE: `pc` with predictor `em`, corrector `none`.
-    Em {
-        #[serde(default = "d_steps")]
-        steps: usize,
-        #[serde(default = "d_t_end")]
-        t_end: f64,
-    },
-    /// Predictor–corrector.
-    Pc {
-        #[serde(default = "d_predictor")]
-        predictor: PredictorKind,
-        #[serde(default = "d_corrector")]
-        corrector: CorrectorKind,
-        /// Target signal-to-noise ratio of the Langevin corrector.
-        #[serde(default = "d_snr")]
-        snr: f64,
-        #[serde(default = "d_one")]
-        corrector_steps: usize,
-        #[serde(default = "d_steps")]
-        steps: usize,
-        #[serde(default = "d_t_end")]
-        t_end: f64,
-    },
-    /// Plain Langevin dynamics `x ← x + (ε/2) s(x, t) + √ε z` at one time t, from a uniform start.
-    Langevin {
-        #[serde(default = "d_lang_eps")]
-        eps: f64,
-        #[serde(default = "d_lang_steps")]
-        steps: usize,
-        #[serde(default = "d_t_end")]
-        t: f64,
-        #[serde(default = "d_init_low")]
-        init_low: f64,
-        #[serde(default = "d_init_high")]
-        init_high: f64,
-    },
-    /// Annealed Langevin dynamics (NCSN Algorithm 1).
-    Ald {
-        #[serde(default = "d_levels")]
-        levels: usize,
-        /// σ_1 (a VE-equivalent noise level std/m); default: the SDE's level at t = 1.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        sigma_first: Option<f64>,
-        #[serde(default = "d_sigma_last")]
-        sigma_last: f64,
-        #[serde(default = "d_ald_eps")]
-        eps: f64,
-        #[serde(default = "d_steps_per_level")]
-        steps_per_level: usize,
-    },
-    /// The probability-flow ODE.
-    Ode {
-        #[serde(default = "d_solver")]
-        solver: SolverKind,
-        /// Steps for the fixed-step solvers (ignored by rk45).
-        #[serde(default = "d_ode_steps")]
-        steps: usize,
-        #[serde(default = "d_tol")]
-        rtol: f64,
-        #[serde(default = "d_tol")]
-        atol: f64,
-        #[serde(default = "d_t_end")]
-        t_end: f64,
-    },
+/// The samplers: each line is a name (the JSON `kind` and `--sampler`), the
+/// [`SamplerConfig`] variant and its settings type, which implements [`SamplerSpec`] in
+/// the sampler's module. This list is the sampler registry ([`samplers`]):
+/// adding a sampler is its module plus one line here (ARCHITECTURE.md, "Adding a sampler").
+macro_rules! samplers {
+    ($($name:literal => $variant:ident($config:ty),)*) => {
+        /// A sampler's settings: the `sampler` object of `--config`, the URL hash and the
+        /// page API, tagged by `kind`.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind")]
+        pub enum SamplerConfig {
+            $( #[serde(rename = $name)] $variant($config), )*
+        }
+
+        /// Every sampler's registry entry, in menu order ([`samplers`]).
+        pub const SAMPLERS: &[Entry] = &[$(
+            Entry {
+                name: $name,
+                description: <$config as SamplerSpec>::DESCRIPTION,
+                params: <$config as SamplerSpec>::PARAMS,
+            },
+        )*];
+
+        impl SamplerConfig {
+            /// The sampler with its defaults (`--sampler NAME`).
+            pub fn from_name(name: &str) -> Result<Self> {
+                match name {
+                    $( $name => Ok(SamplerConfig::$variant(<$config>::default())), )*
+                    other => Err(samplers().unknown(other)),
+                }
+            }
+
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $( SamplerConfig::$variant(_) => $name, )*
+                }
+            }
+
+            /// Check every value against its accepted range, for the given SDE.
+            pub fn validate(&self, sde: &Sde) -> Result<()> {
+                match self {
+                    $( SamplerConfig::$variant(c) => c.validate(sde), )*
+                }
+            }
+
+            fn start<B: Backend>(
+                &self,
+                sde: &Sde,
+                n: usize,
+                d: usize,
+                noise: &mut Noise,
+                device: &B::Device,
+            ) -> Result<(Kind<B>, Tensor<B, 2>)> {
+                match self {
+                    $( SamplerConfig::$variant(c) => c.start(sde, n, d, noise, device), )*
+                }
+            }
+        }
+    };
 }
 
-pub const SAMPLER_NAMES: &str = "em, pc, langevin, ald, ode";
+samplers! {
+    "em" => Em(pc::EmConfig),
+    "pc" => Pc(pc::PcConfig),
+    "langevin" => Langevin(langevin::LangevinConfig),
+    "ald" => Ald(langevin::AldConfig),
+    "ode" => Ode(ode::OdeConfig),
+}
 
 impl Default for SamplerConfig {
     fn default() -> Self {
-        SamplerConfig::from_name("pc").unwrap()
+        SamplerConfig::Pc(pc::PcConfig::default())
     }
 }
 
 impl SamplerConfig {
-    /// The sampler with its defaults (`--sampler NAME`).
-    pub fn from_name(name: &str) -> Result<Self> {
-        let json = match name {
-            "em" | "pc" | "langevin" | "ald" | "ode" => format!(r#"{{"kind":"{name}"}}"#),
-            o => {
+    /// A copy with some settings replaced by name (`steps`, `snr`, ...), as the CLI's flags
+    /// do. A setting this sampler does not take is refused, naming the samplers that take it.
+    pub fn with_params(&self, params: &[(&str, serde_json::Value)]) -> Result<Self> {
+        let kind = self.name();
+        let registry = samplers();
+        let entry = registry
+            .get(kind)
+            .copied()
+            .expect("every sampler is registered");
+        let mut v = serde_json::to_value(self).expect("settings serialise");
+        for (key, value) in params {
+            if !entry.has_param(key) {
                 return Err(Error::invalid(
-                    "sampler",
-                    format!("unknown sampler '{o}'; accepted: {SAMPLER_NAMES}"),
-                ))
+                    *key,
+                    format!(
+                        "does not apply to sampler '{kind}' (it applies to {})",
+                        registry.taking(key).join(", ")
+                    ),
+                ));
             }
-        };
-        Ok(serde_json::from_str(&json).expect("defaults deserialise"))
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            SamplerConfig::Em { .. } => "em",
-            SamplerConfig::Pc { .. } => "pc",
-            SamplerConfig::Langevin { .. } => "langevin",
-            SamplerConfig::Ald { .. } => "ald",
-            SamplerConfig::Ode { .. } => "ode",
+            v[*key] = value.clone();
         }
-    }
-
-    /// Check every value against its accepted range, for the given SDE.
-    pub fn validate(&self, sde: &Sde) -> Result<()> {
-        let t_end_ok = |t: f64| in_range("sampler.t_end", t, 1e-6, 0.5);
-        match *self {
-            SamplerConfig::Em { steps, t_end } => {
-                count("sampler.steps", steps, 1, 1_000_000)?;
-                t_end_ok(t_end)?;
-            }
-            SamplerConfig::Pc {
-                predictor,
-                corrector,
-                snr,
-                corrector_steps,
-                steps,
-                t_end,
-            } => {
-                count("sampler.steps", steps, 1, 1_000_000)?;
-                t_end_ok(t_end)?;
-                in_range("sampler.snr", snr, 1e-6, 10.0)?;
-                count("sampler.corrector_steps", corrector_steps, 1, 1000)?;
-                if predictor == PredictorKind::Ancestral
-                    && !matches!(
-                        sde,
-                        Sde::Ve { .. } | Sde::VeNotebook { .. } | Sde::Vp { .. }
-                    )
-                {
-                    return Err(Error::invalid(
-                        "sampler.predictor",
-                        format!("ancestral sampling is defined for ve, ve-notebook and vp, not {}; use em or reverse-diffusion", sde.name()),
-                    ));
-                }
-                if predictor == PredictorKind::None && corrector == CorrectorKind::None {
-                    return Err(Error::invalid(
-                        "sampler.corrector",
-                        "predictor and corrector cannot both be none",
-                    ));
-                }
-            }
-            SamplerConfig::Langevin {
-                eps,
-                steps,
-                t,
-                init_low,
-                init_high,
-            } => {
-                in_range("sampler.eps", eps, 1e-12, 100.0)?;
-                count("sampler.steps", steps, 1, 10_000_000)?;
-                in_range("sampler.t", t, 1e-6, 1.0)?;
-                in_range("sampler.init_low", init_low, -1e6, 1e6)?;
-                in_range("sampler.init_high", init_high, -1e6, 1e6)?;
-                if init_high <= init_low {
-                    return Err(Error::invalid(
-                        "sampler.init_high",
-                        format!("must exceed init_low ({init_low})"),
-                    ));
-                }
-            }
-            SamplerConfig::Ald {
-                levels,
-                sigma_first,
-                sigma_last,
-                eps,
-                steps_per_level,
-            } => {
-                count("sampler.levels", levels, 1, 10_000)?;
-                count("sampler.steps_per_level", steps_per_level, 1, 1_000_000)?;
-                in_range("sampler.eps", eps, 1e-14, 100.0)?;
-                let (lo, hi) = (sde.noise_level(1e-6), sde.noise_level(1.0));
-                let first = sigma_first.unwrap_or(hi);
-                for (field, s) in [
-                    ("sampler.sigma_first", first),
-                    ("sampler.sigma_last", sigma_last),
-                ] {
-                    positive(field, s)?;
-                    if s < lo || s > hi * (1.0 + 1e-9) {
-                        return Err(Error::invalid(
-                            field,
-                            format!(
-                                "must be a noise level std/m the {} SDE reaches, in [{lo:.3e}, {hi:.4}], got {s}",
-                                sde.name()
-                            ),
-                        ));
-                    }
-                }
-                if sigma_last > first {
-                    return Err(Error::invalid(
-                        "sampler.sigma_last",
-                        format!("must not exceed sigma_first ({first})"),
-                    ));
-                }
-            }
-            SamplerConfig::Ode {
-                solver,
-                steps,
-                rtol,
-                atol,
-                t_end,
-            } => {
-                t_end_ok(t_end)?;
-                if solver == SolverKind::Rk45 {
-                    in_range("sampler.rtol", rtol, 1e-13, 1.0)?;
-                    in_range("sampler.atol", atol, 1e-13, 1.0)?;
-                } else {
-                    count("sampler.steps", steps, 1, 1_000_000)?;
-                }
-            }
-        }
-        Ok(())
+        serde_json::from_value(v).map_err(|e| crate::error::json_error("sampler", &e))
     }
 }
 
-enum Kind<B: Backend> {
+/// The ways of sampling (`sampler.kind`, `--sampler`): the sampler registry, from the
+/// `samplers!` list above.
+pub fn samplers() -> Registry {
+    Registry {
+        kind: "sampler",
+        field: "sampler",
+        entries: SAMPLERS.to_vec(),
+    }
+}
+
+/// The end time `ε` of the reverse-time samplers.
+pub(crate) fn check_t_end(t_end: f64) -> Result<()> {
+    in_range("sampler.t_end", t_end, 1e-6, 0.5).map(|_| ())
+}
+
+/// The particles drawn from the SDE's prior `N(0, v(1) I)`.
+///
+/// # Shapes
+/// → `[n, d]`
+pub(crate) fn prior<B: Backend>(
+    sde: &Sde,
+    n: usize,
+    d: usize,
+    noise: &mut Noise,
+    device: &B::Device,
+) -> Tensor<B, 2> {
+    noise.normal::<B>(n, d, device) * sde.prior_std()
+}
+
+/// The state machines (several samplers may share one: `em` is `pc` with fixed parts).
+pub(crate) enum Kind<B: Backend> {
     Pc(pc::Pc),
     Langevin(langevin::Langevin),
     Ald(langevin::Ald),
@@ -366,84 +249,7 @@ impl<B: Backend> Sampler<B> {
         count("n", n, 1, 1_000_000)?;
         count("d", d, 1, 1_000_000)?;
         let mut noise = Noise::new(seed);
-        let (kind, x) = match *cfg {
-            SamplerConfig::Em { steps, t_end } => {
-                let x = noise.normal::<B>(n, d, device) * sde.prior_std();
-                (
-                    Kind::Pc(pc::Pc::new(
-                        PredictorKind::Em,
-                        CorrectorKind::None,
-                        0.16,
-                        1,
-                        steps,
-                        t_end,
-                    )),
-                    x,
-                )
-            }
-            SamplerConfig::Pc {
-                predictor,
-                corrector,
-                snr,
-                corrector_steps,
-                steps,
-                t_end,
-            } => {
-                let x = noise.normal::<B>(n, d, device) * sde.prior_std();
-                (
-                    Kind::Pc(pc::Pc::new(
-                        predictor,
-                        corrector,
-                        snr,
-                        corrector_steps,
-                        steps,
-                        t_end,
-                    )),
-                    x,
-                )
-            }
-            SamplerConfig::Langevin {
-                eps,
-                steps,
-                t,
-                init_low,
-                init_high,
-            } => {
-                let x = noise.uniform::<B>(n, d, init_low, init_high, device);
-                (Kind::Langevin(langevin::Langevin { eps, steps, t }), x)
-            }
-            SamplerConfig::Ald {
-                levels,
-                sigma_first,
-                sigma_last,
-                eps,
-                steps_per_level,
-            } => {
-                let ald = langevin::Ald::new(
-                    &sde,
-                    levels,
-                    sigma_first.unwrap_or(sde.noise_level(1.0)),
-                    sigma_last,
-                    eps,
-                    steps_per_level,
-                )?;
-                let x = noise.normal::<B>(n, d, device) * ald.sigmas[0];
-                (Kind::Ald(ald), x)
-            }
-            SamplerConfig::Ode {
-                solver,
-                steps,
-                rtol,
-                atol,
-                t_end,
-            } => {
-                let x = noise.normal::<B>(n, d, device) * sde.prior_std();
-                (
-                    Kind::Ode(ode::Ode::new(solver, x.clone(), steps, rtol, atol, t_end)?),
-                    x,
-                )
-            }
-        };
+        let (kind, x) = cfg.start::<B>(&sde, n, d, &mut noise, device)?;
         Ok(Sampler {
             inpaint: None,
             kind,

@@ -1,11 +1,97 @@
 //! Sampling with the probability-flow ODE `dx/dt = a(t) x − ½ g(t)² s(x, t)` (Song et al.
 //! 2021, eq. 13), integrated from t = 1 to ε with any [`crate::solver`] stepper.
 
-use crate::error::Result;
+use super::{check_t_end, prior, Kind, SamplerSpec};
+use crate::error::{count, in_range, Result};
 use crate::model::ScoreModel;
+use crate::registry::Param;
+use crate::rng::Noise;
 use crate::sde::Sde;
 use crate::solver::{Integrator, SolverKind, SolverStep};
 use burn::tensor::{backend::Backend, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// `ode`: the probability-flow ODE, integrated from t = 1 to `t_end`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OdeConfig {
+    pub solver: SolverKind,
+    /// Steps for the fixed-step solvers (ignored by rk45).
+    pub steps: usize,
+    pub rtol: f64,
+    pub atol: f64,
+    pub t_end: f64,
+}
+
+impl Default for OdeConfig {
+    fn default() -> Self {
+        OdeConfig {
+            solver: SolverKind::Rk45,
+            steps: 100,
+            rtol: 1e-5,
+            atol: 1e-5,
+            t_end: 1e-3,
+        }
+    }
+}
+
+impl SamplerSpec for OdeConfig {
+    const DESCRIPTION: &'static str =
+        "the probability-flow ODE: deterministic, the same marginals as the SDE, exact likelihoods";
+    const PARAMS: &'static [Param] = &[
+        Param {
+            name: "solver",
+            description: "the ODE stepper (see solvers)",
+        },
+        Param {
+            name: "steps",
+            description: "steps of the fixed-step solvers (rk45 chooses its own)",
+        },
+        Param {
+            name: "rtol",
+            description: "rk45's relative tolerance",
+        },
+        Param {
+            name: "atol",
+            description: "rk45's absolute tolerance",
+        },
+        Param {
+            name: "t_end",
+            description: "the last time ε",
+        },
+    ];
+
+    fn validate(&self, _sde: &Sde) -> Result<()> {
+        check_t_end(self.t_end)?;
+        if self.solver == SolverKind::Rk45 {
+            in_range("sampler.rtol", self.rtol, 1e-13, 1.0)?;
+            in_range("sampler.atol", self.atol, 1e-13, 1.0)?;
+        } else {
+            count("sampler.steps", self.steps, 1, 1_000_000)?;
+        }
+        Ok(())
+    }
+
+    fn start<B: Backend>(
+        &self,
+        sde: &Sde,
+        n: usize,
+        d: usize,
+        noise: &mut Noise,
+        device: &B::Device,
+    ) -> Result<(Kind<B>, Tensor<B, 2>)> {
+        let x = prior(sde, n, d, noise, device);
+        let o = Ode::new(
+            self.solver,
+            x.clone(),
+            self.steps,
+            self.rtol,
+            self.atol,
+            self.t_end,
+        )?;
+        Ok((Kind::Ode(o), x))
+    }
+}
 
 /// The probability-flow drift `f̃(x, t) = a(t) x − ½ g(t)² s(x, t)`.
 ///

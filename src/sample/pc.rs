@@ -16,8 +16,11 @@
 //! On the native GPU backends each update (predictor or corrector, given the score) is one
 //! kernel ([`crate::kernels::gpu`]); elsewhere it is composed from burn's operations.
 
+use super::{check_t_end, prior, Kind, SamplerSpec};
+use crate::error::{count, in_range, Error};
 use crate::kernels::gpu::{affine3, langevin_corrector};
 use crate::model::ScoreModel;
+use crate::registry::{Entry, Param, Registry};
 use crate::rng::Noise;
 use crate::sde::Sde;
 use burn::tensor::{backend::Backend, Tensor};
@@ -39,27 +42,169 @@ pub enum CorrectorKind {
     None,
 }
 
-pub const PREDICTOR_NAMES: &str = "em, reverse-diffusion, ancestral, none";
-pub const CORRECTOR_NAMES: &str = "langevin, none";
-
 impl PredictorKind {
     pub fn from_name(s: &str) -> crate::Result<Self> {
-        serde_json::from_value(serde_json::Value::String(s.into())).map_err(|_| {
-            crate::Error::invalid(
-                "predictor",
-                format!("unknown predictor '{s}'; accepted: {PREDICTOR_NAMES}"),
-            )
-        })
+        serde_json::from_value(serde_json::Value::String(s.into()))
+            .map_err(|_| predictors().unknown(s))
     }
 }
 impl CorrectorKind {
     pub fn from_name(s: &str) -> crate::Result<Self> {
-        serde_json::from_value(serde_json::Value::String(s.into())).map_err(|_| {
-            crate::Error::invalid(
-                "corrector",
-                format!("unknown corrector '{s}'; accepted: {CORRECTOR_NAMES}"),
+        serde_json::from_value(serde_json::Value::String(s.into()))
+            .map_err(|_| correctors().unknown(s))
+    }
+}
+
+const STEPS: Param = Param {
+    name: "steps",
+    description: "time steps from t = 1 to t_end",
+};
+const T_END: Param = Param {
+    name: "t_end",
+    description:
+        "the last time ε (the reverse SDE is not integrated to 0, where the score blows up)",
+};
+
+/// `em`: Euler–Maruyama on the reverse SDE, i.e. `pc` with predictor `em`, corrector `none`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmConfig {
+    pub steps: usize,
+    pub t_end: f64,
+}
+
+impl Default for EmConfig {
+    fn default() -> Self {
+        EmConfig {
+            steps: 500,
+            t_end: 1e-3,
+        }
+    }
+}
+
+impl SamplerSpec for EmConfig {
+    const DESCRIPTION: &'static str =
+        "Euler–Maruyama on the reverse-time SDE (pc with predictor em and no corrector)";
+    const PARAMS: &'static [Param] = &[STEPS, T_END];
+
+    fn validate(&self, _sde: &Sde) -> crate::Result<()> {
+        count("sampler.steps", self.steps, 1, 1_000_000)?;
+        check_t_end(self.t_end)
+    }
+
+    fn start<B: Backend>(
+        &self,
+        sde: &Sde,
+        n: usize,
+        d: usize,
+        noise: &mut Noise,
+        device: &B::Device,
+    ) -> crate::Result<(Kind<B>, Tensor<B, 2>)> {
+        let pc = Pc::new(
+            PredictorKind::Em,
+            CorrectorKind::None,
+            0.16,
+            1,
+            self.steps,
+            self.t_end,
+        );
+        Ok((Kind::Pc(pc), prior(sde, n, d, noise, device)))
+    }
+}
+
+/// `pc`: predictor–corrector sampling (Song et al. 2021, Algorithm 1-2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PcConfig {
+    pub predictor: PredictorKind,
+    pub corrector: CorrectorKind,
+    /// Target signal-to-noise ratio of the Langevin corrector.
+    pub snr: f64,
+    pub corrector_steps: usize,
+    pub steps: usize,
+    pub t_end: f64,
+}
+
+impl Default for PcConfig {
+    fn default() -> Self {
+        PcConfig {
+            predictor: PredictorKind::ReverseDiffusion,
+            corrector: CorrectorKind::Langevin,
+            snr: 0.16,
+            corrector_steps: 1,
+            steps: 500,
+            t_end: 1e-3,
+        }
+    }
+}
+
+impl SamplerSpec for PcConfig {
+    const DESCRIPTION: &'static str =
+        "predictor–corrector: a reverse-SDE step, then Langevin corrector steps at each time";
+    const PARAMS: &'static [Param] = &[
+        Param {
+            name: "predictor",
+            description: "the reverse-time step (see predictors)",
+        },
+        Param {
+            name: "corrector",
+            description: "the MCMC step after each predictor step (see correctors)",
+        },
+        Param {
+            name: "snr",
+            description:
+                "the Langevin corrector's target signal-to-noise ratio (sets its step size)",
+        },
+        Param {
+            name: "corrector_steps",
+            description: "corrector steps per time step",
+        },
+        STEPS,
+        T_END,
+    ];
+
+    fn validate(&self, sde: &Sde) -> crate::Result<()> {
+        count("sampler.steps", self.steps, 1, 1_000_000)?;
+        check_t_end(self.t_end)?;
+        in_range("sampler.snr", self.snr, 1e-6, 10.0)?;
+        count("sampler.corrector_steps", self.corrector_steps, 1, 1000)?;
+        if self.predictor == PredictorKind::Ancestral
+            && !matches!(
+                sde,
+                Sde::Ve { .. } | Sde::VeNotebook { .. } | Sde::Vp { .. }
             )
-        })
+        {
+            return Err(Error::invalid(
+                "sampler.predictor",
+                format!("ancestral sampling is defined for ve, ve-notebook and vp, not {}; use em or reverse-diffusion", sde.name()),
+            ));
+        }
+        if self.predictor == PredictorKind::None && self.corrector == CorrectorKind::None {
+            return Err(Error::invalid(
+                "sampler.corrector",
+                "predictor and corrector cannot both be none",
+            ));
+        }
+        Ok(())
+    }
+
+    fn start<B: Backend>(
+        &self,
+        sde: &Sde,
+        n: usize,
+        d: usize,
+        noise: &mut Noise,
+        device: &B::Device,
+    ) -> crate::Result<(Kind<B>, Tensor<B, 2>)> {
+        let pc = Pc::new(
+            self.predictor,
+            self.corrector,
+            self.snr,
+            self.corrector_steps,
+            self.steps,
+            self.t_end,
+        );
+        Ok((Kind::Pc(pc), prior(sde, n, d, noise, device)))
     }
 }
 
@@ -188,5 +333,40 @@ impl Pc {
         }
         self.k += 1;
         (x, t_next, dt, nfe)
+    }
+}
+
+/// The predictor–corrector sampler's predictors (`sampler.predictor`, `--predictor`).
+pub fn predictors() -> Registry {
+    Registry {
+        kind: "predictor",
+        field: "predictor",
+        entries: vec![
+            Entry::plain("em", "Euler–Maruyama on the reverse SDE"),
+            Entry::plain(
+                "reverse-diffusion",
+                "the reverse of the SDE's own discretisation (score_sde's default)",
+            ),
+            Entry::plain(
+                "ancestral",
+                "ancestral sampling: SMLD's for VE, DDPM's for VP (not sub-VP)",
+            ),
+            Entry::plain("none", "no predictor: Langevin corrector steps only"),
+        ],
+    }
+}
+
+/// The predictor–corrector sampler's correctors (`sampler.corrector`, `--corrector`).
+pub fn correctors() -> Registry {
+    Registry {
+        kind: "corrector",
+        field: "corrector",
+        entries: vec![
+            Entry::plain(
+                "langevin",
+                "Langevin MCMC at a target signal-to-noise ratio (snr)",
+            ),
+            Entry::plain("none", "no corrector"),
+        ],
     }
 }

@@ -21,6 +21,7 @@
 pub mod ladder;
 
 use crate::error::{positive, Error, Result};
+use crate::registry::{param, Entry, Param, Registry};
 use serde::{Deserialize, Serialize};
 
 /// The SDE, as it appears in `--config` JSON, the URL hash and weight manifests.
@@ -76,9 +77,6 @@ fn default_beta_max() -> f64 {
     20.0
 }
 
-/// Names accepted for `sde.kind` / `--sde`.
-pub const SDE_NAMES: &str = "ve, ve-notebook, vp, subvp";
-
 impl Default for Sde {
     fn default() -> Self {
         Sde::Vp {
@@ -117,10 +115,7 @@ impl Sde {
                 beta_min: default_beta_min(),
                 beta_max: default_beta_max(),
             }),
-            other => Err(Error::invalid(
-                "sde",
-                format!("unknown SDE '{other}'; accepted: {SDE_NAMES}"),
-            )),
+            other => Err(registry().unknown(other)),
         }
     }
 
@@ -334,6 +329,48 @@ fn invert_increasing(f: impl Fn(f64) -> f64, target: f64) -> Option<f64> {
         }
     }
     Some(0.5 * (lo + hi))
+}
+
+/// The forward SDEs (`sde.kind`, `--sde`): the SDE registry.
+pub fn registry() -> Registry {
+    const VE: &[Param] = &[
+        param("sigma_min", "noise std at t = 0"),
+        param(
+            "sigma_max",
+            "noise std at t = 1 (about the data's largest distance)",
+        ),
+    ];
+    const NOTEBOOK: &[Param] = &[param("sigma", "the base σ of the notebook's SDE")];
+    const VP: &[Param] = &[
+        param("beta_min", "noise rate β at t = 0"),
+        param("beta_max", "noise rate β at t = 1"),
+    ];
+    Registry {
+        kind: "SDE",
+        field: "sde",
+        entries: vec![
+            Entry::with(
+                "ve",
+                "variance exploding: σ(t) = σ_min (σ_max/σ_min)^t, no drift (SMLD/NCSN)",
+                VE,
+            ),
+            Entry::with(
+                "ve-notebook",
+                "the notebook's VE SDE dx = σ^t dw, variance (σ^{2t} − 1)/(2 ln σ)",
+                NOTEBOOK,
+            ),
+            Entry::with(
+                "vp",
+                "variance preserving: the continuous DDPM, dx = −½β(t)x dt + √β(t) dw",
+                VP,
+            ),
+            Entry::with(
+                "subvp",
+                "sub-VP: VP's drift with less noise, variance at most VP's (better likelihoods)",
+                VP,
+            ),
+        ],
+    }
 }
 
 #[cfg(test)]

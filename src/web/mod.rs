@@ -12,18 +12,18 @@
 use crate::app::checkpoint;
 use crate::app::data::{points_file, unknown_data, TrainingData};
 use crate::app::model::ModelSource;
+use crate::app::sampling::SamplingRun;
 use crate::config::Settings;
 use crate::data::toy::TOY_SETS;
 use crate::model::gmm::{ExactGmm, Gmm, GmmSpec};
-use crate::model::mlp::MlpScoreConfig;
 use crate::model::presets;
 use crate::model::ScoreModel;
 use crate::sample::{Sampler, StepInfo};
 use crate::sde::Sde;
 use crate::stats;
 use crate::tensor::read_f32;
-use crate::train::{TrainConfig, Trainer, NAMED_OBJECTIVES};
-use crate::weights::{self, Architecture, Manifest, WeightFile};
+use crate::train::{TrainConfig, Trainer};
+use crate::weights::{self, Manifest, WeightFile};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::backend::Backend;
 use js_sys::Float32Array;
@@ -113,15 +113,12 @@ impl<B: Backend> Run<B> {
         } else {
             ModelSource::Exact(settings.preset_gmm()?)
         };
-        let sde = source.sde(Some(settings.sde))?;
-        let model = source.score_model::<B>(sde, None, "model", &device)?;
-        let sampler = Sampler::new(
-            &settings.sampler,
-            sde,
-            settings.n,
-            model.dim(),
-            settings.seed,
-            settings.denoise,
+        let SamplingRun { model, sampler, .. } = SamplingRun::new(
+            &source,
+            &settings,
+            Some(settings.sde),
+            None,
+            "model",
             &device,
         )?;
         Ok(Run {
@@ -636,7 +633,7 @@ struct TrainSpec {
     n_data: usize,
     sde: Sde,
     train: Option<TrainConfig>,
-    /// A named objective ([`NAMED_OBJECTIVES`], as the CLI's `--objective`): sets
+    /// A named objective ([`crate::train::NAMED_OBJECTIVES`], as the CLI's `--objective`): sets
     /// `train.objective`, `train.weighting` and `train.time_sampling`.
     objective: Option<String>,
     hidden: usize,
@@ -693,11 +690,7 @@ impl<B: AutodiffBackend> TrainRun<B> {
             .clone()
             .or_else(|| presets::preset(&spec.data).ok());
         let (data, dim) = (data.rows, data.dim);
-        let arch = Architecture::Mlp(
-            MlpScoreConfig::new(dim)
-                .with_hidden(spec.hidden)
-                .with_layers(spec.layers),
-        );
+        let arch = crate::app::training::architecture("mlp", dim, spec.hidden, spec.layers)?;
         let trainer = Trainer::new(arch, spec.sde, config, data, device)?;
         Ok(TrainRun {
             trainer,
@@ -869,24 +862,34 @@ impl Training {
     }
 }
 
-/// The names each choice of the settings accepts, from the library's own lists (the page's
-/// menus read them here, not from a copy): `{sde, sampler, predictor, corrector, solver}`.
+/// The choices of each setting, from the library's registries (`crate::app::registry`; the
+/// page's menus read them here, not from a copy): `{sde, sampler, predictor, corrector,
+/// solver, objective}`, each `[{name, description, params: [{name, description}]}]`.
 #[wasm_bindgen]
 pub fn choices() -> Result<JsValue, JsError> {
-    let split = |names: &'static str| names.split(", ").collect::<Vec<_>>();
+    use crate::app::registry;
     let mut c = std::collections::BTreeMap::new();
-    c.insert("sde", split(crate::sde::SDE_NAMES));
-    c.insert("sampler", split(crate::sample::SAMPLER_NAMES));
-    c.insert("predictor", split(crate::sample::pc::PREDICTOR_NAMES));
-    c.insert("corrector", split(crate::sample::pc::CORRECTOR_NAMES));
-    c.insert("solver", split(crate::solver::SOLVER_NAMES));
+    for r in [
+        registry::sdes(),
+        registry::samplers(),
+        registry::predictors(),
+        registry::correctors(),
+        registry::solvers(),
+        registry::objectives(),
+    ] {
+        c.insert(r.field, r.entries);
+    }
     to_js(&c)
 }
 
 /// The named objectives a [`Training`] accepts as `objective` (the CLI's `--objective`).
 #[wasm_bindgen]
 pub fn objectives() -> Result<JsValue, JsError> {
-    to_js(&NAMED_OBJECTIVES.iter().map(|o| o.0).collect::<Vec<_>>())
+    to_js(
+        &crate::app::registry::objectives()
+            .names()
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// The 2-D toy data sets a [`Training`] accepts: `[{name, description}]`.

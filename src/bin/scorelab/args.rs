@@ -2,19 +2,49 @@
 //! bars, and the checks of a `--backend` (so `cli.rs` and `train.rs` need not import each
 //! other).
 
+use clap::builder::{PossibleValue, TypedValueParser};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use scorelab::app::registry::{self, Registry};
 use scorelab::config::json_error;
 use scorelab::model::gmm::Gmm;
 use scorelab::model::presets::{self, preset_names};
-use scorelab::sde::{Sde, SDE_NAMES};
+use scorelab::sde::Sde;
 use scorelab::{Error, Result};
 use serde_json::{json, Value};
 
+/// A flag whose values are a registry's names (`--sampler`, `--sde`, ...): `--help` lists
+/// them with their descriptions; the check is the library's, whose message names the flag
+/// and every accepted name (clap's own would differ between flags and `--config`).
+#[derive(Clone)]
+pub(crate) struct Choice(pub(crate) fn() -> Registry);
+
+impl TypedValueParser for Choice {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> std::result::Result<String, clap::Error> {
+        Ok(value.to_string_lossy().into_owned())
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        let entries = (self.0)().entries;
+        Some(Box::new(
+            entries
+                .into_iter()
+                .map(|e| PossibleValue::new(e.name).help(e.description)),
+        ))
+    }
+}
+
 #[derive(Args)]
 pub(crate) struct SdeArgs {
-    /// Forward SDE: ve, ve-notebook, vp, subvp [default: vp]
-    #[arg(long)]
+    /// Forward SDE [default: vp]
+    #[arg(long, value_parser = Choice(registry::sdes))]
     pub(crate) sde: Option<String>,
     /// VE: smallest noise std [default: 0.01]
     #[arg(long)]
@@ -67,12 +97,9 @@ pub(crate) fn load_model(spec: &str) -> Result<Gmm> {
 /// Apply `--sde` and its parameter flags over a starting SDE.
 pub(crate) fn apply_sde(base: Sde, a: &SdeArgs) -> Result<Sde> {
     let mut sde = match &a.sde {
-        Some(name) if name != base.name() => Sde::from_name(name).map_err(|_| {
-            Error::invalid(
-                "--sde",
-                format!("unknown SDE '{name}'; accepted: {SDE_NAMES}"),
-            )
-        })?,
+        Some(name) if name != base.name() => {
+            Sde::from_name(name).map_err(|e| e.relabel("--sde"))?
+        }
         _ => base,
     };
     let mut v = serde_json::to_value(sde).unwrap();

@@ -1,18 +1,20 @@
 //! The native command line (DESIGN.md, CLI contract). Every sampler and the likelihood are
 //! the library's; this file only parses flags, reads and writes files and shows progress.
 
-use crate::args::{apply_sde, load_model, parse_choice, progress, SdeArgs};
+use crate::args::{apply_sde, load_model, parse_choice, progress, Choice, SdeArgs};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use clap::{Args, Parser, Subcommand};
 use scorelab::app::likelihood::{dequantize_pixels, log_densities, Densities, DensityJob};
 use scorelab::app::model::ModelSource;
-use scorelab::config::{json_error, Settings};
+use scorelab::app::registry;
+use scorelab::app::sampling::SamplingRun;
+use scorelab::config::Settings;
 use scorelab::likelihood::{bits_per_dim, Estimator, LikelihoodConfig, Prior, Probe};
 use scorelab::model::presets::{self, preset_names};
-use scorelab::sample::pc::{CorrectorKind, PredictorKind, CORRECTOR_NAMES, PREDICTOR_NAMES};
-use scorelab::sample::{Sampler, SAMPLER_NAMES};
-use scorelab::sde::{Sde, SDE_NAMES};
-use scorelab::solver::{SolverKind, SOLVER_NAMES};
+use scorelab::sample::pc::{CorrectorKind, PredictorKind};
+use scorelab::sample::SamplerConfig;
+use scorelab::sde::Sde;
+use scorelab::solver::SolverKind;
 use scorelab::tensor::read_f64;
 use scorelab::weights;
 use scorelab::{npy, stats, Error, Result};
@@ -92,8 +94,8 @@ struct SampleArgs {
     out: String,
     #[command(flatten)]
     sde: SdeArgs,
-    /// em, pc, langevin, ald, ode [default: pc]
-    #[arg(long)]
+    /// Sampler [default: pc]
+    #[arg(long, value_parser = Choice(registry::samplers))]
     sampler: Option<String>,
     /// Number of steps (em, pc, langevin; ode with a fixed-step solver)
     #[arg(long)]
@@ -104,11 +106,11 @@ struct SampleArgs {
     /// Random seed [default: 0]
     #[arg(long)]
     seed: Option<u64>,
-    /// pc: em, reverse-diffusion, ancestral, none [default: reverse-diffusion]
-    #[arg(long)]
+    /// pc: the predictor [default: reverse-diffusion]
+    #[arg(long, value_parser = Choice(registry::predictors))]
     predictor: Option<String>,
-    /// pc: langevin, none [default: langevin]
-    #[arg(long)]
+    /// pc: the corrector [default: langevin]
+    #[arg(long, value_parser = Choice(registry::correctors))]
     corrector: Option<String>,
     /// pc: corrector's target signal-to-noise ratio [default: 0.16]
     #[arg(long)]
@@ -116,8 +118,8 @@ struct SampleArgs {
     /// pc: corrector steps per predictor step [default: 1]
     #[arg(long)]
     corrector_steps: Option<usize>,
-    /// ode: rk45, rk4, heun, euler [default: rk45]
-    #[arg(long)]
+    /// ode: the solver [default: rk45]
+    #[arg(long, value_parser = Choice(registry::solvers))]
     solver: Option<String>,
     /// ode (rk45): relative tolerance [default: 1e-5]
     #[arg(long)]
@@ -192,8 +194,8 @@ struct LikelihoodArgs {
     out: String,
     #[command(flatten)]
     sde: SdeArgs,
-    /// exact (d backward passes) or hutchinson [default: exact]
-    #[arg(long, default_value = "exact")]
+    /// The divergence estimator
+    #[arg(long, default_value = "exact", value_parser = Choice(registry::estimators))]
     estimator: String,
     /// hutchinson: probes per evaluation [default: 1]
     #[arg(long, default_value_t = 1)]
@@ -316,15 +318,9 @@ fn sample_settings(a: &SampleArgs) -> Result<Settings> {
     s.sde = apply_sde(s.sde, &a.sde)?;
     if let Some(name) = &a.sampler {
         if name != s.sampler.name() {
-            s.sampler = scorelab::sample::SamplerConfig::from_name(name).map_err(|_| {
-                Error::invalid(
-                    "--sampler",
-                    format!("unknown sampler '{name}'; accepted: {SAMPLER_NAMES}"),
-                )
-            })?;
+            s.sampler = SamplerConfig::from_name(name).map_err(|e| e.relabel("--sampler"))?;
         }
     }
-    let kind = s.sampler.name();
     for (flag, val) in [
         ("--snr", a.snr),
         ("--rtol", a.rtol),
@@ -352,87 +348,34 @@ fn sample_settings(a: &SampleArgs) -> Result<Settings> {
     if let Some(so) = &a.solver {
         SolverKind::from_name(so).map_err(|e| e.relabel("--solver"))?;
     }
-    let mut v = serde_json::to_value(&s.sampler).unwrap();
-    let mut set = |flag: &str, key: &str, val: Option<Value>, kinds: &[&str]| -> Result<()> {
-        if let Some(x) = val {
-            if !kinds.contains(&kind) {
-                return Err(Error::invalid(
-                    flag,
-                    format!(
-                        "does not apply to sampler '{kind}' (it applies to {})",
-                        kinds.join(", ")
-                    ),
-                ));
-            }
-            v[key] = x;
+    // Each flag sets the sampler setting of its name; which samplers take which setting is
+    // the registry's (`SamplerConfig::with_params`), not a table here.
+    let given: Vec<(&str, Value)> = [
+        ("steps", a.steps.map(|x| json!(x))),
+        ("predictor", a.predictor.clone().map(Value::String)),
+        ("corrector", a.corrector.clone().map(Value::String)),
+        ("snr", a.snr.map(|x| json!(x))),
+        ("corrector_steps", a.corrector_steps.map(|x| json!(x))),
+        ("solver", a.solver.clone().map(Value::String)),
+        ("rtol", a.rtol.map(|x| json!(x))),
+        ("atol", a.atol.map(|x| json!(x))),
+        ("levels", a.levels.map(|x| json!(x))),
+        ("sigma_first", a.sigma_first.map(|x| json!(x))),
+        ("sigma_last", a.sigma_last.map(|x| json!(x))),
+        ("eps", a.eps.map(|x| json!(x))),
+        ("steps_per_level", a.steps_per_level.map(|x| json!(x))),
+        ("t_end", a.t_end.map(|x| json!(x))),
+    ]
+    .into_iter()
+    .filter_map(|(key, v)| v.map(|v| (key, v)))
+    .collect();
+    s.sampler = s.sampler.with_params(&given).map_err(|e| match e {
+        Error::Invalid { field, message } if field != "sampler" => {
+            Error::invalid(format!("--{}", field.replace('_', "-")), message)
         }
-        Ok(())
-    };
-    set(
-        "--steps",
-        "steps",
-        a.steps.map(|x| json!(x)),
-        &["em", "pc", "langevin", "ode"],
-    )?;
-    set(
-        "--predictor",
-        "predictor",
-        a.predictor.clone().map(Value::String),
-        &["pc"],
-    )?;
-    set(
-        "--corrector",
-        "corrector",
-        a.corrector.clone().map(Value::String),
-        &["pc"],
-    )?;
-    set("--snr", "snr", a.snr.map(|x| json!(x)), &["pc"])?;
-    set(
-        "--corrector-steps",
-        "corrector_steps",
-        a.corrector_steps.map(|x| json!(x)),
-        &["pc"],
-    )?;
-    set(
-        "--solver",
-        "solver",
-        a.solver.clone().map(Value::String),
-        &["ode"],
-    )?;
-    set("--rtol", "rtol", a.rtol.map(|x| json!(x)), &["ode"])?;
-    set("--atol", "atol", a.atol.map(|x| json!(x)), &["ode"])?;
-    set("--levels", "levels", a.levels.map(|x| json!(x)), &["ald"])?;
-    set(
-        "--sigma-first",
-        "sigma_first",
-        a.sigma_first.map(|x| json!(x)),
-        &["ald"],
-    )?;
-    set(
-        "--sigma-last",
-        "sigma_last",
-        a.sigma_last.map(|x| json!(x)),
-        &["ald"],
-    )?;
-    set(
-        "--eps",
-        "eps",
-        a.eps.map(|x| json!(x)),
-        &["langevin", "ald"],
-    )?;
-    set(
-        "--steps-per-level",
-        "steps_per_level",
-        a.steps_per_level.map(|x| json!(x)),
-        &["ald"],
-    )?;
-    set(
-        "--t-end",
-        "t_end",
-        a.t_end.map(|x| json!(x)),
-        &["em", "pc", "ode"],
-    )?;
-    s.sampler = serde_json::from_value(v).map_err(|e| json_error("--sampler", &e))?;
+        Error::Invalid { message, .. } => Error::invalid("--sampler", message),
+        o => o,
+    })?;
     if let Some(n) = a.n {
         s.n = n;
     }
@@ -491,13 +434,17 @@ async fn sample_on<B: Backend>(a: SampleArgs, s: Settings, loaded: ModelSource) 
     }
     let mut s = s;
     let device = Default::default();
-    if let ModelSource::Net(_) = &loaded {
-        s.sde = loaded.sde(requested_sde(&a.sde, s.sde)).map_err(as_flags)?;
-        s.validate()?;
-    }
-    let model = loaded
-        .score_model::<B>(s.sde, a.clip_denoised, &s.model, &device)
+    let requested = match &loaded {
+        ModelSource::Net(_) => requested_sde(&a.sde, s.sde),
+        ModelSource::Exact(_) => Some(s.sde),
+    };
+    let SamplingRun {
+        sde,
+        model,
+        mut sampler,
+    } = SamplingRun::<B>::new(&loaded, &s, requested, a.clip_denoised, &s.model, &device)
         .map_err(as_flags)?;
+    s.sde = sde;
     let d = model.dim();
     if let Some(path) = &a.png {
         if d != scorelab::data::images::PIXELS || !path.ends_with(".png") {
@@ -506,7 +453,6 @@ async fn sample_on<B: Backend>(a: SampleArgs, s: Settings, loaded: ModelSource) 
         }
     }
     let model = model.as_ref();
-    let mut sampler = Sampler::<B>::new(&s.sampler, s.sde, s.n, d, s.seed, s.denoise, &device)?;
     let pb = progress(sampler.total_steps());
     let started = Instant::now();
     let mut frames: Vec<f64> = vec![];
@@ -659,7 +605,11 @@ async fn likelihood_on<B: AutodiffBackend>(
     {
         dequantize_pixels(&mut data.data, a.seed).map_err(as_flags)?;
     }
-    let estimator: Estimator = parse_choice("--estimator", &a.estimator, "exact, hutchinson")?;
+    let estimator: Estimator = parse_choice(
+        "--estimator",
+        &a.estimator,
+        &registry::estimators().accepted(),
+    )?;
     let probe: Probe = parse_choice("--probe", &a.probe, "gaussian, rademacher")?;
     let prior: Prior = parse_choice("--prior", &a.prior, "sde, model")?;
     let t_end = a.t_end.unwrap_or(loaded.likelihood_t_eps());
@@ -844,17 +794,51 @@ fn info(target: &str) -> Result<()> {
     ))
 }
 
+/// Every registry: each choice with its description, and a sampler's or SDE's settings
+/// with their defaults (the values `--config` and the page start from).
 fn list() {
-    println!("presets (exact Gaussian mixtures; --model NAME):");
-    for (n, d) in presets::PRESETS {
-        println!("  {n:<14} {d}");
+    println!("Parameters are the keys of --config and of the page's settings; as flags, '_' becomes '-'.\n");
+    for r in registry::all() {
+        println!("{} ({}):", plural(r.kind), flag_of(&r));
+        for e in &r.entries {
+            println!("  {:<18} {}", e.name, e.description);
+            let defaults = match r.field {
+                "sampler" => SamplerConfig::from_name(e.name)
+                    .ok()
+                    .and_then(|c| serde_json::to_value(c).ok()),
+                "sde" => Sde::from_name(e.name)
+                    .ok()
+                    .and_then(|c| serde_json::to_value(c).ok()),
+                _ => None,
+            };
+            for p in e.params {
+                let default = defaults
+                    .as_ref()
+                    .and_then(|d| d.get(p.name))
+                    .map_or(String::new(), |v| format!(" [default: {v}]"));
+                println!("      {:<16} {}{default}", p.name, p.description);
+            }
+        }
+        println!();
     }
-    println!("\nSDEs (--sde): {SDE_NAMES}");
-    println!("samplers (--sampler): {SAMPLER_NAMES}");
-    println!("  pc predictors (--predictor): {PREDICTOR_NAMES}");
-    println!("  pc correctors (--corrector): {CORRECTOR_NAMES}");
-    println!("  ode solvers (--solver): {SOLVER_NAMES}");
-    println!("likelihood estimators (--estimator): exact, hutchinson");
+    println!("models (--model): a preset, gmm:FILE.json, or a .safetensors weight file");
+}
+
+fn plural(kind: &str) -> String {
+    match kind {
+        "SDE" => "SDEs".into(),
+        k => format!("{k}s"),
+    }
+}
+
+/// The flag that takes a registry's names.
+fn flag_of(r: &registry::Registry) -> String {
+    match r.kind {
+        "network" => "train --model".into(),
+        "preset" => "--model".into(),
+        "data set" => "train --data; also a preset, gmm:FILE.json, FILE.npy, FILE.csv".into(),
+        _ => format!("--{}", r.field),
+    }
 }
 
 /// FNV-1a 64-bit checksum of a file's bytes (`scorelab info`).

@@ -3,11 +3,12 @@
 
 #[cfg(feature = "cuda")]
 use crate::args::cuda_probe;
-use crate::args::{apply_sde, backend_error, load_model, parse_choice, progress, SdeArgs};
+use crate::args::{apply_sde, backend_error, load_model, parse_choice, progress, Choice, SdeArgs};
 use burn::tensor::backend::AutodiffBackend;
 use clap::Args;
-use scorelab::app::checkpoint;
 use scorelab::app::data::{points_file, unknown_data, TrainingData};
+use scorelab::app::registry;
+use scorelab::app::{checkpoint, training};
 use scorelab::npy;
 use scorelab::sde::Sde;
 use scorelab::train::parallel::Shard;
@@ -26,17 +27,14 @@ pub struct TrainArgs {
     /// spirals), a mixture preset or gmm:FILE.json (sampled), or points in .npy / .csv
     #[arg(long)]
     data: String,
-    /// Network: mlp (Fourier-feature MLP), ncsn (noise-conditional MLP), eps (ε-prediction
-    /// MLP, DDPM), energy (score = -∇E), unet (the notebook's 28x28 U-Net), unet-ncsn (the same U-Net seeing ln σ(t) instead of t)
-    #[arg(long, default_value = "mlp")]
+    /// The network
+    #[arg(long, default_value = "mlp", value_parser = Choice(registry::networks))]
     model: String,
     #[command(flatten)]
     sde: SdeArgs,
-    /// dsm (continuous-time denoising), ncsn (multi-scale DSM on the σ ladder), ddpm (ε loss
-    /// on N discrete steps), ssm (sliced, finite differences), ism (implicit, full trace by
-    /// finite differences); dsm-likelihood = dsm with --weighting likelihood;
-    /// dsm-likelihood-is = dsm-likelihood with --t-sampling importance
-    #[arg(long, default_value = "dsm")]
+    /// The training objective (each sets the objective, --weighting and --t-sampling; later
+    /// flags override the last two)
+    #[arg(long, default_value = "dsm", value_parser = Choice(registry::objectives))]
     objective: String,
     /// λ(t): std2 (the notebook) or likelihood (g²)
     #[arg(long, default_value = "std2")]
@@ -304,14 +302,7 @@ where
         dequantize: a.dequantize.unwrap_or(image_data),
     };
     cfg.validate().map_err(flag)?;
-    let arch = match Architecture::named(&a.model, dim)? {
-        Architecture::Mlp(c) => Architecture::Mlp(c.with_hidden(a.hidden).with_layers(a.layers)),
-        Architecture::Energy(c) => {
-            Architecture::Energy(c.with_hidden(a.hidden).with_layers(a.layers))
-        }
-        u => u,
-    };
-    arch.validate().map_err(flag)?;
+    let arch = training::architecture(&a.model, dim, a.hidden, a.layers).map_err(flag)?;
     let data: std::sync::Arc<[f64]> = data.into();
     let mut trainer = Trainer::<B>::new(arch.clone(), sde, cfg.clone(), data.clone(), &device)?;
     let mut seconds_before = 0.0;
