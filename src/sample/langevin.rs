@@ -12,7 +12,7 @@
 //! VP and sub-VP it is the same algorithm on the rescaled marginals. The particles are
 //! returned as `x = m(t_L) y`.
 
-use super::{Kind, SamplerSpec};
+use super::{ready, Moved, SamplerSpec, StepFuture, Stepper};
 use crate::error::{count, in_range, positive, Error, Result};
 use crate::model::ScoreModel;
 use crate::registry::Param;
@@ -95,14 +95,15 @@ impl SamplerSpec for LangevinConfig {
         d: usize,
         noise: &mut Noise,
         device: &B::Device,
-    ) -> Result<(Kind<B>, Tensor<B, 2>)> {
+    ) -> Result<(Box<dyn Stepper<B>>, Tensor<B, 2>)> {
         let x = noise.uniform::<B>(n, d, self.init_low, self.init_high, device);
         let l = Langevin {
             eps: self.eps,
             steps: self.steps,
             t: self.t,
+            k: 0,
         };
-        Ok((Kind::Langevin(l), x))
+        Ok((Box::new(l), x))
     }
 }
 
@@ -199,7 +200,7 @@ impl SamplerSpec for AldConfig {
         d: usize,
         noise: &mut Noise,
         device: &B::Device,
-    ) -> Result<(Kind<B>, Tensor<B, 2>)> {
+    ) -> Result<(Box<dyn Stepper<B>>, Tensor<B, 2>)> {
         let ald = Ald::new(
             sde,
             self.levels,
@@ -209,7 +210,7 @@ impl SamplerSpec for AldConfig {
             self.steps_per_level,
         )?;
         let x = noise.normal::<B>(n, d, device) * ald.sigmas[0];
-        Ok((Kind::Ald(ald), x))
+        Ok((Box::new(ald), x))
     }
 }
 
@@ -218,21 +219,42 @@ pub struct Langevin {
     pub steps: usize,
     /// The diffusion time whose score is used (small: the data distribution).
     pub t: f64,
+    /// Steps taken.
+    pub k: usize,
 }
 
-impl Langevin {
+impl<B: Backend> Stepper<B> for Langevin {
     /// # Shapes
     /// `x: [n, d]` → `[n, d]`
-    pub fn step<B: Backend>(
-        &self,
+    fn step<'a>(
+        &'a mut self,
         x: Tensor<B, 2>,
-        model: &dyn ScoreModel<B>,
-        noise: &mut Noise,
-        device: &B::Device,
-    ) -> Tensor<B, 2> {
+        model: &'a dyn ScoreModel<B>,
+        _sde: &'a Sde,
+        noise: &'a mut Noise,
+        device: &'a B::Device,
+    ) -> StepFuture<'a, B> {
         let [n, d] = x.dims();
         let s = model.score(x.clone(), self.t);
-        x + s * (self.eps / 2.0) + noise.normal::<B>(n, d, device) * self.eps.sqrt()
+        let x = x + s * (self.eps / 2.0) + noise.normal::<B>(n, d, device) * self.eps.sqrt();
+        self.k += 1;
+        ready(Moved {
+            x,
+            t: self.t,
+            step_size: self.eps,
+            nfe: 1,
+            accepted: None,
+            level: None,
+        })
+    }
+    fn total_steps(&self) -> Option<usize> {
+        Some(self.steps)
+    }
+    fn is_done(&self) -> bool {
+        self.k >= self.steps
+    }
+    fn final_t(&self) -> f64 {
+        self.t
     }
 }
 
@@ -288,7 +310,7 @@ impl Ald {
     ///
     /// # Shapes
     /// `y: [n, d]` → `[n, d]`
-    pub fn step<B: Backend>(
+    pub fn advance<B: Backend>(
         &mut self,
         x: Tensor<B, 2>,
         model: &dyn ScoreModel<B>,
@@ -311,5 +333,35 @@ impl Ald {
             }
         }
         (x, t, alpha, level)
+    }
+}
+
+impl<B: Backend> Stepper<B> for Ald {
+    fn step<'a>(
+        &'a mut self,
+        x: Tensor<B, 2>,
+        model: &'a dyn ScoreModel<B>,
+        _sde: &'a Sde,
+        noise: &'a mut Noise,
+        device: &'a B::Device,
+    ) -> StepFuture<'a, B> {
+        let (x, t, alpha, level) = self.advance(x, model, noise, device);
+        ready(Moved {
+            x,
+            t,
+            step_size: alpha,
+            nfe: 1,
+            accepted: None,
+            level: Some(level),
+        })
+    }
+    fn total_steps(&self) -> Option<usize> {
+        Some(self.sigmas.len() * self.steps_per_level)
+    }
+    fn is_done(&self) -> bool {
+        self.level >= self.sigmas.len()
+    }
+    fn final_t(&self) -> f64 {
+        *self.ts.last().expect("at least one level")
     }
 }

@@ -22,6 +22,8 @@ use crate::rng::Noise;
 use crate::sde::Sde;
 use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::pin::Pin;
 
 pub use pc::{CorrectorKind, PredictorKind};
 
@@ -65,7 +67,7 @@ pub(crate) trait SamplerSpec: Default {
         d: usize,
         noise: &mut Noise,
         device: &B::Device,
-    ) -> Result<(Kind<B>, Tensor<B, 2>)>;
+    ) -> Result<(Box<dyn Stepper<B>>, Tensor<B, 2>)>;
 }
 
 /// The samplers: each line is a name (the JSON `kind` and `--sampler`), the
@@ -120,7 +122,7 @@ macro_rules! samplers {
                 d: usize,
                 noise: &mut Noise,
                 device: &B::Device,
-            ) -> Result<(Kind<B>, Tensor<B, 2>)> {
+            ) -> Result<(Box<dyn Stepper<B>>, Tensor<B, 2>)> {
                 match self {
                     $( SamplerConfig::$variant(c) => c.start(sde, n, d, noise, device), )*
                 }
@@ -199,12 +201,52 @@ pub(crate) fn prior<B: Backend>(
     noise.normal::<B>(n, d, device) * sde.prior_std()
 }
 
-/// The state machines (several samplers may share one: `em` is `pc` with fixed parts).
-pub(crate) enum Kind<B: Backend> {
-    Pc(pc::Pc),
-    Langevin(langevin::Langevin),
-    Ald(langevin::Ald),
-    Ode(ode::Ode<B>),
+/// What one step of a sampler's main loop did.
+pub(crate) struct Moved<B: Backend> {
+    /// The particles after the step, `[n, d]`.
+    pub x: Tensor<B, 2>,
+    /// Diffusion time after the step.
+    pub t: f64,
+    /// Δt for SDE/ODE steps, ε or α_i for Langevin steps.
+    pub step_size: f64,
+    /// Score evaluations of this step.
+    pub nfe: usize,
+    /// For adaptive solvers: whether this attempt was accepted.
+    pub accepted: Option<bool>,
+    /// For annealed Langevin: the noise level index.
+    pub level: Option<usize>,
+}
+
+/// A step in progress (only the ODE's adaptive solver awaits a device read-back).
+pub(crate) type StepFuture<'a, B> = Pin<Box<dyn Future<Output = Result<Moved<B>>> + 'a>>;
+
+/// A sampler's state machine: its main loop. The final denoising step, inpainting and the
+/// counting ([`StepInfo`]) are [`Sampler`]'s, the same for every sampler.
+pub(crate) trait Stepper<B: Backend> {
+    /// One step from the particles `x: [n, d]`.
+    fn step<'a>(
+        &'a mut self,
+        x: Tensor<B, 2>,
+        model: &'a dyn ScoreModel<B>,
+        sde: &'a Sde,
+        noise: &'a mut Noise,
+        device: &'a B::Device,
+    ) -> StepFuture<'a, B>;
+    /// Steps the main loop takes, when known in advance.
+    fn total_steps(&self) -> Option<usize>;
+    /// Whether the main loop is over.
+    fn is_done(&self) -> bool;
+    /// The time the main loop ends at (where the denoising step evaluates the score).
+    fn final_t(&self) -> f64;
+    /// Whether known coordinates may be imposed between steps (the PC inpainter).
+    fn inpaints(&self) -> bool {
+        false
+    }
+}
+
+/// A step that is done when it returns (every sampler but the adaptive ODE).
+pub(crate) fn ready<'a, B: Backend>(moved: Moved<B>) -> StepFuture<'a, B> {
+    Box::pin(std::future::ready(Ok(moved)))
 }
 
 /// Inpainting / imputation (Song et al. 2021, App. I.2): the known coordinates are replaced
@@ -221,7 +263,7 @@ struct Inpaint<B: Backend> {
 /// A sampler in progress: particles `[n, d]` plus the algorithm's state.
 pub struct Sampler<B: Backend> {
     inpaint: Option<Inpaint<B>>,
-    kind: Kind<B>,
+    stepper: Box<dyn Stepper<B>>,
     x: Tensor<B, 2>,
     noise: Noise,
     sde: Sde,
@@ -249,10 +291,10 @@ impl<B: Backend> Sampler<B> {
         count("n", n, 1, 1_000_000)?;
         count("d", d, 1, 1_000_000)?;
         let mut noise = Noise::new(seed);
-        let (kind, x) = cfg.start::<B>(&sde, n, d, &mut noise, device)?;
+        let (stepper, x) = cfg.start::<B>(&sde, n, d, &mut noise, device)?;
         Ok(Sampler {
             inpaint: None,
-            kind,
+            stepper,
             x,
             noise,
             sde,
@@ -272,7 +314,7 @@ impl<B: Backend> Sampler<B> {
     /// `known`, `mask`: `d` values (the same for every particle) or `n·d`
     pub fn inpaint(&mut self, known: &[f32], mask: &[f32]) -> Result<()> {
         let [n, d] = self.x.dims();
-        if !matches!(self.kind, Kind::Pc(_)) {
+        if !self.stepper.inpaints() {
             return Err(Error::invalid(
                 "inpaint",
                 "works with the predictor-corrector samplers; accepted: em, pc",
@@ -346,32 +388,17 @@ impl<B: Backend> Sampler<B> {
 
     /// Steps the main loop takes when known (plus one for denoising).
     pub fn total_steps(&self) -> Option<usize> {
-        let main = match &self.kind {
-            Kind::Pc(p) => Some(p.steps),
-            Kind::Langevin(l) => Some(l.steps),
-            Kind::Ald(a) => Some(a.sigmas.len() * a.steps_per_level),
-            Kind::Ode(o) => o.integrator.total_steps(),
-        };
+        let main = self.stepper.total_steps();
         main.map(|m| m + self.denoise as usize)
     }
 
     fn main_done(&self) -> bool {
-        match &self.kind {
-            Kind::Pc(p) => p.k >= p.steps,
-            Kind::Langevin(l) => self.index >= l.steps,
-            Kind::Ald(a) => a.level >= a.sigmas.len(),
-            Kind::Ode(o) => o.integrator.is_done(),
-        }
+        self.stepper.is_done()
     }
 
     /// The time the main loop ends at (where the denoising step evaluates the score).
     fn final_t(&self) -> f64 {
-        match &self.kind {
-            Kind::Pc(p) => p.t_end,
-            Kind::Langevin(l) => l.t,
-            Kind::Ald(a) => *a.ts.last().unwrap(),
-            Kind::Ode(o) => o.t_end,
-        }
+        self.stepper.final_t()
     }
 
     /// Take one step. After the last one, further calls return the final info unchanged.
@@ -390,38 +417,20 @@ impl<B: Backend> Sampler<B> {
             self.replace_known(t);
             return Ok(self.info(t, 0.0, None, None, true));
         }
-        let (t, step_size, accepted, level) = match &mut self.kind {
-            Kind::Pc(p) => {
-                let (x, t, dt, nfe) = p.step(
-                    self.x.clone(),
-                    model,
-                    &self.sde,
-                    &mut self.noise,
-                    &self.device,
-                );
-                self.x = x;
-                self.nfe += nfe;
-                (t, dt, None, None)
-            }
-            Kind::Langevin(l) => {
-                self.x = l.step(self.x.clone(), model, &mut self.noise, &self.device);
-                self.nfe += 1;
-                (l.t, l.eps, None, None)
-            }
-            Kind::Ald(a) => {
-                let (x, t, alpha, level) =
-                    a.step(self.x.clone(), model, &mut self.noise, &self.device);
-                self.x = x;
-                self.nfe += 1;
-                (t, alpha, None, Some(level))
-            }
-            Kind::Ode(o) => {
-                let st = o.step(model, &self.sde).await?;
-                self.x = o.integrator.y.clone();
-                self.nfe = o.integrator.nfe;
-                (st.t, st.h.abs(), Some(st.accepted), None)
-            }
-        };
+        let moved = self
+            .stepper
+            .step(
+                self.x.clone(),
+                model,
+                &self.sde,
+                &mut self.noise,
+                &self.device,
+            )
+            .await?;
+        self.x = moved.x;
+        self.nfe += moved.nfe;
+        let (t, step_size, accepted, level) =
+            (moved.t, moved.step_size, moved.accepted, moved.level);
         self.index += 1;
         if self.main_done() && !self.denoise {
             self.finished = true;

@@ -1,7 +1,7 @@
 //! Sampling with the probability-flow ODE `dx/dt = a(t) x − ½ g(t)² s(x, t)` (Song et al.
 //! 2021, eq. 13), integrated from t = 1 to ε with any [`crate::solver`] stepper.
 
-use super::{check_t_end, prior, Kind, SamplerSpec};
+use super::{check_t_end, prior, Moved, SamplerSpec, StepFuture, Stepper};
 use crate::error::{count, in_range, Result};
 use crate::model::ScoreModel;
 use crate::registry::Param;
@@ -79,7 +79,7 @@ impl SamplerSpec for OdeConfig {
         d: usize,
         noise: &mut Noise,
         device: &B::Device,
-    ) -> Result<(Kind<B>, Tensor<B, 2>)> {
+    ) -> Result<(Box<dyn Stepper<B>>, Tensor<B, 2>)> {
         let x = prior(sde, n, d, noise, device);
         let o = Ode::new(
             self.solver,
@@ -89,7 +89,7 @@ impl SamplerSpec for OdeConfig {
             self.atol,
             self.t_end,
         )?;
-        Ok((Kind::Ode(o), x))
+        Ok((Box::new(o), x))
     }
 }
 
@@ -130,8 +130,42 @@ impl<B: Backend> Ode<B> {
         Ok(Ode { integrator, t_end })
     }
 
-    pub async fn step(&mut self, model: &dyn ScoreModel<B>, sde: &Sde) -> Result<SolverStep> {
+    pub async fn advance(&mut self, model: &dyn ScoreModel<B>, sde: &Sde) -> Result<SolverStep> {
         let mut f = |t: f64, x: Tensor<B, 2>| probability_flow_drift(model, sde, t, x);
         self.integrator.step(&mut f).await
+    }
+}
+
+impl<B: Backend> Stepper<B> for Ode<B> {
+    /// One solver attempt; the state is the integrator's, so `x` is not read.
+    fn step<'a>(
+        &'a mut self,
+        _x: Tensor<B, 2>,
+        model: &'a dyn ScoreModel<B>,
+        sde: &'a Sde,
+        _noise: &'a mut Noise,
+        _device: &'a B::Device,
+    ) -> StepFuture<'a, B> {
+        Box::pin(async move {
+            let before = self.integrator.nfe;
+            let st = self.advance(model, sde).await?;
+            Ok(Moved {
+                x: self.integrator.y.clone(),
+                t: st.t,
+                step_size: st.h.abs(),
+                nfe: self.integrator.nfe - before,
+                accepted: Some(st.accepted),
+                level: None,
+            })
+        })
+    }
+    fn total_steps(&self) -> Option<usize> {
+        self.integrator.total_steps()
+    }
+    fn is_done(&self) -> bool {
+        self.integrator.is_done()
+    }
+    fn final_t(&self) -> f64 {
+        self.t_end
     }
 }

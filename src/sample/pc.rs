@@ -16,7 +16,7 @@
 //! On the native GPU backends each update (predictor or corrector, given the score) is one
 //! kernel ([`crate::kernels::gpu`]); elsewhere it is composed from burn's operations.
 
-use super::{check_t_end, prior, Kind, SamplerSpec};
+use super::{check_t_end, prior, ready, Moved, SamplerSpec, StepFuture, Stepper};
 use crate::error::{count, in_range, Error};
 use crate::kernels::gpu::{affine3, langevin_corrector};
 use crate::model::ScoreModel;
@@ -99,7 +99,7 @@ impl SamplerSpec for EmConfig {
         d: usize,
         noise: &mut Noise,
         device: &B::Device,
-    ) -> crate::Result<(Kind<B>, Tensor<B, 2>)> {
+    ) -> crate::Result<(Box<dyn Stepper<B>>, Tensor<B, 2>)> {
         let pc = Pc::new(
             PredictorKind::Em,
             CorrectorKind::None,
@@ -108,7 +108,7 @@ impl SamplerSpec for EmConfig {
             self.steps,
             self.t_end,
         );
-        Ok((Kind::Pc(pc), prior(sde, n, d, noise, device)))
+        Ok((Box::new(pc), prior(sde, n, d, noise, device)))
     }
 }
 
@@ -195,7 +195,7 @@ impl SamplerSpec for PcConfig {
         d: usize,
         noise: &mut Noise,
         device: &B::Device,
-    ) -> crate::Result<(Kind<B>, Tensor<B, 2>)> {
+    ) -> crate::Result<(Box<dyn Stepper<B>>, Tensor<B, 2>)> {
         let pc = Pc::new(
             self.predictor,
             self.corrector,
@@ -204,7 +204,7 @@ impl SamplerSpec for PcConfig {
             self.steps,
             self.t_end,
         );
-        Ok((Kind::Pc(pc), prior(sde, n, d, noise, device)))
+        Ok((Box::new(pc), prior(sde, n, d, noise, device)))
     }
 }
 
@@ -252,7 +252,7 @@ impl Pc {
     ///
     /// # Shapes
     /// `x: [n, d]` → `[n, d]`
-    pub fn step<B: Backend>(
+    pub fn advance<B: Backend>(
         &mut self,
         x: Tensor<B, 2>,
         model: &dyn ScoreModel<B>,
@@ -333,6 +333,39 @@ impl Pc {
         }
         self.k += 1;
         (x, t_next, dt, nfe)
+    }
+}
+
+impl<B: Backend> Stepper<B> for Pc {
+    fn step<'a>(
+        &'a mut self,
+        x: Tensor<B, 2>,
+        model: &'a dyn ScoreModel<B>,
+        sde: &'a Sde,
+        noise: &'a mut Noise,
+        device: &'a B::Device,
+    ) -> StepFuture<'a, B> {
+        let (x, t, dt, nfe) = self.advance(x, model, sde, noise, device);
+        ready(Moved {
+            x,
+            t,
+            step_size: dt,
+            nfe,
+            accepted: None,
+            level: None,
+        })
+    }
+    fn total_steps(&self) -> Option<usize> {
+        Some(self.steps)
+    }
+    fn is_done(&self) -> bool {
+        self.k >= self.steps
+    }
+    fn final_t(&self) -> f64 {
+        self.t_end
+    }
+    fn inpaints(&self) -> bool {
+        true
     }
 }
 
