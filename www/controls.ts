@@ -59,7 +59,10 @@ export function buildControls(host: ControlsHost): void {
   const row = (label: string, el: HTMLElement, help = '') => {
     const l = document.createElement('label');
     l.textContent = label;
-    if (help) l.title = help;
+    if (help) {
+      l.title = help;
+      el.title = help;
+    }
     l.appendChild(el);
     // per-control hiding (hash hide=sampler,seed,...): a section hides its parameters
     if (!label.startsWith('  ')) section = label === 'SDE' ? 'sde' : label;
@@ -94,13 +97,14 @@ export function buildControls(host: ControlsHost): void {
   const models: Choice[] = host.presets
     .map((p): Choice => ({ name: p.name, description: p.description, params: [] }))
     .concat((host.mixture ? ['mixture'] : []).concat(host.loadedNets).map((name) => ({ name, description: '', params: [] })));
+  const about = models.find((m) => m.name === s.model)?.description;
   row("model", select(models, s.model, (v) => {
     const c: Settings = { ...clone(), model: v };
     delete c.weights;
     if (v === 'mixture') c.mixture = host.mixture;
     else delete c.mixture;
     return c;
-  }));
+  }), `the score model s(x, t): an exact Gaussian mixture (its score and density in closed form) or a trained network${about ? `; this one: ${about}` : ''}`);
   // a parameter's help: its description in the registry entry of the current choice
   const help = (choices: Choice[], kind: string, key: string) =>
     choices.find((c) => c.name === kind)?.params.find((p) => p.name === key)?.description ?? '';
@@ -120,13 +124,13 @@ export function buildControls(host: ControlsHost): void {
       : number(`sampler.${k}`, v as number, (x) => { const c = clone(); c.sampler[k] = x; return c; });
     row(`  ${k}`, el, help(host.choices.sampler, s.sampler.kind, k));
   }
-  row('particles', number('n', s.n, (x) => ({ ...clone(), n: x })));
-  row('seed', number('seed', s.seed, (x) => ({ ...clone(), seed: x })));
+  row('particles', number('n', s.n, (x) => ({ ...clone(), n: x })), 'n, the number of particles sampled together (each an independent sample)');
+  row('seed', number('seed', s.seed, (x) => ({ ...clone(), seed: x })), "the seed of all the sampler's noise: the same seed gives the same run");
   const dn = document.createElement('input');
   dn.type = 'checkbox';
   dn.checked = s.denoise;
   dn.onchange = () => host.guard(() => host.setState({ ...clone(), denoise: dn.checked }));
-  row('denoise', dn);
+  row('denoise', dn, 'a last step x ← (x + v(t) s(x, t)) / m(t) = E[x₀ | x_t] (Tweedie), removing the noise left at t = ε');
   host.updateOverlayControls();
   const preset = host.presets.find((p) => p.name === s.model);
   $('about').textContent = preset?.description ?? (s.model.startsWith('weights:') ? `trained network ${s.model.slice(8)}` : '');

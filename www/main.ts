@@ -12,7 +12,7 @@
 // controls), drawing.ts (points drawn on the plot), files.ts (files chosen or dropped),
 // recovery.ts (cancel, a lost WebGPU device); page.ts holds what they share, index.ts
 // starts the page.
-import { DeviceLost, Remote, type CpuEngine, type Preset, type Session, type Settings, type StepInfo, type Training } from './wasm';
+import { DeviceLost, Remote, type Preset, type Session, type Settings, type StepInfo, type Training } from './wasm';
 import { parseHash, writeHash, type HashState } from './state';
 import { TrailLayer, type Scene } from './plot';
 import { openDemo, type ImageModel } from './demos';
@@ -27,6 +27,9 @@ import { resetTraining, train, trainingSource, trainLoop, trainSerial } from './
 import { bindOverlays, updateOverlayControls, type Overlays } from './overlays';
 import { addMixtureData, loadMixture, openFile, parsePoints } from './files';
 import { bindTrainingPanel, refreshSaved } from './training-panel';
+import { bindDownloads } from './downloads';
+import { bindIntro } from './intro';
+import { showBackend, wasmSimd } from './header';
 
 
 
@@ -146,6 +149,8 @@ export class Playground {
     bindOverlays(this);
     bindTrainingPanel(this);
     bindDrawing(this);
+    bindDownloads(this);
+    bindIntro(this.hash.embed);
     this.bindDemos();
     if (this.hash.k) {
       const k = this.hash.k;
@@ -258,20 +263,9 @@ export class Playground {
     box.hidden = false;
   }
 
-  /** The header's backend: WebGPU, or the CPU with its threads (and why one, where so). */
-  async showBackend(backend: string): Promise<void> {
-    const el = $('backend');
-    document.body.dataset.backend = backend;
-    el.removeAttribute('title');
-    if (backend === 'webgpu') {
-      el.textContent = 'WebGPU';
-      return;
-    }
-    const engine = await this.remote.fn<CpuEngine>('cpuEngine');
-    document.body.dataset.threads = String(engine.threads);
-    el.textContent = engine.threads > 1 ? `CPU (wasm, ${engine.threads} threads)` : `CPU (wasm, 1 thread)`;
-    if (engine.why) el.title = `one thread: ${engine.why}`;
-    $('threadsWhy').textContent = engine.why ? `one thread: ${engine.why}` : '';
+  /** The header's backend (header.ts). */
+  showBackend(backend: string): Promise<void> {
+    return showBackend(this, backend);
   }
 
   /** A hint that is not an error (e.g. why the CPU backend was chosen). */
@@ -298,6 +292,11 @@ export class Playground {
   netData = new Map<string, string>();
   /** The loaded networks' bytes, to load them again into a restarted worker. */
   netBytes = new Map<string, Uint8Array>();
+
+  /** The mixture means the plot marks (downloads.ts). */
+  meansShown(): number[][] {
+    return this.referencePreset()?.mixture.means ?? [];
+  }
 
   /** The preset the current particles should match (a network's training preset). */
   referencePreset(): Preset | undefined {
@@ -433,15 +432,5 @@ export class Playground {
   /** Rebuild the controls from the current settings (controls.ts). */
   buildControls(): void {
     buildControls(this);
-  }
-}
-
-/** Does this browser run WebAssembly SIMD (the modules are built with +simd128)? A module
- * with one v128 instruction, as wasm-feature-detect checks it. */
-function wasmSimd(): boolean {
-  try {
-    return WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]));
-  } catch {
-    return false;
   }
 }

@@ -3,7 +3,7 @@
 // ODE for networks) and trajectories, at the sampler's time or one chosen with the slider.
 // Computed in the lab's worker through the session; drawn by plot.ts.
 import { $, VIEW } from './page';
-import { gridPoints, type Grid, type Scene } from './plot';
+import { COLORS, gridPoints, type Grid, type Scene } from './plot';
 import type { Session } from './wasm';
 
 export interface Overlays {
@@ -47,20 +47,20 @@ export async function computeOverlays(host: OverlaysHost): Promise<Partial<Scene
       if (!f.exact) throw new Error('score error: this model has no exact score to compare with (mixture presets and networks trained on them have one)');
       const values = new Float32Array(grid.g * grid.g);
       for (let i = 0; i < values.length; i++) values[i] = Math.hypot(f.model[2 * i] - f.exact[2 * i], f.model[2 * i + 1] - f.exact[2 * i + 1]);
-      scene.heat = { grid, values, palette: 'error' };
+      scene.heat = { grid, values, palette: 'error', label: 'score error ‖s_θ − ∇ log p_t‖' };
     }
     const coarse = gridPoints(VIEW, 20);
     const coarseField = error ? (await host.serial(() => host.session.scoreField(coarse.points, t) as Promise<{ model: number[]; exact: number[] | null }>)) : f;
-    if (model) arrows.push({ grid: coarse, vectors: Float32Array.from(coarseField.model), color: 'rgba(30,30,60,0.8)' });
+    if (model) arrows.push({ grid: coarse, vectors: Float32Array.from(coarseField.model), color: COLORS.learned });
     if (o.exact) {
       if (!coarseField.exact) throw new Error('exact score: this model has no reference mixture');
-      arrows.push({ grid: coarse, vectors: Float32Array.from(coarseField.exact), color: 'rgba(200,40,40,0.7)' });
+      arrows.push({ grid: coarse, vectors: Float32Array.from(coarseField.exact), color: COLORS.exact });
     }
   }
   if (o.density && !error) {
     const grid = gridPoints(VIEW, 32);
     const lp = await host.serial(() => host.session.logDensity(grid.points, Math.min(t, 0.5), 1e-3) as Promise<Float32Array>);
-    scene.heat = { grid, values: lp.map((v) => Math.exp(v)), palette: 'density' };
+    scene.heat = { grid, values: lp.map((v) => Math.exp(v)), palette: 'density', label: 'density p_t(x), per unit area' };
   }
   scene.arrows = arrows;
   return scene;

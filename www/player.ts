@@ -110,10 +110,25 @@ export function bindPlayer(host: PlayerHost): void {
   $('cancelBtn').onclick = () => host.guard(() => host.cancel());
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && !$<HTMLButtonElement>('cancelBtn').disabled) void host.guard(() => host.cancel());
+    if (!playerKey(e)) return;
+    e.preventDefault();
+    if (e.key === ' ') $('play').click();
+    else if (e.key === 'ArrowRight') $('stepbtn').click();
+    else $('backbtn').click();
   });
   $<HTMLSelectElement>('speed').onchange = (e) => {
     host.stepsPerFrame = Number((e.target as HTMLSelectElement).value);
   };
+}
+
+/** Space (play / pause), → (step) and ← (back) drive the lab's player, but not while the
+ * lab is hidden (a demo) or the key goes to a field, a menu, a slider or a button (typing
+ * a number, moving a slider, pressing a focused button keep their own meaning). */
+export function playerKey(e: KeyboardEvent): boolean {
+  if (e.key !== ' ' && e.key !== 'ArrowRight' && e.key !== 'ArrowLeft') return false;
+  if (e.ctrlKey || e.metaKey || e.altKey || e.shiftKey || $('lab').hidden) return false;
+  const t = e.target as HTMLElement | null;
+  return !t?.closest?.('input, select, textarea, button, a, [contenteditable], [role=slider]');
 }
 
 /** Step while playing, one batch of steps per animation frame. Every play bumps

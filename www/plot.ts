@@ -30,14 +30,17 @@ export interface Scene {
   dim: number;
   means: number[][];
   view: View;
-  /** A heat map on a grid: values per cell, drawn with `palette`. */
-  heat?: { grid: Grid; values: Float32Array; palette: 'error' | 'density'; range?: [number, number] };
+  /** A heat map on a grid: values per cell, drawn with `palette`; `label` says what the colour
+   * is, with its units (drawn with the colour bar). */
+  heat?: { grid: Grid; values: Float32Array; palette: 'error' | 'density'; label: string; range?: [number, number] };
   /** Arrows on a grid: vectors per point; `exact` arrows are drawn thinner, in red. */
   arrows?: { grid: Grid; vectors: Float32Array; color: string }[];
   /** Trajectories, drawn incrementally into their own layer (see `TrailLayer`). */
   trails?: TrailLayer;
   /** Data points drawn by the user (n·2 values). */
   drawn?: Float32Array;
+  /** Tick labels and axis names (default: on). */
+  axes?: boolean;
 }
 
 /** Okabe and Ito's colour-blind-safe palette (yellow left out: it vanishes on white). */
@@ -97,25 +100,81 @@ export class TrailLayer {
   }
 }
 
-function heatColor(v: number, palette: 'error' | 'density'): string {
-  const x = Math.max(0, Math.min(1, v));
-  if (palette === 'error') {
-    // white → orange → dark red
-    const r = 255 - 80 * x * x;
-    const g = 255 - 210 * x;
-    const b = 255 - 235 * Math.sqrt(x);
-    return `rgb(${r | 0},${g | 0},${b | 0})`;
-  }
-  // white → teal → dark blue
-  const r = 255 - 235 * x;
-  const g = 255 - 120 * x - 80 * x * x;
-  const b = 255 - 90 * x * x;
-  return `rgb(${r | 0},${g | 0},${b | 0})`;
+/** Perceptually uniform, colour-blind-safe sequential maps (matplotlib's viridis for
+ * densities, magma for errors; a few stops, linearly interpolated), light at 0. */
+const MAPS: Record<'error' | 'density', number[][]> = {
+  density: [[253, 231, 37], [94, 201, 98], [33, 145, 140], [59, 82, 139], [68, 1, 84]],
+  error: [[252, 253, 191], [252, 137, 97], [183, 55, 121], [81, 18, 124], [0, 0, 4]],
+};
+
+export function heatColor(v: number, palette: 'error' | 'density'): string {
+  const stops = MAPS[palette];
+  const x = Math.max(0, Math.min(1, Number.isFinite(v) ? v : 0)) * (stops.length - 1);
+  const i = Math.min(stops.length - 2, Math.floor(x));
+  const f = x - i;
+  const c = stops[i].map((a, k) => Math.round(a + (stops[i + 1][k] - a) * f));
+  return `rgb(${c[0]},${c[1]},${c[2]})`;
 }
 
+/** The lab's colours (Okabe and Ito's colour-blind-safe set): the legend uses the same. */
+export const COLORS = {
+  particles: '#0072B2',
+  means: '#D55E00',
+  drawn: '#009E73',
+  learned: '#1d1d2b',
+  exact: '#D55E00',
+};
+
+/** Tick labels on the edges and the axis names (x₁ right, x₂ up). */
+function drawAxes(ctx: CanvasRenderingContext2D, view: View, w: number, h: number, sx: (v: number) => number, sy: (v: number) => number): void {
+  ctx.fillStyle = '#55556a';
+  ctx.font = '11px system-ui, sans-serif';
+  for (let g = Math.ceil(view.lo / 5) * 5; g <= view.hi; g += 5) {
+    if (g === view.lo || g === view.hi) continue;
+    const label = String(g);
+    ctx.fillText(label, sx(g) - ctx.measureText(label).width / 2, h - 4);
+    ctx.fillText(label, 3, sy(g) + 4);
+  }
+  ctx.font = 'italic 13px system-ui, sans-serif';
+  ctx.fillText('x₁', w - 18, h - 4);
+  ctx.fillText('x₂', 4, 14);
+}
+
+/** Numbers for a scale: 2 significant digits, exponents outside [0.01, 10⁴). */
+export function fmtScale(v: number): string {
+  return (Math.abs(v) >= 1e-2 && Math.abs(v) < 1e4) || v === 0 ? v.toPrecision(2) : v.toExponential(1);
+}
+
+/** A vertical colour bar at the top right: the map from `lo` (bottom) to `hi` (top), with
+ * both numbers and what the colour is (`label`, with its units). */
+function drawColorBar(ctx: CanvasRenderingContext2D, w: number, palette: 'error' | 'density', lo: number, hi: number, label: string): void {
+  const barH = Math.min(120, ctx.canvas.height / 3);
+  const x = w - 24;
+  const y = 24;
+  ctx.font = '11px system-ui, sans-serif';
+  const lw = ctx.measureText(label).width;
+  ctx.fillStyle = 'rgba(255,255,255,0.85)';
+  ctx.fillRect(x - 50, y - 4, 72, barH + 8);
+  ctx.fillRect(w - lw - 8, 2, lw + 6, 16);
+  for (let k = 0; k < barH; k++) {
+    ctx.fillStyle = heatColor(1 - k / (barH - 1), palette);
+    ctx.fillRect(x, y + k, 14, 1);
+  }
+  ctx.strokeStyle = '#555';
+  ctx.lineWidth = 1;
+  ctx.strokeRect(x, y, 14, barH);
+  ctx.fillStyle = '#222';
+  ctx.fillText(label, w - lw - 5, 14);
+  ctx.fillText(fmtScale(hi), x - 4 - ctx.measureText(fmtScale(hi)).width, y + 9);
+  ctx.fillText(fmtScale(lo), x - 4 - ctx.measureText(fmtScale(lo)).width, y + barH);
+}
+
+/** Draw a scene; the canvas says what it shows in its `aria-label` (and a heat map's scale in
+ * `data-heat-scale`, for scripts and tests). */
 export function drawScene(canvas: HTMLCanvasElement, s: Scene): void {
   const ctx = canvas.getContext('2d');
   if (!ctx) return;
+  let bar: [number, number] | null = null;
   const { width: w, height: h } = canvas;
   const { view } = s;
   const sx = (v: number) => ((v - view.lo) / (view.hi - view.lo)) * w;
@@ -142,6 +201,7 @@ export function drawScene(canvas: HTMLCanvasElement, s: Scene): void {
         ctx.fillRect(i * cw, h - (j + 1) * ch, cw + 0.5, ch + 0.5);
       }
     }
+    bar = [lo, hi];
   }
   ctx.strokeStyle = '#e3e3ea';
   ctx.lineWidth = 1;
@@ -153,14 +213,16 @@ export function drawScene(canvas: HTMLCanvasElement, s: Scene): void {
     ctx.lineTo(w, sy(g));
     ctx.stroke();
   }
+  if (s.axes !== false) drawAxes(ctx, view, w, h, sx, sy);
   for (const a of s.arrows ?? []) drawArrows(ctx, a.grid, a.vectors, a.color, sx, sy, (view.hi - view.lo) / a.grid.g);
   if (s.trails && s.dim === 2) ctx.drawImage(s.trails.canvas, 0, 0, w, h);
   if (s.drawn) {
-    ctx.fillStyle = 'rgba(20, 140, 60, 0.7)';
+    ctx.fillStyle = COLORS.drawn;
     for (let i = 0; i + 1 < s.drawn.length; i += 2) ctx.fillRect(sx(s.drawn[i]) - 2, sy(s.drawn[i + 1]) - 2, 4, 4);
   }
   // with trajectories on, the other particles fade so the followed ones stand out
-  ctx.fillStyle = s.trails && s.dim === 2 ? 'rgba(40, 80, 200, 0.18)' : 'rgba(40, 80, 200, 0.55)';
+  ctx.globalAlpha = s.trails && s.dim === 2 ? 0.2 : 0.6;
+  ctx.fillStyle = COLORS.particles;
   const n = Math.floor(s.particles.length / s.dim);
   for (let i = 0; i < n; i++) {
     const x = s.particles[i * s.dim];
@@ -168,6 +230,7 @@ export function drawScene(canvas: HTMLCanvasElement, s: Scene): void {
     if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
     ctx.fillRect(sx(x) - 1.2, sy(y) - 1.2, 2.4, 2.4);
   }
+  ctx.globalAlpha = 1;
   if (s.trails && s.dim === 2) {
     s.trails.indices(n).forEach((i, k) => {
       const x = s.particles[i * 2];
@@ -179,7 +242,7 @@ export function drawScene(canvas: HTMLCanvasElement, s: Scene): void {
       ctx.fill();
     });
   }
-  ctx.strokeStyle = '#d03030';
+  ctx.strokeStyle = COLORS.means;
   ctx.lineWidth = 2;
   for (const m of s.means) {
     const cx = sx(m[0]);
@@ -191,6 +254,17 @@ export function drawScene(canvas: HTMLCanvasElement, s: Scene): void {
     ctx.lineTo(cx - 5, cy + 5);
     ctx.stroke();
   }
+  const scale = s.heat && bar ? `${s.heat.label}: ${fmtScale(bar[0])} to ${fmtScale(bar[1])}` : '';
+  if (s.heat && bar) drawColorBar(ctx, w, s.heat.palette, bar[0], bar[1], s.heat.label);
+  canvas.dataset.heatScale = scale;
+  canvas.setAttribute('role', 'img');
+  canvas.setAttribute(
+    'aria-label',
+    `${n} particles in the square [${view.lo}, ${view.hi}]²` +
+      (s.means.length ? `, ${s.means.length} mixture means marked ×` : '') +
+      (s.arrows?.length ? `, ${s.arrows.length} score field${s.arrows.length > 1 ? 's' : ''} as arrows` : '') +
+      (scale ? `, heat map of ${scale}` : ''),
+  );
 }
 
 /** Arrows scaled so the longest (95th percentile) spans one grid cell. */

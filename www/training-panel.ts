@@ -4,7 +4,9 @@
 // page, and the models saved in this browser (IndexedDB). The training itself (chunks, the
 // loss curve, a lost WebGPU device) is the page's `train(k)`.
 import { addChoices, type Choices } from './controls';
-import { $ } from './page';
+import { $, VIEW } from './page';
+import { drawScene } from './plot';
+import type { Preset } from './wasm';
 import { saveModel, listModels, loadModel } from './store';
 
 /** What the training panel needs of the page (the Playground). */
@@ -27,6 +29,25 @@ export interface TrainingPanelHost {
   openWeights(name: string, bytes: Uint8Array): Promise<void>;
   openDemo(name: string): Promise<void>;
   openFile(f: File): Promise<void>;
+  readonly remote: { fn<T>(name: string, ...args: unknown[]): Promise<T> };
+  readonly presets: Preset[];
+  readonly drawn: number[];
+  readonly uploaded: { name: string; points: Float32Array } | null;
+}
+
+/** The training data's preview beside the menu: 500 points of a toy set or preset, or the
+ * points drawn or uploaded. */
+export async function previewData(host: TrainingPanelHost): Promise<void> {
+  const c = $<HTMLCanvasElement>('dataPreview');
+  const name = host.trainingData;
+  let points: Float32Array;
+  if (name === 'drawn') points = Float32Array.from(host.drawn);
+  else if (name === 'uploaded') points = host.uploaded?.points ?? new Float32Array();
+  else if (name === 'mixture') points = new Float32Array();
+  else points = await host.remote.fn<Float32Array>('dataPreview', name, 500);
+  const means = host.presets.find((p) => p.name === name)?.mixture.means ?? [];
+  drawScene(c, { particles: points, dim: 2, means, view: VIEW, axes: false });
+  c.setAttribute('aria-label', `a preview of the training data ${name}: ${points.length / 2} points`);
 }
 
 /** Wire the panel's controls and the page's file drop. */
@@ -37,7 +58,17 @@ export function bindTrainingPanel(host: TrainingPanelHost): void {
   sel.onchange = () => {
     host.trainingData = sel.value;
     host.resetTraining('a new network will be trained on ' + sel.value);
+    void host.guard(() => previewData(host));
   };
+  // each option's description as its tooltip: the toy sets' and the presets' own
+  void host.guard(async () => {
+    const sets = await host.remote.fn<{ name: string; description: string }[]>('toySets');
+    const about = new Map<string, string>([...sets, ...host.presets].map((t): [string, string] => [t.name, t.description]));
+    about.set('drawn', 'points you draw on the plot (tick "draw data")');
+    about.set('uploaded', 'points from a .npy or .csv file');
+    for (const o of Array.from(sel.options)) o.title = about.get(o.value) ?? '';
+    await previewData(host);
+  });
   const obj = $<HTMLSelectElement>('objective');
   addChoices(obj, host.choices.objective, host.objective);
   obj.onchange = () => {

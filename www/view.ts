@@ -3,7 +3,7 @@
 // report against the mixture at the end of a run, and a warning for particles outside the
 // plotted square.
 import { $, VIEW } from './page';
-import { drawScene, type Scene, type TrailLayer } from './plot';
+import { COLORS, drawScene, type Scene, type TrailLayer } from './plot';
 import { computeOverlays, type Overlays, type OverlaysHost } from './overlays';
 import { record, type PlayerHost } from './player';
 import { stepText, type Preset } from './wasm';
@@ -28,6 +28,30 @@ function countOutside(p: Float32Array, view: { lo: number; hi: number }): number
     if (!(x >= view.lo && x <= view.hi && y >= view.lo && y <= view.hi)) k++;
   }
   return k;
+}
+
+/** The plot's legend: one entry per kind of mark shown, each with its meaning. */
+function legend(scene: Partial<Scene> & { means: number[][]; n: number; t: number | null }): void {
+  const items: [string, string, string][] = [['●', COLORS.particles, `samples x (${scene.n} particles of the sampler${scene.t === null ? '' : `, at time t = ${scene.t.toFixed(3)}`})`]];
+  if (scene.means.length) items.push(['×', COLORS.means, 'the mixture\'s means (where the data are)']);
+  if (scene.drawn) items.push(['■', COLORS.drawn, 'points drawn for training']);
+  for (const a of scene.arrows ?? []) {
+    items.push(['→', a.color, a.color === COLORS.exact ? 'exact score ∇ₓ log p_t(x) (arrows scaled to the grid)' : 'learned score s_θ(x, t) (arrows scaled to the grid)']);
+  }
+  if (scene.trails) items.push(['〰', '#555', 'trajectories of 40 particles, one colour each']);
+  if (scene.heat) items.push(['▦', '#555', `heat map: ${scene.heat.label} (colour bar, top right)`]);
+  const box = $('legend');
+  box.replaceChildren(
+    ...items.map(([mark, color, text]) => {
+      const item = document.createElement('span');
+      const m = document.createElement('b');
+      m.textContent = mark;
+      m.style.color = color;
+      m.setAttribute('aria-hidden', 'true');
+      item.append(m, ` ${text}`);
+      return item;
+    }),
+  );
 }
 
 /** The trajectories' layer, brought up to frame `upto`. */
@@ -59,7 +83,7 @@ export async function refresh(host: ViewHost, read = true): Promise<void> {
   const dim = host.session.dim();
   if (dim === 2) {
     const upto = host.viewIndex ?? host.frames.length - 1;
-    drawScene($('plot'), {
+    const scene: Scene = {
       particles: shown,
       dim,
       means: preset?.mixture.means ?? [],
@@ -67,7 +91,9 @@ export async function refresh(host: ViewHost, read = true): Promise<void> {
       ...host.overlayScene,
       trails: host.overlays.trails ? updateTrails(host, upto) : undefined,
       drawn: host.drawn.length ? Float32Array.from(host.drawn) : undefined,
-    });
+    };
+    drawScene($('plot'), scene);
+    legend({ ...scene, n: shown.length / 2, t: shownInfo?.t ?? null });
   }
   const i = shownInfo;
   $('info').textContent = i
@@ -89,6 +115,7 @@ export async function refresh(host: ViewHost, read = true): Promise<void> {
   } else {
     $('report').textContent = '';
   }
+  $('reportHelp').hidden = !$('report').textContent;
   // particles the square [-10, 10]² does not show (a badly trained model's samples)
   const outside = dim === 2 ? countOutside(shown, VIEW) : 0;
   const warn = $('plotWarning');

@@ -23,7 +23,8 @@ use serde::{Deserialize, Serialize};
 
 const EPS: Param = Param {
     name: "eps",
-    description: "the step size ε (ALD: the step at the last level, α_i = ε σ_i²/σ_L²)",
+    description:
+        "ε, the step size: x ← x + (ε/2) s + √ε z (ald: the last level's, α_i = ε σ_i²/σ_L²)",
 };
 
 /// `langevin`: plain Langevin dynamics `x ← x + (ε/2) s(x, t) + √ε z` at one time t, from a
@@ -57,11 +58,12 @@ impl SamplerSpec for LangevinConfig {
         EPS,
         Param {
             name: "steps",
-            description: "Langevin steps",
+            description: "Langevin steps x ← x + (ε/2) s(x, t) + √ε z",
         },
         Param {
             name: "t",
-            description: "the diffusion time whose score is used (small: the data distribution)",
+            description:
+                "the time t of the score s(x, t) used throughout (small: close to the data's)",
         },
         Param {
             name: "init_low",
@@ -141,7 +143,7 @@ impl SamplerSpec for AldConfig {
     const PARAMS: &'static [Param] = &[
         Param {
             name: "levels",
-            description: "noise levels L of the geometric ladder σ_1 > … > σ_L",
+            description: "L, noise levels of the geometric ladder σ_1 > … > σ_L",
         },
         Param {
             name: "sigma_first",
@@ -154,7 +156,7 @@ impl SamplerSpec for AldConfig {
         EPS,
         Param {
             name: "steps_per_level",
-            description: "Langevin steps T at each level",
+            description: "T, Langevin steps x ← x + (α_i/2) s(x, σ_i) + √α_i z at each level",
         },
     ];
 

@@ -41,7 +41,8 @@ impl SamplerSpec for OdeConfig {
     const PARAMS: &'static [Param] = &[
         Param {
             name: "solver",
-            description: "the ODE stepper (see solvers)",
+            description:
+                "the stepper for dx/dt = f(x, t) − ½ g(t)² s(x, t) (rk45, rk4, heun, euler)",
         },
         Param {
             name: "steps",
@@ -49,15 +50,17 @@ impl SamplerSpec for OdeConfig {
         },
         Param {
             name: "rtol",
-            description: "rk45's relative tolerance",
+            description:
+                "rk45's relative tolerance: a step is kept when its error ≤ atol + rtol·|x|",
         },
         Param {
             name: "atol",
-            description: "rk45's absolute tolerance",
+            description:
+                "rk45's absolute tolerance: a step is kept when its error ≤ atol + rtol·|x|",
         },
         Param {
             name: "t_end",
-            description: "the last time ε",
+            description: "ε, the last time: the ODE is integrated from t = 1 to t = ε",
         },
     ];
 

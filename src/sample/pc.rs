@@ -57,12 +57,12 @@ impl CorrectorKind {
 
 const STEPS: Param = Param {
     name: "steps",
-    description: "time steps from t = 1 to t_end",
+    description: "N, the time steps from t = 1 to t_end: t_k = 1 − k(1 − ε)/N, Δt = (1 − ε)/N",
 };
 const T_END: Param = Param {
     name: "t_end",
     description:
-        "the last time ε (the reverse SDE is not integrated to 0, where the score blows up)",
+        "ε, the last time: the reverse SDE stops at t = ε, not 0, where the score of the data blows up",
 };
 
 /// `em`: Euler–Maruyama on the reverse SDE, i.e. `pc` with predictor `em`, corrector `none`.
@@ -144,20 +144,20 @@ impl SamplerSpec for PcConfig {
     const PARAMS: &'static [Param] = &[
         Param {
             name: "predictor",
-            description: "the reverse-time step (see predictors)",
+            description: "the reverse-time step from t to t − Δt (em, reverse-diffusion, ancestral, none)",
         },
         Param {
             name: "corrector",
-            description: "the MCMC step after each predictor step (see correctors)",
+            description: "the MCMC step at t − Δt after each predictor step (langevin, none)",
         },
         Param {
             name: "snr",
             description:
-                "the Langevin corrector's target signal-to-noise ratio (sets its step size)",
+                "r, the Langevin corrector's signal-to-noise ratio: step ε = 2α (r ‖z‖/‖s‖)², x ← x + ε s + √(2ε) z",
         },
         Param {
             name: "corrector_steps",
-            description: "corrector steps per time step",
+            description: "M, Langevin corrector steps after each predictor step",
         },
         STEPS,
         T_END,
@@ -375,10 +375,10 @@ pub fn predictors() -> Registry {
         kind: "predictor",
         field: "predictor",
         entries: vec![
-            Entry::plain("em", "Euler–Maruyama on the reverse SDE"),
+            Entry::plain("em", "Euler–Maruyama on the reverse SDE: x ← x − f Δt + g² s Δt + g √Δt z"),
             Entry::plain(
                 "reverse-diffusion",
-                "the reverse of the SDE's own discretisation (score_sde's default)",
+                "the SDE's own discretisation reversed: x ← x − f_i + G_i² s + G_i z (score_sde's default)",
             ),
             Entry::plain(
                 "ancestral",
@@ -397,7 +397,7 @@ pub fn correctors() -> Registry {
         entries: vec![
             Entry::plain(
                 "langevin",
-                "Langevin MCMC at a target signal-to-noise ratio (snr)",
+                "Langevin MCMC at signal-to-noise ratio r: x ← x + ε s + √(2ε) z, ε = 2α (r ‖z‖/‖s‖)²",
             ),
             Entry::plain("none", "no corrector"),
         ],

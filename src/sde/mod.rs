@@ -334,16 +334,25 @@ fn invert_increasing(f: impl Fn(f64) -> f64, target: f64) -> Option<f64> {
 /// The forward SDEs (`sde.kind`, `--sde`): the SDE registry.
 pub fn registry() -> Registry {
     const VE: &[Param] = &[
-        param("sigma_min", "noise std at t = 0"),
+        param(
+            "sigma_min",
+            "σ_min, the noise std at t = 0: σ(t) = σ_min (σ_max/σ_min)^t",
+        ),
         param(
             "sigma_max",
-            "noise std at t = 1 (about the data's largest distance)",
+            "σ_max, the noise std at t = 1 (about the data's largest pairwise distance)",
         ),
     ];
-    const NOTEBOOK: &[Param] = &[param("sigma", "the base σ of the notebook's SDE")];
+    const NOTEBOOK: &[Param] = &[param(
+        "sigma",
+        "σ of dx = σ^t dw: the noise std at t = 1 is √((σ² − 1)/(2 ln σ))",
+    )];
     const VP: &[Param] = &[
-        param("beta_min", "noise rate β at t = 0"),
-        param("beta_max", "noise rate β at t = 1"),
+        param(
+            "beta_min",
+            "β_min, the noise rate at t = 0: β(t) = β_min + t (β_max − β_min)",
+        ),
+        param("beta_max", "β_max, the noise rate at t = 1"),
     ];
     Registry {
         kind: "SDE",

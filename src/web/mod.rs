@@ -892,6 +892,18 @@ pub fn objectives() -> Result<JsValue, JsError> {
     )
 }
 
+/// `n` points (at most 100,000) of a named training set, a toy set or a 2-D preset's samples,
+/// row-major `[n, 2]`: the training panel's preview (seed 0).
+#[wasm_bindgen(js_name = dataPreview)]
+pub fn data_preview(name: String, n: usize) -> Result<Float32Array, JsError> {
+    crate::error::count("n", n, 1, 100_000).map_err(js_err)?;
+    let data = TrainingData::named(&name, n, 0)
+        .ok_or_else(|| js_err(unknown_data("data", &name, "")))?
+        .map_err(js_err)?;
+    let rows: Vec<f32> = data.rows.iter().map(|v| *v as f32).collect();
+    Ok(Float32Array::from(&rows[..]))
+}
+
 /// The 2-D toy data sets a [`Training`] accepts: `[{name, description}]`.
 #[wasm_bindgen(js_name = toySets)]
 pub fn toy_sets() -> Result<JsValue, JsError> {

@@ -1,12 +1,13 @@
 // Demo: the objective bake-off (../demos.ts opens and closes demos).
 import { Remote } from '../wasm';
 import { drawLines } from '../plot';
-import { el, frame, latest, demoState } from './shared';
+import { el, look, frame, latest, demoState } from './shared';
 
 export async function bakeoff(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean, remote: Remote): Promise<void> {
   root.append(
     el('h2', {}, 'Objective bake-off: DSM vs sliced vs implicit score matching'),
     el('p', {}, 'Three identical networks trained on samples of the ring of eight Gaussians (VP SDE), one per objective, same seed and batch. The curve is each model\'s Fisher divergence E_t λ(t) E‖s_θ − ∇log p_t‖² against the closed-form score (train::fisher, the same function the tests use), every 50 steps.'),
+    look('Which curve falls fastest and how low it ends: DSM needs one network pass per point and no derivative of the network; sliced score matching needs a directional derivative (here by finite differences) and implicit score matching the full trace (d of them), so they cost more per step and are noisier. All three aim at the same minimum, the exact score (Fisher divergence 0).'),
   );
   const steps = el('input', { type: 'number', value: '400', min: '50', max: '5000', step: '50', id: 'bakeoffSteps' });
   const go = el('button', { id: 'bakeoffRun' }, 'train');
@@ -19,7 +20,7 @@ export async function bakeoff(root: HTMLElement, backend: 'webgpu' | 'cpu', aliv
     if (!Number.isInteger(n) || n < 50 || n > 5000) throw new Error(`bake-off steps: ${steps.value}; accepted: an integer in [50, 5000]`);
     delete demoState.done;
     const objectives = ['dsm', 'ssm', 'ism'];
-    const colors = ['#2050c0', '#c05020', '#209050'];
+    const colors = ['#0072B2', '#D55E00', '#009E73'];
     const trainers = await Promise.all(objectives.map((o) => remote.createTraining(backend, { data: 'ring8', sde: { kind: 'vp' }, train: { batch: 256, lr: 0.002, warmup: 50, seed: 0, objective: o } })));
     try {
       const series = objectives.map((o, i) => ({ name: o, color: colors[i], xs: [0], ys: [0] }));

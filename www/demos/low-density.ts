@@ -2,12 +2,13 @@
 import { Remote } from '../wasm';
 import { drawScene, gridPoints, type Scene } from '../plot';
 import { VIEW } from '../page';
-import { el, canvas, trainNet, demoState } from './shared';
+import { el, look, canvas, trainNet, demoState } from './shared';
 
 export async function lowDensity(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean, remote: Remote): Promise<void> {
   root.append(
     el('h2', {}, 'Where the data are not, the score is not learned'),
     el('p', {}, 'A network trained on the two-mode mixture (in this page, now). Heat: the error ‖s_θ − ∇log p_t‖ at small t; black arrows: the learned score, red: the exact one. The error is small on the modes and large in the empty space between and around them: Langevin started there follows a wrong field. Noise (larger t) spreads the data over that space, which is why annealing helps.'),
+    look('Where the colour is dark the learned and the exact arrows disagree: far from the two modes, where the training data put no weight (denoising score matching averages the error over p_t). A sampler starts from noise, exactly there; a large t spreads p_t over the plane, so the score is learned where the sampler begins.'),
   );
   const c = canvas('lowDensityPlot', 480);
   const text = el('div', { class: 'mono', id: 'lowDensityText' }, 'training…');
@@ -31,7 +32,7 @@ export async function lowDensity(root: HTMLElement, backend: 'webgpu' | 'cpu', a
     dim: 2,
     means: [],
     view: VIEW,
-    heat: { grid: fine, values: err.map((v) => Math.log1p(v)), palette: 'error' },
+    heat: { grid: fine, values: err.map((v) => Math.log1p(v)), palette: 'error', label: 'ln(1 + ‖s_θ − ∇ log p‖)' },
     arrows: [
       { grid: coarse, vectors: Float32Array.from(g.model), color: 'rgba(20,20,40,0.85)' },
       { grid: coarse, vectors: Float32Array.from(g.exact), color: 'rgba(210,40,40,0.7)' },

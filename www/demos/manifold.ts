@@ -2,12 +2,13 @@
 import { Remote } from '../wasm';
 import { drawScene, drawLines, gridPoints } from '../plot';
 import { VIEW } from '../page';
-import { el, canvas, column, trainNet, demoState } from './shared';
+import { el, look, canvas, column, trainNet, demoState } from './shared';
 
 export async function manifold(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean, remote: Remote): Promise<void> {
   root.append(
     el('h2', {}, 'Data on a manifold: a circle, with and without noise'),
     el('p', {}, 'Left: 2,000 points exactly on a circle of radius 5; middle: the same with Gaussian noise of std 0.3; one network trained on each (VE SDE, 2,000 steps). Colour: log₁₀ |s_θ(x, t)| at t = 0.01, one scale for both panels; arrows: its direction. Right: |s| against the distance d = r − 5 to the circle, learned (solid) and exact (dashed: the circle, with its noise, smoothed by N(0, σ(t)²)). Without noise the score across the circle is about d/σ(t)², so near the circle it grows like 1/σ(t) as t → 0: it blows up, and the data have no score at t = 0. With noise it is about d/(0.3² + σ(t)²) and stays finite. At small t the networks are least accurate: s_θ = output/σ(t), so an output error is multiplied by 1/σ(t) ≈ 90.'),
+    look('The left panel\'s colour peaks sharply on the circle and the chart\'s thick orange curve climbs towards it: without noise the score has no limit as t → 0. The middle panel and the blue curves stay bounded: a little noise makes the data a density again. The samples (dots) are thinner on the left: the network cannot follow an unbounded score.'),
   );
   const row = el('div', { class: 'demo-row' });
   const cA = canvas('manifoldA', 300);
@@ -21,7 +22,7 @@ export async function manifold(root: HTMLElement, backend: 'webgpu' | 'cpu', ali
   const colC = column('|s| against distance to the circle', chart, tC);
   // the chart's key (in the page, where it cannot hide a curve)
   const key = el('div', { class: 'mono' });
-  key.innerHTML = '<span style="color:#c03020">■ no noise</span>  <span style="color:#2050c0">■ noisy</span>  thick: t = 0.01, thin: t = 0.3; solid: learned, dashed: exact';
+  key.innerHTML = '<span style="color:#D55E00">■ no noise</span>  <span style="color:#0072B2">■ noisy</span>  thick: t = 0.01, thin: t = 0.3; solid: learned, dashed: exact';
   colC.insertBefore(key, tC);
   row.append(colA, colB, colC);
   root.append(row);
@@ -128,8 +129,8 @@ export async function manifold(root: HTMLElement, backend: 'webgpu' | 'cpu', ali
   let lo = Infinity;
   let hi = -Infinity;
   for (const f of fields) for (const v of f.heat) if (Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-  fields.forEach((f, i) => drawScene(cs[i], { particles: f.p, dim: 2, means: [], view: VIEW, heat: { grid: fine, values: f.heat, palette: 'error', range: [lo, hi] }, arrows: [{ grid, vectors: Float32Array.from(f.arrows), color: 'rgba(20,20,40,0.8)' }] }));
-  const colors: Record<string, string> = { '0': '#c03020', '0.3': '#2050c0' };
+  fields.forEach((f, i) => drawScene(cs[i], { particles: f.p, dim: 2, means: [], view: VIEW, heat: { grid: fine, values: f.heat, palette: 'error', label: 'log₁₀ ‖s_θ(x, 0.01)‖', range: [lo, hi] }, arrows: [{ grid, vectors: Float32Array.from(f.arrows), color: 'rgba(20,20,40,0.8)' }] }));
+  const colors: Record<string, string> = { '0': '#D55E00', '0.3': '#0072B2' };
   const shown = profiles.filter((q) => q.t !== 0.1);
   drawLines(chart, [
     ...shown.map((q) => ({ name: '', color: colors[String(q.noise)], width: q.t === 0.01 ? 2 : 1, xs: ds, ys: q.ys })),

@@ -21,6 +21,13 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<
   return e;
 }
 
+/** A demo's "what to look for" paragraph: what to watch and why it happens. */
+export function look(text: string): HTMLParagraphElement {
+  const p = el('p', { class: 'look' });
+  p.append(el('b', {}, 'What to look for: '), text);
+  return p;
+}
+
 export function canvas(id: string, size = 360): HTMLCanvasElement {
   return el('canvas', { id, width: String(size), height: String(size), class: 'demo-plot fit' });
 }
