@@ -117,6 +117,7 @@ test-browser: page deps-browser
 	node www/tests/fuzz-hash.mjs
 	node www/tests/page.test.mjs
 	node www/tests/defects.test.mjs
+	SCORELAB=$(CARGO_TARGET_DIR)/release/scorelab node www/tests/people.test.mjs
 
 bench-page:
 	node www/bench/page-bench.mjs $(CARGO_TARGET_DIR)/release/scorelab

@@ -127,6 +127,8 @@ export function installApi(pg: Playground): void {
     demo: later((name?: string) => (name === undefined ? Promise.resolve({ ...demoState }) : pg.openDemo(name).then(() => ({ ...demoState })))),
     /** The hash that reproduces the current state. */
     link: () => location.hash,
+    /** The last step's info (null before the first step). */
+    info: now('info', () => pg.info),
   };
   (window as any).scorelab = api;
   window.addEventListener('message', async (ev: MessageEvent) => {

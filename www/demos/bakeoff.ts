@@ -9,8 +9,8 @@ export async function bakeoff(root: HTMLElement, backend: 'webgpu' | 'cpu', aliv
     el('p', {}, 'Three identical networks trained on samples of the ring of eight Gaussians (VP SDE), one per objective, same seed and batch. The curve is each model\'s Fisher divergence E_t λ(t) E‖s_θ − ∇log p_t‖² against the closed-form score (train::fisher, the same function the tests use), every 50 steps.'),
     look('Which curve falls fastest and how low it ends: DSM needs one network pass per point and no derivative of the network; sliced score matching needs a directional derivative (here by finite differences) and implicit score matching the full trace (d of them), so they cost more per step and are noisier. All three aim at the same minimum, the exact score (Fisher divergence 0).'),
   );
-  const steps = el('input', { type: 'number', value: '400', min: '50', max: '5000', step: '50', id: 'bakeoffSteps' });
-  const go = el('button', { id: 'bakeoffRun' }, 'train');
+  const steps = el('input', { type: 'number', value: '400', min: '50', max: '5000', step: '50', id: 'bakeoffSteps', title: 'optimiser steps for each of the three networks (50 to 5000)' });
+  const go = el('button', { id: 'bakeoffRun', title: 'train the three networks from scratch, side by side' }, 'train');
   const c = el('canvas', { id: 'bakeoffPlot', width: '640', height: '300', class: 'demo-plot fit' });
   const text = el('div', { class: 'mono', id: 'bakeoffText' });
   root.append(el('label', {}, 'steps '), steps, go, c, text);

@@ -9,23 +9,23 @@ export async function images(root: HTMLElement, labBackend: 'webgpu' | 'cpu', al
     el('p', {}, 'The shipped model (models/mnist-unet-ve.safetensors, VE σ = 25) samples 16 digits; every step is drawn, from noise to digits. Draw a digit in the pad (ink = 1, as in MNIST) and ask for its bits/dim: the probability-flow ODE likelihood with one Hutchinson probe, after 8-bit quantisation and uniform dequantisation, as `scorelab likelihood --bpd`, of p_ε at the model’s smallest training time ε = 1e-7 (1.75-1.80 bits/dim on average over the 1,000 held-out MNIST digits with this model, none above 4; pure noise scores far worse). The model’s denoiser x + σ²s is kept in the pixel range [0, 1], as in `scorelab`.'),
     look('The digits form from the coarse shape down to the strokes: at large t only the overall blob is decided, fine detail appears last. Your own digit\'s bits/dim is near the average (about 1.8) when it looks like MNIST (white on black, centred, thick strokes) and higher for anything else: the number is how many bits per pixel the model needs to encode the picture.'),
   );
-  const sampler = el('select', { id: 'imgSampler' });
+  const sampler = el('select', { id: 'imgSampler', title: 'pc: predictor–corrector; em: Euler–Maruyama on the reverse SDE; ode: the probability-flow ODE (RK4)' });
   for (const s of ['pc', 'em', 'ode']) sampler.add(new Option(s, s));
-  const steps = el('input', { type: 'number', value: '100', min: '10', max: '2000', id: 'imgSteps' });
-  const go = el('button', { id: 'imgRun' }, 'sample');
+  const steps = el('input', { type: 'number', value: '100', min: '10', max: '2000', id: 'imgSteps', title: 'N, the time steps from t = 1 to ε (10 to 2000): more steps, better digits, more time' });
+  const go = el('button', { id: 'imgRun', title: 'sample 16 digits from noise, every step drawn' }, 'sample');
   const c = canvas('imgGrid', 448);
   const text = el('div', { class: 'mono', id: 'imgText' }, 'loading the model…');
   const controls = el('div');
   controls.append(el('label', {}, 'sampler '), sampler, el('label', {}, ' steps '), steps, go);
   root.append(controls);
   const pad = el('canvas', { id: 'digitPad', width: '224', height: '224', class: 'demo-plot fit' });
-  const bpdBtn = el('button', { id: 'bpdBtn' }, 'bits/dim of my digit');
+  const bpdBtn = el('button', { id: 'bpdBtn', title: 'the likelihood of the drawn digit in bits per pixel: −log₂ p(x)/784 + 8, by the probability-flow ODE' }, 'bits/dim of my digit');
   const bpdCancel = el('button', { id: 'bpdCancel', title: 'stop the likelihood computation (it runs in its own worker)' }, 'cancel');
-  const brush = el('select', { id: 'padBrush' });
+  const brush = el('select', { id: 'padBrush', title: 'what the mouse does on the pad: ink a digit, or mark the region to inpaint' });
   brush.add(new Option('brush: ink', 'ink'));
   brush.add(new Option('brush: region to inpaint', 'mask'));
-  const inpaintBtn = el('button', { id: 'inpaintBtn' }, 'inpaint the region (16 samples)');
-  const clearPad = el('button', { id: 'clearPad' }, 'clear');
+  const inpaintBtn = el('button', { id: 'inpaintBtn', title: 'sample the marked pixels given the others (the PC inpainter: known pixels replaced by their noised values every step)' }, 'inpaint the region (16 samples)');
+  const clearPad = el('button', { id: 'clearPad', title: 'clear the pad' }, 'clear');
   const bpdText = el('div', { class: 'mono', id: 'bpdText' }, 'draw a digit in the pad');
   // the samples and the pad side by side, so the lab fits a slide
   const padRow = el('div', { class: 'demo-row' });

@@ -10,9 +10,9 @@ export async function pitfall(root: HTMLElement, backend: 'webgpu' | 'cpu', aliv
     el('p', {}, 'Two far-apart modes with weights π and 1 − π, both samplers fed the exact score. Plain Langevin mixes within each basin and never moves mass between them, so its mode ratio stays near the 50/50 it started with; annealed Langevin starts at a large noise level, where the modes overlap, and recovers π.'),
     look('Move π. The annealed sampler\'s mode weights follow it (within the spread of 1,000 samples, about ±0.03); plain Langevin\'s stay near 0.5 / 0.5 whatever π is. Why: inside each basin the score of the mixture is that of its own Gaussian, whatever the weights, so nothing pushes mass across the gap; at a large noise level the two modes overlap and the weights shape the score.'),
   );
-  const slider = el('input', { type: 'range', min: '0.05', max: '0.95', step: '0.05', value: '0.8', id: 'pi' });
+  const slider = el('input', { type: 'range', min: '0.05', max: '0.95', step: '0.05', value: '0.8', id: 'pi', title: 'π, the weight of the lower-left mode (the other has 1 − π)', 'aria-label': 'mixture weight π' });
   const label = el('span', { id: 'piValue' }, 'π = 0.80');
-  const go = el('button', { id: 'pitfallRun' }, 'sample both');
+  const go = el('button', { id: 'pitfallRun', title: 'run both samplers again from the same start' }, 'sample both');
   const row = el('div', { class: 'demo-row' });
   const cA = canvas('pitfallA');
   const cB = canvas('pitfallB');
