@@ -70,15 +70,10 @@ impl Settings {
     /// Settings from an already-parsed JSON value (the wasm API's objects).
     pub fn from_value(value: serde_json::Value) -> Result<Self> {
         check_types(&value)?;
-        serde_path_to_error::deserialize(value).map_err(|e| {
-            let path = e.path().to_string();
-            let field = if path == "." || path.is_empty() {
-                "config".to_string()
-            } else {
-                path
-            };
-            json_error(&field, e.inner())
-        })
+        match serde_json::from_value(value.clone()) {
+            Ok(s) => Ok(s),
+            Err(e) => Err(json_error(&failing_field(&value), &e)),
+        }
     }
 
     /// Validate values that JSON parsing cannot (ranges, combinations).
@@ -138,6 +133,35 @@ impl Settings {
         }
         Ok(g)
     }
+}
+
+/// The top-level field a settings object fails to deserialise in (serde's message names the
+/// problem, not where it is): each field alone against its type; `config` if none fails
+/// alone. Inside `sde` and `sampler`, [`check_types`] has named the field already.
+fn failing_field(value: &serde_json::Value) -> String {
+    fn fails<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> bool {
+        serde_json::from_value::<T>(v.clone()).is_err()
+    }
+    let Some(obj) = value.as_object() else {
+        return "config".into();
+    };
+    for (key, v) in obj {
+        let bad = match key.as_str() {
+            "model" => fails::<String>(v),
+            "sde" => fails::<Sde>(v),
+            "sampler" => fails::<SamplerConfig>(v),
+            "n" => fails::<usize>(v),
+            "seed" => fails::<u64>(v),
+            "denoise" => fails::<bool>(v),
+            "weights" => fails::<Option<Vec<f64>>>(v),
+            "mixture" => fails::<Option<GmmSpec>>(v),
+            _ => true, // not a field: serde's message lists the accepted ones
+        };
+        if bad {
+            return key.clone();
+        }
+    }
+    "config".into()
 }
 
 /// Type-check the fields of the tagged `sde` and `sampler` objects against their kind's

@@ -4,7 +4,7 @@
 
 use super::gmm::{Gmm, GmmSpec};
 use crate::error::{Error, Result};
-use serde_json::json;
+use serde_json::Value;
 
 /// (name, one-line description)
 pub const PRESETS: &[(&str, &str)] = &[
@@ -31,38 +31,51 @@ pub fn preset(name: &str) -> Result<Gmm> {
             )
         })?
         .1;
-    let spec = match name {
-        "two-modes" => {
-            json!({"weights": [0.8, 0.2], "means": [[-5.0, -5.0], [5.0, 5.0]], "covs": [1.0, 1.0]})
-        }
+    // (weights, means, covariances: a number is an isotropic variance, a matrix a full one)
+    let iso = |v: f64, k: usize| vec![Value::from(v); k];
+    let full = |m: [[f64; 2]; 2]| Value::from(m.iter().map(|r| r.to_vec()).collect::<Vec<_>>());
+    let (weights, means, covs): (Vec<f64>, Vec<Vec<f64>>, Vec<Value>) = match name {
+        "two-modes" => (
+            vec![0.8, 0.2],
+            vec![vec![-5.0, -5.0], vec![5.0, 5.0]],
+            iso(1.0, 2),
+        ),
         "ring8" => {
-            let means: Vec<[f64; 2]> = (0..8)
+            let means = (0..8)
                 .map(|i| {
                     let a = i as f64 * std::f64::consts::PI / 4.0;
-                    [5.0 * a.cos(), 5.0 * a.sin()]
+                    vec![5.0 * a.cos(), 5.0 * a.sin()]
                 })
                 .collect();
-            json!({"weights": vec![0.125; 8], "means": means, "covs": vec![0.25; 8]})
+            (vec![0.125; 8], means, iso(0.25, 8))
         }
-        "anisotropic3" => json!({
-            "weights": [0.45, 0.35, 0.2],
-            "means": [[-4.0, -2.0], [4.0, -2.0], [0.0, 4.0]],
-            "covs": [[[2.0, 1.2], [1.2, 1.0]], [[1.0, -0.7], [-0.7, 1.5]], [3.0, 0.3]]
-        }),
+        "anisotropic3" => (
+            vec![0.45, 0.35, 0.2],
+            vec![vec![-4.0, -2.0], vec![4.0, -2.0], vec![0.0, 4.0]],
+            vec![
+                full([[2.0, 1.2], [1.2, 1.0]]),
+                full([[1.0, -0.7], [-0.7, 1.5]]),
+                Value::from(vec![3.0, 0.3]),
+            ],
+        ),
         "grid25" => {
             let mut means = vec![];
             for i in 0..5 {
                 for j in 0..5 {
-                    means.push([3.0 * (i as f64 - 2.0), 3.0 * (j as f64 - 2.0)]);
+                    means.push(vec![3.0 * (i as f64 - 2.0), 3.0 * (j as f64 - 2.0)]);
                 }
             }
-            json!({"weights": vec![0.04; 25], "means": means, "covs": vec![0.16; 25]})
+            (vec![0.04; 25], means, iso(0.16, 25))
         }
         _ => unreachable!("listed in PRESETS"),
     };
-    let mut spec: GmmSpec = serde_json::from_value(spec).expect("preset JSON is well formed");
-    spec.name = Some(name.to_string());
-    spec.description = Some(desc.to_string());
+    let spec = GmmSpec {
+        weights,
+        means,
+        covs,
+        name: Some(name.to_string()),
+        description: Some(desc.to_string()),
+    };
     Gmm::from_spec(spec)
 }
 

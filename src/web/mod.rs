@@ -132,9 +132,23 @@ impl<B: Backend> Run<B> {
         })
     }
 
-    /// The same run on the autodiff backend, for one likelihood call (its graph goes with it).
-    fn autodiff(&self, nets: &Nets) -> crate::Result<Run<Ad<B>>> {
-        Run::new(self.settings.clone(), self.device.clone(), nets)
+    /// The network on the autodiff backend, for one likelihood call (its graph goes with
+    /// it). Only the network: a mixture's density is in closed form on the plain backend, and
+    /// neither the sampler nor the mixture is built (or compiled) twice.
+    fn autodiff(&self) -> crate::Result<Twin<Ad<B>>> {
+        let ModelSource::Net(file) = &self.source else {
+            return Err(crate::Error::invalid(
+                "model",
+                "an exact mixture's density is in closed form; the ODE likelihood is for networks",
+            ));
+        };
+        Ok(Twin {
+            model: Box::new(weights::load_score::<Ad<B>>(file, "model", &self.device)?),
+            sde: file.manifest.sde,
+            seed: self.settings.seed,
+            t_eps: self.source.likelihood_t_eps(),
+            device: self.device.clone(),
+        })
     }
 
     async fn step(&mut self, k: u32) -> crate::Result<Option<StepInfo>> {
@@ -158,33 +172,18 @@ impl<B: Backend> Run<B> {
         read_f32(self.sampler.particles()).await
     }
 
-    /// Rows of `points` (n·d values) as a tensor, validated.
-    ///
-    /// # Shapes
-    /// `points.len() == n·d` → `[n, d]`
     fn points(&self, points: &[f32]) -> crate::Result<burn::Tensor<B, 2>> {
-        let d = self.model.dim();
-        if points.is_empty() || points.len() % d != 0 || points.len() > 4_000_000 {
-            return Err(crate::Error::invalid(
-                "points",
-                format!(
-                    "need a positive multiple of {d} values (at most 4,000,000), got {}",
-                    points.len()
-                ),
-            ));
+        points_tensor(points, self.model.dim(), &self.device)
+    }
+
+    /// `log p_t(x)` at `points`: closed form for a mixture (here), else the probability-flow
+    /// ODE likelihood on the autodiff twin ([`Twin::log_density`]).
+    async fn log_density(&self, points: &[f32], t: f64, rtol: f64) -> crate::Result<Vec<f32>> {
+        crate::error::in_range("t", t, 1e-5, 0.5)?;
+        if let Some(lp) = self.model.log_prob(self.points(points)?, t) {
+            return read_f32(lp).await;
         }
-        if points.iter().any(|v| !v.is_finite()) {
-            return Err(crate::Error::invalid(
-                "points",
-                "contain a non-finite value",
-            ));
-        }
-        let n = points.len() / d;
-        Ok(crate::tensor::host_tensor::<B, 2>(
-            points.iter().map(|v| *v as f64).collect(),
-            [n, d],
-            &self.device,
-        ))
+        self.autodiff()?.log_density(points, t, rtol).await
     }
 
     /// The model's score and, where a reference mixture exists, the exact score at `points`.
@@ -203,34 +202,34 @@ impl<B: Backend> Run<B> {
     }
 }
 
-impl<B: AutodiffBackend> Run<B> {
-    /// `log p_t(x)` at `points`: closed form for a mixture, else the probability-flow ODE
-    /// likelihood from t to 1 (exact divergence; `rtol` sets the solver's accuracy).
+/// A run's score model on the autodiff backend (the divergence of the likelihood needs
+/// gradients): built per likelihood call by [`Run::autodiff`].
+struct Twin<B: AutodiffBackend> {
+    model: Box<dyn ScoreModel<B>>,
+    sde: crate::sde::Sde,
+    seed: u64,
+    /// The likelihood's ε for images (`ModelSource::likelihood_t_eps`).
+    t_eps: f64,
+    device: B::Device,
+}
+
+impl<B: AutodiffBackend> Twin<B> {
+    /// The probability-flow ODE likelihood `log p_t(x)` from t to 1 at `points` (exact
+    /// divergence; `rtol` sets the solver's accuracy).
     async fn log_density(&self, points: &[f32], t: f64, rtol: f64) -> crate::Result<Vec<f32>> {
-        crate::error::in_range("t", t, 1e-5, 0.5)?;
-        let x = self.points(points)?;
-        if let Some(lp) = self.model.log_prob(x.clone(), t) {
-            return read_f32(lp.detach()).await;
-        }
+        let x = points_tensor(points, self.model.dim(), &self.device)?;
         let cfg = crate::likelihood::LikelihoodConfig {
             rtol,
             atol: rtol,
             t_end: t,
             ..Default::default()
         };
-        let r = crate::likelihood::log_likelihood(
-            self.model.as_ref(),
-            &self.settings.sde,
-            x,
-            &cfg,
-            self.settings.seed,
-        )
-        .await?;
+        let r =
+            crate::likelihood::log_likelihood(self.model.as_ref(), &self.sde, x, &cfg, self.seed)
+                .await?;
         Ok(r.log_p.iter().map(|v| *v as f32).collect())
     }
-}
 
-impl<B: AutodiffBackend> Run<B> {
     /// Bits per dimension of 28×28 images (n·784 values in [0, 1]): the CLI's `likelihood
     /// --estimator hutchinson --dequantize true --bpd` for the same seed
     /// (`crate::app::likelihood::images_bits_per_dim`).
@@ -238,15 +237,47 @@ impl<B: AutodiffBackend> Run<B> {
         let pixels: Vec<f64> = pixels.iter().map(|v| *v as f64).collect();
         let (bpd, nfe) = crate::app::likelihood::images_bits_per_dim(
             self.model.as_ref(),
-            &self.settings.sde,
+            &self.sde,
             &pixels,
-            self.source.likelihood_t_eps(),
-            self.settings.seed,
+            self.t_eps,
+            self.seed,
             &self.device,
         )
         .await?;
         Ok(BitsPerDim { bpd, nfe })
     }
+}
+
+/// Rows of `points` (n·d values) as a tensor, validated.
+///
+/// # Shapes
+/// `points.len() == n·d` → `[n, d]`
+fn points_tensor<B: Backend>(
+    points: &[f32],
+    d: usize,
+    device: &B::Device,
+) -> crate::Result<burn::Tensor<B, 2>> {
+    if points.is_empty() || points.len() % d != 0 || points.len() > 4_000_000 {
+        return Err(crate::Error::invalid(
+            "points",
+            format!(
+                "need a positive multiple of {d} values (at most 4,000,000), got {}",
+                points.len()
+            ),
+        ));
+    }
+    if points.iter().any(|v| !v.is_finite()) {
+        return Err(crate::Error::invalid(
+            "points",
+            "contain a non-finite value",
+        ));
+    }
+    let n = points.len() / d;
+    Ok(crate::tensor::host_tensor::<B, 2>(
+        points.iter().map(|v| *v as f64).collect(),
+        [n, d],
+        device,
+    ))
 }
 
 #[derive(Serialize)]
@@ -495,15 +526,11 @@ impl Session {
     #[wasm_bindgen(js_name = logDensity)]
     pub fn log_density(&self, points: Float32Array, t: f64, rtol: f64) -> Promise {
         let engine = self.engine.clone();
-        let nets = self.nets.clone();
         let points = points.to_vec();
         future_to_promise(async move {
             let e = engine.try_borrow().map_err(|_| busy())?;
-            let v = with_run!(&*e, r => match r.autodiff(&nets) {
-                Ok(ad) => ad.log_density(&points, t, rtol).await,
-                Err(x) => Err(x),
-            })
-            .map_err(|x| JsValue::from(js_err(x)))?;
+            let v = with_run!(&*e, r => r.log_density(&points, t, rtol).await)
+                .map_err(|x| JsValue::from(js_err(x)))?;
             Ok(Float32Array::from(&v[..]).into())
         })
     }
@@ -513,11 +540,10 @@ impl Session {
     #[wasm_bindgen(js_name = bitsPerDim)]
     pub fn bits_per_dim(&self, pixels: Float32Array) -> Promise {
         let engine = self.engine.clone();
-        let nets = self.nets.clone();
         let pixels = pixels.to_vec();
         future_to_promise(async move {
             let e = engine.try_borrow().map_err(|_| busy())?;
-            let r = with_run!(&*e, r => match r.autodiff(&nets) {
+            let r = with_run!(&*e, r => match r.autodiff() {
                 Ok(ad) => ad.bits_per_dim(&pixels).await,
                 Err(x) => Err(x),
             })
@@ -638,6 +664,32 @@ struct TrainSpec {
     objective: Option<String>,
     hidden: usize,
     layers: usize,
+}
+
+/// The field of a training spec that fails to deserialise (serde names the problem, not
+/// where it is): each field alone against its type.
+fn spec_field(json: &serde_json::Value) -> String {
+    fn fails<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> bool {
+        serde_json::from_value::<T>(v.clone()).is_err()
+    }
+    let Some(obj) = json.as_object() else {
+        return ".".into();
+    };
+    for (key, v) in obj {
+        let bad = match key.as_str() {
+            "data" | "objective" => fails::<Option<String>>(v),
+            "mixture" => fails::<Option<GmmSpec>>(v),
+            "points" => fails::<Option<Vec<f64>>>(v),
+            "n_data" | "hidden" | "layers" => fails::<usize>(v),
+            "sde" => fails::<Sde>(v),
+            "train" => fails::<Option<TrainConfig>>(v),
+            _ => true,
+        };
+        if bad {
+            return key.clone();
+        }
+    }
+    ".".into()
 }
 
 impl Default for TrainSpec {
@@ -788,8 +840,8 @@ impl Training {
     pub async fn create(backend: String, spec: JsValue) -> Result<Training, JsError> {
         let json: serde_json::Value = serde_wasm_bindgen::from_value(spec)
             .map_err(|e| JsError::new(&format!("invalid training: {e}")))?;
-        let spec: TrainSpec = serde_path_to_error::deserialize(json)
-            .map_err(|e| JsError::new(&format!("invalid training.{}: {}", e.path(), e.inner())))?;
+        let spec: TrainSpec = serde_json::from_value(json.clone())
+            .map_err(|e| JsError::new(&format!("invalid training.{}: {e}", spec_field(&json))))?;
         open_backend(&backend).await?;
         let run = TrainRun::<Ad<Be>>::new(spec, &Default::default()).map_err(js_err)?;
         Ok(Training {
