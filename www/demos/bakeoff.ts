@@ -1,7 +1,7 @@
 // Demo: the objective bake-off (../demos.ts opens and closes demos).
 import { Remote } from '../wasm';
 import { drawLines } from '../plot';
-import { el, look, frame, latest, demoState } from './shared';
+import { el, labelled, look, frame, latest, demoState } from './shared';
 
 export async function bakeoff(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean, remote: Remote): Promise<void> {
   root.append(
@@ -13,7 +13,7 @@ export async function bakeoff(root: HTMLElement, backend: 'webgpu' | 'cpu', aliv
   const go = el('button', { id: 'bakeoffRun', title: 'train the three networks from scratch, side by side' }, 'train');
   const c = el('canvas', { id: 'bakeoffPlot', width: '640', height: '300', class: 'demo-plot fit' });
   const text = el('div', { class: 'mono', id: 'bakeoffText' });
-  root.append(el('label', {}, 'steps '), steps, go, c, text);
+  root.append(labelled('steps ', steps), go, c, text);
   const start = latest(alive, (e) => (text.textContent = e.message));
   const run = () => start(async (current) => {
     const n = Number(steps.value);

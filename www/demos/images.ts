@@ -1,7 +1,7 @@
 // Demo: the image lab (../demos.ts opens and closes demos).
 import { Remote, measureBackends, measureText, probeWebGpu, stepText, type Session, type StepInfo } from '../wasm';
 import { drawDigits } from '../plot';
-import { el, look, canvas, frame, latest, demoState, demoHooks, type ImageModel } from './shared';
+import { el, labelled, look, canvas, frame, latest, demoState, demoHooks, type ImageModel } from './shared';
 
 export async function images(root: HTMLElement, labBackend: 'webgpu' | 'cpu', alive: () => boolean, remote: Remote, judgeRemote: Remote, model?: ImageModel, auto = false): Promise<void> {
   root.append(
@@ -16,12 +16,13 @@ export async function images(root: HTMLElement, labBackend: 'webgpu' | 'cpu', al
   const c = canvas('imgGrid', 448);
   const text = el('div', { class: 'mono', id: 'imgText' }, 'loading the model…');
   const controls = el('div');
-  controls.append(el('label', {}, 'sampler '), sampler, el('label', {}, ' steps '), steps, go);
+  controls.append(labelled('sampler ', sampler), labelled(' steps ', steps), go);
   root.append(controls);
   const pad = el('canvas', { id: 'digitPad', width: '224', height: '224', class: 'demo-plot fit' });
   const bpdBtn = el('button', { id: 'bpdBtn', title: 'the likelihood of the drawn digit in bits per pixel: −log₂ p(x)/784 + 8, by the probability-flow ODE' }, 'bits/dim of my digit');
   const bpdCancel = el('button', { id: 'bpdCancel', title: 'stop the likelihood computation (it runs in its own worker)' }, 'cancel');
   const brush = el('select', { id: 'padBrush', title: 'what the mouse does on the pad: ink a digit, or mark the region to inpaint' });
+  brush.setAttribute('aria-label', 'brush');
   brush.add(new Option('brush: ink', 'ink'));
   brush.add(new Option('brush: region to inpaint', 'mask'));
   const inpaintBtn = el('button', { id: 'inpaintBtn', title: 'sample the marked pixels given the others (the PC inpainter: known pixels replaced by their noised values every step)' }, 'inpaint the region (16 samples)');

@@ -22,7 +22,7 @@ export async function manifold(root: HTMLElement, backend: 'webgpu' | 'cpu', ali
   const colC = column('|s| against distance to the circle', chart, tC);
   // the chart's key (in the page, where it cannot hide a curve)
   const key = el('div', { class: 'mono' });
-  key.innerHTML = '<span style="color:#D55E00">■ no noise</span>  <span style="color:#0072B2">■ noisy</span>  thick: t = 0.01, thin: t = 0.3; solid: learned, dashed: exact';
+  key.innerHTML = '<span class="swatch" style="background:#D55E00"></span> no noise  <span class="swatch" style="background:#0072B2"></span> noisy  thick: t = 0.01, thin: t = 0.3; solid: learned, dashed: exact';
   colC.insertBefore(key, tC);
   row.append(colA, colB, colC);
   root.append(row);

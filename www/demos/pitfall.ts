@@ -2,7 +2,7 @@
 import { Remote, type StepInfo } from '../wasm';
 import { drawScene } from '../plot';
 import { VIEW } from '../page';
-import { el, look, canvas, column, latest, runBoth, demoState } from './shared';
+import { el, labelled, look, canvas, column, latest, runBoth, demoState } from './shared';
 
 export async function pitfall(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean, remote: Remote): Promise<void> {
   root.append(
@@ -21,7 +21,7 @@ export async function pitfall(root: HTMLElement, backend: 'webgpu' | 'cpu', aliv
   const colA = column('plain Langevin', cA, tA);
   const colB = column('annealed Langevin (NCSN)', cB, tB);
   row.append(colA, colB);
-  root.append(el('label', {}, 'mixture weight '), slider, label, go, row);
+  root.append(labelled('mixture weight ', slider), label, go, row);
   const means = [[-5, -5], [5, 5]];
   // the two sessions live as long as the demo: each run only changes their settings, so
   // slider moves reuse the worker's memory instead of piling up sessions

@@ -21,6 +21,13 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<
   return e;
 }
 
+/** A control with its visible label (the label wraps it, so it names it). */
+export function labelled(text: string, control: HTMLElement): HTMLLabelElement {
+  const l = el('label', {}, text);
+  l.append(control);
+  return l;
+}
+
 /** A demo's "what to look for" paragraph: what to watch and why it happens. */
 export function look(text: string): HTMLParagraphElement {
   const p = el('p', { class: 'look' });

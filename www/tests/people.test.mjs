@@ -175,7 +175,9 @@ await test('downloads: a PNG, particles the CLI reads, a settings file the CLI r
   const median = diffs[diffs.length >> 1];
   const p99 = diffs[Math.floor(diffs.length * 0.99)];
   console.log(`     page vs CLI particles: median |Δ| ${median.toExponential(2)}, 99th percentile ${p99.toExponential(2)}, max ${diffs.at(-1).toExponential(2)}`);
-  assert.ok(median < 1e-3 && p99 < 1e-2, `page and CLI particles differ: median ${median}, 99th percentile ${p99}`);
+  // measured: median 4.8e-7, 99th percentile 1.2e-5, max 9.0e-5 (f32 rounding through 100 PC
+  // steps); a different seed or setting differs by O(1)
+  assert.ok(median < 1e-5 && diffs.at(-1) < 1e-3, `page and CLI particles differ: median ${median}, 99th percentile ${p99}, max ${diffs.at(-1)}`);
   assert.deepEqual(errors.filter((e) => !/pause it first|nothing recorded/.test(e)), []);
   await page.close();
 });
