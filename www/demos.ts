@@ -68,8 +68,14 @@ export async function openDemo(pg: DemoHost, name: string, imageModel?: ImageMod
   };
   const f = demos[name];
   if (!f) throw new Error(`unknown demo '${name}'; accepted: lab, ${Object.keys(demos).join(', ')}`);
+  // the lab's introduction is not the demo's; the demo says what to look for, below its
+  // plots (so they stay on the first screen): a demo builds its panel before its first await
+  document.getElementById('intro')!.hidden = true;
   try {
-    await f();
+    const running = f();
+    const look = root.querySelector('p.look');
+    if (look) root.append(look);
+    await running;
   } catch (e) {
     // a demo closed while it ran: its worker was terminated under it
     if (!alive() || e instanceof Cancelled) return;
