@@ -100,10 +100,11 @@ export class TrailLayer {
   }
 }
 
-/** Perceptually uniform, colour-blind-safe sequential maps (matplotlib's viridis for
- * densities, magma for errors; a few stops, linearly interpolated), light at 0. */
+/** Colour-blind-safe sequential maps, light at 0 so the marks stay readable on the empty
+ * parts: viridis's hues from white for densities, magma's from pale yellow for errors (a
+ * few stops, linearly interpolated). */
 const MAPS: Record<'error' | 'density', number[][]> = {
-  density: [[253, 231, 37], [94, 201, 98], [33, 145, 140], [59, 82, 139], [68, 1, 84]],
+  density: [[255, 255, 255], [194, 223, 35], [53, 183, 121], [38, 130, 142], [59, 82, 139], [68, 1, 84]],
   error: [[252, 253, 191], [252, 137, 97], [183, 55, 121], [81, 18, 124], [0, 0, 4]],
 };
 

@@ -9,6 +9,7 @@ await page.evaluate(() => window.scorelab.setState({ model: 'ring8', sde: { kind
 await page.evaluate(() => window.scorelab.run());
 await page.evaluate(() => window.scorelab.overlays({ exact: true, density: true, t: 0.05 }));
 await page.waitForFunction(() => document.getElementById('plot').dataset.heatScale);
-await page.locator('#lab').screenshot({ path: 'docs/screenshot.png' });
+const box = await page.locator('#lab').boundingBox();
+await page.screenshot({ path: 'docs/screenshot.png', clip: { x: box.x, y: box.y, width: Math.min(box.width, 900), height: 800 } });
 await page.close();
 await finish('screenshot');
