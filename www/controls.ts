@@ -19,6 +19,7 @@ export interface Choices {
   predictor: Choice[];
   corrector: Choice[];
   solver: Choice[];
+  schedule: Choice[];
   objective: Choice[];
 }
 
@@ -117,7 +118,7 @@ export function buildControls(host: ControlsHost): void {
   row('sampler', select(host.choices.sampler, s.sampler.kind, (v) => ({ ...clone(), sampler: { kind: v } })), describe(host.choices.sampler, s.sampler.kind));
   for (const [k, v] of Object.entries(s.sampler)) {
     if (k === 'kind') continue;
-    // a setting that is itself a choice (predictor, corrector, solver) gets its menu
+    // a setting that is itself a choice (predictor, corrector, solver, schedule) gets its menu
     const names = (host.choices as unknown as Record<string, Choice[] | undefined>)[k];
     const el = names
       ? select(names, v as string, (x) => { const c = clone(); c.sampler[k] = x; return c; })

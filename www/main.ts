@@ -28,6 +28,7 @@ import { bindOverlays, updateOverlayControls, type Overlays } from './overlays';
 import { addMixtureData, loadMixture, openFile, parsePoints } from './files';
 import { bindTrainingPanel, refreshSaved } from './training-panel';
 import { bindDownloads } from './downloads';
+import { bindFrontier } from './frontier';
 import { bindIntro } from './intro';
 import { showBackend, wasmSimd } from './header';
 
@@ -42,7 +43,7 @@ export class Playground {
   session!: Session;
   presets: Preset[] = [];
   /** The choices of each setting (the library's registries, wasm `choices()`). */
-  choices: Choices = { sde: [], sampler: [], predictor: [], corrector: [], solver: [], objective: [] };
+  choices: Choices = { sde: [], sampler: [], predictor: [], corrector: [], solver: [], schedule: [], objective: [] };
   toySets: string[] = [];
   /** The named objectives of the training panel (the library's objective registry). */
   objectives: string[] = [];
@@ -150,6 +151,7 @@ export class Playground {
     bindTrainingPanel(this);
     bindDrawing(this);
     bindDownloads(this);
+    bindFrontier(this);
     bindIntro(this.hash.embed);
     this.bindDemos();
     if (this.hash.k) {

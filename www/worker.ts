@@ -134,7 +134,7 @@ const objects = new Map<number, any>();
 let nextHandle = 1;
 let queue: Promise<void> = Promise.resolve();
 
-const FREE_FUNCTIONS = ['presets', 'toySets', 'objectives', 'normalizeSettings', 'samplerDefaults', 'sdeDefaults', 'inspectWeights', 'cpuEngine', 'parsePoints', 'choices', 'dataPreview'];
+const FREE_FUNCTIONS = ['presets', 'toySets', 'objectives', 'normalizeSettings', 'samplerDefaults', 'sdeDefaults', 'inspectWeights', 'cpuEngine', 'parsePoints', 'choices', 'dataPreview', 'frontierPlan', 'frontierPoint'];
 
 async function handle(msg: Msg): Promise<unknown> {
   await ready;

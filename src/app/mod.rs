@@ -13,11 +13,13 @@
 //! - [`checkpoint`]: a training run's manifest and its checkpoint bytes.
 //! - [`sampling`]: a sampling run, the score model and the sampler over it.
 //! - [`training`]: a training run's network from its name and size.
+//! - [`frontier`]: every sampler at budgets of score evaluations against the exact answer.
 //! - [`registry`]: every kind's choices (names, descriptions, parameters) for `list`, the
 //!   CLI's help and the page's menus.
 
 pub mod checkpoint;
 pub mod data;
+pub mod frontier;
 pub mod likelihood;
 pub mod model;
 pub mod registry;

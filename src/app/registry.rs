@@ -12,6 +12,7 @@ pub use crate::likelihood::estimators;
 pub use crate::model::net::networks;
 pub use crate::model::presets::registry as presets;
 pub use crate::registry::Registry;
+pub use crate::sample::levels::schedules;
 pub use crate::sample::pc::{correctors, predictors};
 pub use crate::sample::samplers;
 pub use crate::sde::registry as sdes;
@@ -26,6 +27,7 @@ pub fn all() -> Vec<Registry> {
         predictors(),
         correctors(),
         solvers(),
+        schedules(),
         objectives(),
         networks(),
         data_sets(),
@@ -108,7 +110,7 @@ mod tests {
                 );
             }
         }
-        assert!(SamplerConfig::from_name("ddim").is_err());
+        assert!(SamplerConfig::from_name("unipc").is_err());
     }
 
     /// Every SDE name builds that SDE, whose settings fields are the listed parameters.
@@ -139,6 +141,10 @@ mod tests {
             let k = SolverKind::from_name(e.name).unwrap();
             assert_eq!(serde_json::to_value(k).unwrap(), e.name);
         }
+        for e in schedules().entries {
+            let k = crate::sample::levels::Schedule::from_name(e.name).unwrap();
+            assert_eq!(serde_json::to_value(k).unwrap(), e.name);
+        }
         for e in estimators().entries {
             let k: Estimator = serde_json::from_value(json!(e.name)).unwrap();
             assert_eq!(serde_json::to_value(k).unwrap(), e.name);
@@ -166,8 +172,8 @@ mod tests {
         for n in predictors().names() {
             assert!(e.contains(n), "{e}");
         }
-        let e = SamplerConfig::from_name("ddim").unwrap_err().to_string();
-        assert!(e.contains("unknown sampler 'ddim'"), "{e}");
+        let e = SamplerConfig::from_name("unipc").unwrap_err().to_string();
+        assert!(e.contains("unknown sampler 'unipc'"), "{e}");
         assert!(e.contains(&samplers().accepted()), "{e}");
     }
 }

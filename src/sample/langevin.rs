@@ -12,7 +12,7 @@
 //! VP and sub-VP it is the same algorithm on the rescaled marginals. The particles are
 //! returned as `x = m(t_L) y`.
 
-use super::{ready, Moved, SamplerSpec, StepFuture, Stepper};
+use super::{ready, Moved, SamplerSpec, StepContext, StepFuture, Stepper};
 use crate::error::{count, in_range, positive, Error, Result};
 use crate::model::ScoreModel;
 use crate::registry::Param;
@@ -228,17 +228,10 @@ pub struct Langevin {
 impl<B: Backend> Stepper<B> for Langevin {
     /// # Shapes
     /// `x: [n, d]` → `[n, d]`
-    fn step<'a>(
-        &'a mut self,
-        x: Tensor<B, 2>,
-        model: &'a dyn ScoreModel<B>,
-        _sde: &'a Sde,
-        noise: &'a mut Noise,
-        device: &'a B::Device,
-    ) -> StepFuture<'a, B> {
-        let [n, d] = x.dims();
-        let s = model.score(x.clone(), self.t);
-        let x = x + s * (self.eps / 2.0) + noise.normal::<B>(n, d, device) * self.eps.sqrt();
+    fn step<'a>(&'a mut self, x: Tensor<B, 2>, mut cx: StepContext<'a, B>) -> StepFuture<'a, B> {
+        let s = cx.model.score(x.clone(), self.t);
+        let z = cx.normal_like(&x);
+        let x = x + s * (self.eps / 2.0) + z * self.eps.sqrt();
         self.k += 1;
         ready(Moved {
             x,
@@ -339,15 +332,8 @@ impl Ald {
 }
 
 impl<B: Backend> Stepper<B> for Ald {
-    fn step<'a>(
-        &'a mut self,
-        x: Tensor<B, 2>,
-        model: &'a dyn ScoreModel<B>,
-        _sde: &'a Sde,
-        noise: &'a mut Noise,
-        device: &'a B::Device,
-    ) -> StepFuture<'a, B> {
-        let (x, t, alpha, level) = self.advance(x, model, noise, device);
+    fn step<'a>(&'a mut self, x: Tensor<B, 2>, cx: StepContext<'a, B>) -> StepFuture<'a, B> {
+        let (x, t, alpha, level) = self.advance(x, cx.model, cx.noise, cx.device);
         ready(Moved {
             x,
             t,

@@ -7,11 +7,18 @@
 //!   reverse diffusion, ancestral, none; correctors Langevin at a target SNR, none.
 //! - [`langevin`]: plain Langevin dynamics and annealed Langevin dynamics (NCSN Alg. 1).
 //! - [`ode`]: the probability-flow ODE with any [`crate::solver`] stepper.
+//! - [`ddim`], [`edm`], [`dpm_solver`]: the samplers of today's diffusion models (DDIM, EDM's
+//!   Heun with churn, DPM-Solver++ 2M and 2S), written once in the noise-level view
+//!   ([`levels`]: `y = x/m`, `σ = std/m`, Tweedie's denoiser), so they run on every SDE.
 //!
 //! An optional final denoising step applies Tweedie's formula at the last time,
 //! `x ← (x + v(t) s(x, t)) / m(t)` = E[x₀ | x_t] (NCSNv2; score_sde's noise removal).
 
+pub mod ddim;
+pub mod dpm_solver;
+pub mod edm;
 pub mod langevin;
+pub mod levels;
 pub mod ode;
 pub mod pc;
 
@@ -137,6 +144,10 @@ samplers! {
     "langevin" => Langevin(langevin::LangevinConfig),
     "ald" => Ald(langevin::AldConfig),
     "ode" => Ode(ode::OdeConfig),
+    "ddim" => Ddim(ddim::DdimConfig),
+    "edm" => Edm(edm::EdmConfig),
+    "dpmpp-2m" => Dpmpp2m(dpm_solver::Dpmpp2mConfig),
+    "dpmpp-2s" => Dpmpp2s(dpm_solver::Dpmpp2sConfig),
 }
 
 impl Default for SamplerConfig {
@@ -220,18 +231,28 @@ pub(crate) struct Moved<B: Backend> {
 /// A step in progress (only the ODE's adaptive solver awaits a device read-back).
 pub(crate) type StepFuture<'a, B> = Pin<Box<dyn Future<Output = Result<Moved<B>>> + 'a>>;
 
+/// What a step uses besides the sampler's own state: the score model, the SDE, the run's
+/// noise and the device.
+pub(crate) struct StepContext<'a, B: Backend> {
+    pub model: &'a dyn ScoreModel<B>,
+    pub sde: &'a Sde,
+    pub noise: &'a mut Noise,
+    pub device: &'a B::Device,
+}
+
+impl<B: Backend> StepContext<'_, B> {
+    /// Standard normal noise shaped like `x: [n, d]`.
+    pub fn normal_like(&mut self, x: &Tensor<B, 2>) -> Tensor<B, 2> {
+        let [n, d] = x.dims();
+        self.noise.normal::<B>(n, d, self.device)
+    }
+}
+
 /// A sampler's state machine: its main loop. The final denoising step, inpainting and the
 /// counting ([`StepInfo`]) are [`Sampler`]'s, the same for every sampler.
 pub(crate) trait Stepper<B: Backend> {
     /// One step from the particles `x: [n, d]`.
-    fn step<'a>(
-        &'a mut self,
-        x: Tensor<B, 2>,
-        model: &'a dyn ScoreModel<B>,
-        sde: &'a Sde,
-        noise: &'a mut Noise,
-        device: &'a B::Device,
-    ) -> StepFuture<'a, B>;
+    fn step<'a>(&'a mut self, x: Tensor<B, 2>, cx: StepContext<'a, B>) -> StepFuture<'a, B>;
     /// Steps the main loop takes, when known in advance.
     fn total_steps(&self) -> Option<usize>;
     /// Whether the main loop is over.
@@ -421,10 +442,12 @@ impl<B: Backend> Sampler<B> {
             .stepper
             .step(
                 self.x.clone(),
-                model,
-                &self.sde,
-                &mut self.noise,
-                &self.device,
+                StepContext {
+                    model,
+                    sde: &self.sde,
+                    noise: &mut self.noise,
+                    device: &self.device,
+                },
             )
             .await?;
         self.x = moved.x;

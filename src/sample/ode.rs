@@ -1,7 +1,7 @@
 //! Sampling with the probability-flow ODE `dx/dt = a(t) x − ½ g(t)² s(x, t)` (Song et al.
 //! 2021, eq. 13), integrated from t = 1 to ε with any [`crate::solver`] stepper.
 
-use super::{check_t_end, prior, Moved, SamplerSpec, StepFuture, Stepper};
+use super::{check_t_end, prior, Moved, SamplerSpec, StepContext, StepFuture, Stepper};
 use crate::error::{count, in_range, Result};
 use crate::model::ScoreModel;
 use crate::registry::Param;
@@ -141,17 +141,10 @@ impl<B: Backend> Ode<B> {
 
 impl<B: Backend> Stepper<B> for Ode<B> {
     /// One solver attempt; the state is the integrator's, so `x` is not read.
-    fn step<'a>(
-        &'a mut self,
-        _x: Tensor<B, 2>,
-        model: &'a dyn ScoreModel<B>,
-        sde: &'a Sde,
-        _noise: &'a mut Noise,
-        _device: &'a B::Device,
-    ) -> StepFuture<'a, B> {
+    fn step<'a>(&'a mut self, _x: Tensor<B, 2>, cx: StepContext<'a, B>) -> StepFuture<'a, B> {
         Box::pin(async move {
             let before = self.integrator.nfe;
-            let st = self.advance(model, sde).await?;
+            let st = self.advance(cx.model, cx.sde).await?;
             Ok(Moved {
                 x: self.integrator.y.clone(),
                 t: st.t,

@@ -16,7 +16,7 @@
 //! On the native GPU backends each update (predictor or corrector, given the score) is one
 //! kernel ([`crate::kernels::gpu`]); elsewhere it is composed from burn's operations.
 
-use super::{check_t_end, prior, ready, Moved, SamplerSpec, StepFuture, Stepper};
+use super::{check_t_end, prior, ready, Moved, SamplerSpec, StepContext, StepFuture, Stepper};
 use crate::error::{count, in_range, Error};
 use crate::kernels::gpu::{affine3, langevin_corrector};
 use crate::model::ScoreModel;
@@ -337,15 +337,8 @@ impl Pc {
 }
 
 impl<B: Backend> Stepper<B> for Pc {
-    fn step<'a>(
-        &'a mut self,
-        x: Tensor<B, 2>,
-        model: &'a dyn ScoreModel<B>,
-        sde: &'a Sde,
-        noise: &'a mut Noise,
-        device: &'a B::Device,
-    ) -> StepFuture<'a, B> {
-        let (x, t, dt, nfe) = self.advance(x, model, sde, noise, device);
+    fn step<'a>(&'a mut self, x: Tensor<B, 2>, cx: StepContext<'a, B>) -> StepFuture<'a, B> {
+        let (x, t, dt, nfe) = self.advance(x, cx.model, cx.sde, cx.noise, cx.device);
         ready(Moved {
             x,
             t,

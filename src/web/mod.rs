@@ -916,7 +916,7 @@ impl Training {
 
 /// The choices of each setting, from the library's registries (`crate::app::registry`; the
 /// page's menus read them here, not from a copy): `{sde, sampler, predictor, corrector,
-/// solver, objective}`, each `[{name, description, params: [{name, description}]}]`.
+/// solver, schedule, objective}`, each `[{name, description, params: [{name, description}]}]`.
 #[wasm_bindgen]
 pub fn choices() -> Result<JsValue, JsError> {
     use crate::app::registry;
@@ -927,6 +927,7 @@ pub fn choices() -> Result<JsValue, JsError> {
         registry::predictors(),
         registry::correctors(),
         registry::solvers(),
+        registry::schedules(),
         registry::objectives(),
     ] {
         c.insert(r.field, r.entries);
@@ -989,4 +990,68 @@ pub fn inspect_weights(name: String, bytes: Uint8Array) -> Result<JsValue, JsErr
         architecture: file.manifest.architecture.name(),
         manifest: file.manifest,
     })
+}
+
+/// The lab's exact mixture (a preset or a drawn mixture) and SDE, for the frontier: a
+/// network's score is not exact, so its errors would not be the samplers' alone.
+fn frontier_model(settings: JsValue) -> Result<(Gmm, Sde), JsError> {
+    let s = parse_settings(settings)?;
+    if s.model.starts_with("weights:") {
+        return Err(js_err(crate::Error::invalid(
+            "model",
+            "the frontier runs on an exact mixture (a preset or a drawn mixture), whose score is exact; choose one in the model menu",
+        )));
+    }
+    Ok((s.preset_gmm().map_err(js_err)?, s.sde))
+}
+
+/// The NFE–quality frontier's plan for the lab's mixture and SDE with `n` particles per run
+/// (`crate::app::frontier`): `{band, plan: [{sampler, budget}]}`, every sampler defined
+/// for the SDE at every budget; run each with `frontierPoint`.
+#[wasm_bindgen(js_name = frontierPlan)]
+pub fn frontier_plan(settings: JsValue, n: usize) -> Result<JsValue, JsError> {
+    use crate::app::frontier::{Band, Frontier, BUDGETS};
+    #[derive(Serialize)]
+    struct Planned {
+        sampler: &'static str,
+        budget: usize,
+    }
+    #[derive(Serialize)]
+    struct Plan {
+        band: Band,
+        plan: Vec<Planned>,
+    }
+    let (gmm, sde) = frontier_model(settings)?;
+    let f = Frontier::new(gmm, sde, n, &BUDGETS, 0).map_err(js_err)?;
+    let plan = f
+        .plan
+        .iter()
+        .map(|(c, b)| Planned {
+            sampler: c.label,
+            budget: *b,
+        })
+        .collect();
+    to_js(&Plan { band: f.band, plan })
+}
+
+/// One point of the frontier: `sampler` (a label of the plan) at `budget` score evaluations
+/// on `n` particles, `{sampler, budget, nfe, steps, sw, weight_error, non_finite}`.
+#[wasm_bindgen(js_name = frontierPoint)]
+pub async fn frontier_point(
+    settings: JsValue,
+    n: usize,
+    sampler: String,
+    budget: usize,
+) -> Result<JsValue, JsError> {
+    use crate::app::frontier::{contender, mixture_at, run_point, T_END};
+    let (gmm, sde) = frontier_model(settings)?;
+    crate::error::count("n", n, 10, stats::MAX_ROWS).map_err(js_err)?;
+    crate::error::count("budget", budget, 1, 100_000).map_err(js_err)?;
+    let c = contender(&sampler).map_err(js_err)?;
+    let target = mixture_at(&gmm, &sde, T_END);
+    let device = Default::default();
+    let p = run_point::<burn::backend::NdArray<f32>>(&gmm, &target, sde, n, 0, c, budget, &device)
+        .await
+        .map_err(js_err)?;
+    to_js(&p)
 }

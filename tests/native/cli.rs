@@ -237,6 +237,46 @@ fn bad_input_gets_one_clear_line() {
         "ancestral",
     );
     fails_with(&["sample", "--n", "0", "--out", o], "--n");
+    // today's samplers' settings
+    let ddim = ["sample", "--sampler", "ddim", "--out", o];
+    fails_with(
+        &[&ddim[..], &["--eta", "2"]].concat(),
+        "invalid --eta: must be in [0, 1], got 2",
+    );
+    fails_with(&[&ddim[..], &["--rho", "0"]].concat(), "invalid --rho");
+    fails_with(
+        &[&ddim[..], &["--schedule", "cosine"]].concat(),
+        "time, karras, log-snr",
+    );
+    let edm = ["sample", "--sampler", "edm", "--out", o];
+    fails_with(
+        &[&edm[..], &["--s-churn", "-1"]].concat(),
+        "invalid --s-churn",
+    );
+    fails_with(
+        &[&edm[..], &["--s-noise", "5"]].concat(),
+        "invalid --s-noise",
+    );
+    fails_with(
+        &[&edm[..], &["--s-tmin", "2", "--s-tmax", "1"]].concat(),
+        "invalid --s-tmax: must be at least s_tmin (2)",
+    );
+    fails_with(
+        &["sample", "--eta", "0.5", "--out", o],
+        "does not apply to sampler 'pc' (it applies to ddim)",
+    );
+    fails_with(
+        &[
+            "sample",
+            "--sampler",
+            "dpmpp-2m",
+            "--s-churn",
+            "1",
+            "--out",
+            o,
+        ],
+        "applies to edm",
+    );
     assert!(!out.exists(), "no output file after a failure");
 
     let bad_gmm = dir.path().join("g.json");
@@ -369,6 +409,17 @@ fn info_and_list() {
     assert!(
         ok && out.contains("grid25") && out.contains("reverse-diffusion") && out.contains("rk45")
     );
+    for name in [
+        "ddim",
+        "edm",
+        "dpmpp-2m",
+        "dpmpp-2s",
+        "karras",
+        "s_churn",
+        "Lu et al. 2022",
+    ] {
+        assert!(out.contains(name), "list lacks {name}");
+    }
     fails_with(&["info", "whatever"], "is not a preset");
     // the shipped image model says its denoiser is clipped; a toy model does not
     let root = env!("CARGO_MANIFEST_DIR");

@@ -76,3 +76,19 @@ pub fn sdes() -> Vec<Sde> {
 pub fn cfg(json: &str) -> SamplerConfig {
     serde_json::from_str(json).unwrap()
 }
+
+/// [`run`] in double precision and without the denoising step (pointwise comparisons of
+/// deterministic samplers need more than f32's digits).
+pub fn run64(
+    gmm: &Gmm,
+    sde: Sde,
+    cfg: &SamplerConfig,
+    n: usize,
+    seed: u64,
+) -> (Vec<f64>, StepInfo) {
+    let device = Default::default();
+    let model = ExactGmm::<B64>::new(gmm.clone(), sde, &device);
+    let mut s = Sampler::<B64>::new(cfg, sde, n, gmm.dim(), seed, false, &device).unwrap();
+    let info = pollster::block_on(s.run(&model, |_, _| {})).unwrap();
+    (pollster::block_on(read_f64(s.particles())).unwrap(), info)
+}

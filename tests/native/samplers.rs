@@ -185,3 +185,107 @@ fn ve_prior_mismatch_skews_the_ode_on_off_centre_data() {
     let (x, _) = run(&gmm, large, &c, N, 3, false);
     assert_matches("ode, VE σ_max = 1000", &gmm, &x);
 }
+
+// ---- Today's samplers (DDIM, EDM, DPM-Solver++): the same oracle, plus their own limits ----
+
+/// Median over particles of the distance between two runs' particles.
+fn median_distance(a: &[f64], b: &[f64], d: usize) -> f64 {
+    let mut r: Vec<f64> = a
+        .chunks(d)
+        .zip(b.chunks(d))
+        .map(|(p, q)| {
+            p.iter()
+                .zip(q)
+                .map(|(u, v)| (u - v).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        })
+        .collect();
+    r.sort_by(f64::total_cmp);
+    r[r.len() / 2]
+}
+
+#[test]
+fn ddim_eta0_is_eulers_method_on_the_probability_flow_ode() {
+    // Deterministic DDIM from the same prior draws converges to the ODE's solution, at first
+    // order: the distance to an RK45 solution at tolerance 1e-8 halves when the steps double.
+    let gmm = preset("ring8").unwrap();
+    for sde in sdes() {
+        let ode = cfg(r#"{"kind":"ode","solver":"rk45","rtol":1e-8,"atol":1e-8}"#);
+        let (exact, _) = run64(&gmm, sde, &ode, 400, 21);
+        let dist = |steps: usize| {
+            let c = cfg(&format!(r#"{{"kind":"ddim","eta":0,"steps":{steps}}}"#));
+            let (x, info) = run64(&gmm, sde, &c, 400, 21);
+            assert_eq!(info.nfe, steps);
+            median_distance(&x, &exact, 2)
+        };
+        let (e1, e2, e3) = (dist(250), dist(500), dist(1000));
+        let name = sde.name();
+        assert!(
+            e3 < 0.02,
+            "{name}: DDIM(η=0, 1000 steps) is {e3} from the ODE"
+        );
+        for (a, b) in [(e1, e2), (e2, e3)] {
+            assert!(
+                (0.35..0.65).contains(&(b / a)),
+                "{name}: not first order: {e1} {e2} {e3}"
+            );
+        }
+    }
+}
+
+#[test]
+fn ddim_eta1_samples_like_ancestral_sampling() {
+    // η = 1 is DDPM's ancestral step (the VP algebra is a unit test in src/sample/ddim.rs): it
+    // samples the mixture wherever the ancestral predictor does, and under sub-VP too.
+    check_sampler(r#"{"kind":"ddim","eta":1,"steps":500}"#, false);
+    check_sampler(r#"{"kind":"ddim","eta":0.5,"steps":200}"#, false);
+}
+
+#[test]
+fn edm_heun_and_dpm_solver_at_50_evaluations() {
+    check_sampler(r#"{"kind":"edm","steps":25}"#, false);
+    check_sampler(r#"{"kind":"dpmpp-2m","steps":50}"#, false);
+    check_sampler(r#"{"kind":"dpmpp-2s","steps":25}"#, false);
+    check_sampler(
+        r#"{"kind":"edm","steps":50,"s_churn":40,"s_noise":1.003}"#,
+        false,
+    );
+}
+
+#[test]
+fn second_order_samplers_count_two_evaluations_a_step() {
+    let gmm = preset("two-modes").unwrap();
+    let sde = Sde::from_name("vp").unwrap();
+    for (json, nfe) in [
+        (r#"{"kind":"edm","steps":10}"#, 20),
+        (r#"{"kind":"dpmpp-2s","steps":10}"#, 20),
+        (r#"{"kind":"dpmpp-2m","steps":10}"#, 10),
+        (r#"{"kind":"ddim","steps":10}"#, 10),
+    ] {
+        let (_, info) = run(&gmm, sde, &cfg(json), 10, 0, true);
+        assert_eq!((info.nfe, info.index), (nfe + 1, 11), "{json}");
+        assert!(info.done && info.denoise);
+    }
+}
+
+#[test]
+fn dpm_solver_2m_is_second_order_where_ddim_is_first() {
+    // On the ODE (VP), halving the step divides DPM-Solver++(2M)'s distance to the exact
+    // solution by about 4 and DDIM's by about 2; at 20 steps 2M is much the closer.
+    let gmm = preset("anisotropic3").unwrap();
+    let sde = Sde::from_name("vp").unwrap();
+    let ode = cfg(r#"{"kind":"ode","solver":"rk45","rtol":1e-9,"atol":1e-9}"#);
+    let (exact, _) = run64(&gmm, sde, &ode, 400, 4);
+    let dist = |kind: &str, steps: usize| {
+        let c = cfg(&format!(
+            r#"{{"kind":"{kind}","steps":{steps},"schedule":"log-snr"}}"#
+        ));
+        median_distance(&run64(&gmm, sde, &c, 400, 4).0, &exact, 2)
+    };
+    let (m1, m2) = (dist("dpmpp-2m", 40), dist("dpmpp-2m", 80));
+    let (d1, d2) = (dist("ddim", 40), dist("ddim", 80));
+    assert!(m2 / m1 < 0.35, "2M: {m1} → {m2}");
+    assert!(d2 / d1 > 0.4, "DDIM: {d1} → {d2}");
+    assert!(dist("dpmpp-2m", 20) < 0.2 * dist("ddim", 20));
+}

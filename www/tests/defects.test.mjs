@@ -23,7 +23,7 @@ async function boxes(target, selector = 'canvas, button, select, input') {
     for (const el of document.querySelectorAll(sel)) {
       const r = el.getBoundingClientRect();
       if (r.width === 0 || r.height === 0 || getComputedStyle(el).visibility === 'hidden') continue;
-      out.push({ id: el.id || `${el.tagName.toLowerCase()} '${(el.textContent || el.getAttribute('type') || '').trim().slice(0, 24)}'`, x: r.left, y: r.top, r: r.right, b: r.bottom, inPanel: !!el.closest('#trainPanel, #overlayPanel, #downloads') });
+      out.push({ id: el.id || `${el.tagName.toLowerCase()} '${(el.textContent || el.getAttribute('type') || '').trim().slice(0, 24)}'`, x: r.left, y: r.top, r: r.right, b: r.bottom, inPanel: !!el.closest('#trainPanel, #overlayPanel, #downloads, #frontierPanel') });
     }
     return { w: innerWidth, h: innerHeight, out };
   }, selector);

@@ -237,6 +237,39 @@ await test('bad input: a clear message, and the page keeps working', async () =>
   await page.close();
 });
 
+await test("today's samplers (DDIM, EDM, DPM-Solver++) match the mixture in the page; the NFE frontier panel runs and draws", async () => {
+  const { page, errors } = await open('#backend=cpu');
+  await sampleMatches(page, { model: 'ring8', sde: { kind: 'vp' }, sampler: { kind: 'ddim', eta: 1, steps: 200 }, n: 2000, seed: 5 });
+  const edm = await sampleMatches(page, { model: 'anisotropic3', sde: { kind: 'subvp' }, sampler: { kind: 'edm', steps: 25 }, n: 2000, seed: 6 });
+  assert.equal(edm.info.nfe, 50);
+  await sampleMatches(page, { model: 'grid25', sde: { kind: 've', sigma_min: 0.01, sigma_max: 100 }, sampler: { kind: 'dpmpp-2m', steps: 50 }, n: 2000, seed: 7 });
+  // their settings in the controls: the schedule is a menu, churn a number; bad values named
+  await page.evaluate(() => window.scorelab.setState({ model: 'ring8', sampler: { kind: 'edm' } }));
+  const schedule = page.locator('#controls label').filter({ hasText: /^\s*schedule/ }).locator('select');
+  assert.deepEqual(await schedule.locator('option').allTextContents(), ['time', 'karras', 'log-snr']);
+  assert.equal(await schedule.inputValue(), 'karras');
+  assert.equal(await page.locator('#controls label').filter({ hasText: /^\s*s_churn/ }).count(), 1);
+  let msg = await page.evaluate(() => window.scorelab.setState({ sampler: { kind: 'ddim', eta: 3 } }).then(() => 'ok', (e) => e.message));
+  assert.match(msg, /sampler\.eta: must be in \[0, 1\], got 3/);
+  msg = await page.evaluate(() => window.scorelab.setState({ sampler: { kind: 'edm', s_noise: 9 } }).then(() => 'ok', (e) => e.message));
+  assert.match(msg, /sampler\.s_noise/);
+  // the frontier on the lab's mixture: every sampler at every budget, the best at 100 NFE in the band
+  await page.evaluate(() => window.scorelab.setState({ model: 'ring8', sde: { kind: 'vp' }, sampler: { kind: 'pc' } }));
+  await page.click('#frontierRun');
+  await page.waitForFunction(() => /runs done/.test(document.querySelector('#frontierInfo').textContent), null, { timeout: 300_000 });
+  const text = await page.textContent('#frontierInfo');
+  assert.match(text, /78 runs done\. Best at 100 NFE: [\w-]+ \(sliced W2 [\d.]+, inside the exact-vs-exact band/);
+  assert.equal(await page.isVisible('#frontierPlot'), true);
+  assert.match(await page.getAttribute('#frontierPlot', 'aria-label'), /13 samplers, 78 of 78 runs/);
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#frontierCsv')]);
+  const csv = fs.readFileSync(await dl.path(), 'utf8').trim().split('\n');
+  assert.equal(csv.length, 79);
+  assert.match(csv[1], /^ring8,vp,em,10,10,10,/);
+  await page.locator('#frontierPanel').screenshot({ path: 'test-results/frontier.png' });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 await test('embed=1 hides the controls', async () => {
   const { page, errors } = await open('#backend=cpu&embed=1');
   assert.equal(await page.isVisible('#controls'), false);

@@ -11,6 +11,7 @@ use scorelab::app::sampling::SamplingRun;
 use scorelab::config::Settings;
 use scorelab::likelihood::{bits_per_dim, Estimator, LikelihoodConfig, Prior, Probe};
 use scorelab::model::presets::{self, preset_names};
+use scorelab::sample::levels::Schedule;
 use scorelab::sample::pc::{CorrectorKind, PredictorKind};
 use scorelab::sample::SamplerConfig;
 use scorelab::sde::Sde;
@@ -62,6 +63,11 @@ enum Cmd {
     Train(crate::train::TrainArgs),
     /// Describe a model: a preset name, a gmm JSON file, a weight file or an .npy file.
     Info { target: String },
+    /// Every sampler at budgets of score evaluations (10 to 500) with the exact score of a
+    /// mixture: sliced W2 and mode-weight error against exact samples, next to the
+    /// exact-vs-exact band, as CSV (and a PNG chart)
+    #[command(allow_negative_numbers = true)]
+    Frontier(crate::frontier::FrontierArgs),
     /// List presets, SDEs, samplers, predictors, correctors and ODE solvers.
     List,
     /// Copy a weight file without its training state (what ships; cannot be resumed).
@@ -142,7 +148,31 @@ struct SampleArgs {
     /// ald: Langevin steps per noise level T [default: 100]
     #[arg(long)]
     steps_per_level: Option<usize>,
-    /// em, pc, ode: final time epsilon the reverse process stops at [default: 1e-3]
+    /// ddim: eta in [0, 1], 0 deterministic (the ODE's Euler step), 1 DDPM's ancestral step
+    /// [default: 0]
+    #[arg(long)]
+    eta: Option<f64>,
+    /// ddim, edm, dpmpp-2m, dpmpp-2s: spacing of the noise levels [default: time for ddim,
+    /// karras for the others]
+    #[arg(long, value_parser = Choice(registry::schedules))]
+    schedule: Option<String>,
+    /// ddim, edm, dpmpp-2m, dpmpp-2s: rho of the karras schedule [default: 7]
+    #[arg(long)]
+    rho: Option<f64>,
+    /// edm: S_churn >= 0, the noise added back before each step [default: 0]
+    #[arg(long)]
+    s_churn: Option<f64>,
+    /// edm: churn only at noise levels sigma >= S_tmin [default: 0]
+    #[arg(long)]
+    s_tmin: Option<f64>,
+    /// edm: churn only at noise levels sigma <= S_tmax [default: no limit]
+    #[arg(long)]
+    s_tmax: Option<f64>,
+    /// edm: S_noise in [0.5, 2], the scale of the churn's noise [default: 1]
+    #[arg(long)]
+    s_noise: Option<f64>,
+    /// Final time epsilon the reverse process stops at (every sampler but langevin and ald)
+    /// [default: 1e-3]
     #[arg(long)]
     t_end: Option<f64>,
     /// Finish with one Tweedie denoising step x <- (x + v s)/m
@@ -242,6 +272,7 @@ pub fn main() -> ExitCode {
         Cmd::Sample(a) => pollster::block_on(sample(a)),
         Cmd::Likelihood(a) => pollster::block_on(likelihood(a)),
         Cmd::Train(a) => pollster::block_on(crate::train::train(a)),
+        Cmd::Frontier(a) => pollster::block_on(crate::frontier::frontier(a)),
         Cmd::Info { target } => info(&target),
         Cmd::Strip { input, output } => strip(&input, &output),
         Cmd::Export(a) => export(&a),
@@ -328,6 +359,12 @@ fn sample_settings(a: &SampleArgs) -> Result<Settings> {
         ("--sigma-first", a.sigma_first),
         ("--sigma-last", a.sigma_last),
         ("--eps", a.eps),
+        ("--eta", a.eta),
+        ("--rho", a.rho),
+        ("--s-churn", a.s_churn),
+        ("--s-tmin", a.s_tmin),
+        ("--s-tmax", a.s_tmax),
+        ("--s-noise", a.s_noise),
         ("--t-end", a.t_end),
     ] {
         if let Some(x) = val {
@@ -348,6 +385,9 @@ fn sample_settings(a: &SampleArgs) -> Result<Settings> {
     if let Some(so) = &a.solver {
         SolverKind::from_name(so).map_err(|e| e.relabel("--solver"))?;
     }
+    if let Some(sc) = &a.schedule {
+        Schedule::from_name(sc).map_err(|e| e.relabel("--schedule"))?;
+    }
     // Each flag sets the sampler setting of its name; which samplers take which setting is
     // the registry's (`SamplerConfig::with_params`), not a table here.
     let given: Vec<(&str, Value)> = [
@@ -364,6 +404,13 @@ fn sample_settings(a: &SampleArgs) -> Result<Settings> {
         ("sigma_last", a.sigma_last.map(|x| json!(x))),
         ("eps", a.eps.map(|x| json!(x))),
         ("steps_per_level", a.steps_per_level.map(|x| json!(x))),
+        ("eta", a.eta.map(|x| json!(x))),
+        ("schedule", a.schedule.clone().map(Value::String)),
+        ("rho", a.rho.map(|x| json!(x))),
+        ("s_churn", a.s_churn.map(|x| json!(x))),
+        ("s_tmin", a.s_tmin.map(|x| json!(x))),
+        ("s_tmax", a.s_tmax.map(|x| json!(x))),
+        ("s_noise", a.s_noise.map(|x| json!(x))),
         ("t_end", a.t_end.map(|x| json!(x))),
     ]
     .into_iter()

@@ -5,7 +5,11 @@
 #[cfg(not(target_arch = "wasm32"))]
 mod args;
 #[cfg(not(target_arch = "wasm32"))]
+mod chart;
+#[cfg(not(target_arch = "wasm32"))]
 mod cli;
+#[cfg(not(target_arch = "wasm32"))]
+mod frontier;
 #[cfg(not(target_arch = "wasm32"))]
 mod png;
 #[cfg(not(target_arch = "wasm32"))]
