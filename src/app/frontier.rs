@@ -14,7 +14,7 @@ use crate::error::{count, Error, Result};
 use crate::model::gmm::{ExactGmm, Gmm};
 use crate::sample::{Sampler, SamplerConfig};
 use crate::sde::Sde;
-use crate::stats::{mode_weights, quantile, sliced_wasserstein_to};
+use crate::stats::{quantile, weight_error, SlicedQuantiles};
 use crate::tensor::read_f64;
 use burn::tensor::backend::Backend;
 use serde::Serialize;
@@ -196,14 +196,58 @@ pub fn contender(label: &str) -> Result<&'static Contender> {
     })
 }
 
-/// One point: `c` at `budget` on `n` particles (seeded), compared with exact samples of
-/// `target` (`p_ε`, [`mixture_at`]) drawn from the same seed for every point.
-#[allow(clippy::too_many_arguments)]
+/// What every point is measured against: the mixture `p_ε` ([`mixture_at`]) and its exact
+/// projected quantiles for `n` particles (computed once, [`SlicedQuantiles`]).
+pub struct Yardstick {
+    pub target: Gmm,
+    pub quantiles: SlicedQuantiles,
+    pub n: usize,
+}
+
+/// Exact draws behind the band.
+const BAND_REPEATS: usize = 100;
+
+/// Directions of the sliced distance.
+const DIRECTIONS: usize = 64;
+
+impl Yardstick {
+    /// For runs of `n` particles of samplers stopping at [`T_END`] under `sde`.
+    pub fn new(gmm: &Gmm, sde: &Sde, n: usize, seed: u64) -> Result<Self> {
+        count("n", n, 10, crate::stats::MAX_ROWS)?;
+        let target = mixture_at(gmm, sde, T_END);
+        let quantiles = SlicedQuantiles::new(&target, n, DIRECTIONS, seed);
+        Ok(Yardstick {
+            target,
+            quantiles,
+            n,
+        })
+    }
+
+    /// What exact samples of size `n` score: the median and 99th percentile of the sliced
+    /// distance and of the mode-weight error over [`BAND_REPEATS`] draws.
+    pub fn band(&self, seed: u64) -> Band {
+        let mut noise = crate::rng::Noise::new(seed ^ 0xba4d);
+        let (mut sws, mut werrs) = (vec![], vec![]);
+        for _ in 0..BAND_REPEATS {
+            let x = self.target.sample(self.n, noise.rng());
+            sws.push(self.quantiles.distance(&x));
+            werrs.push(weight_error(&self.target, &x));
+        }
+        Band {
+            sw_median: quantile(sws.clone(), 0.5),
+            sw_q99: quantile(sws, 0.99),
+            weight_error_median: quantile(werrs.clone(), 0.5),
+            weight_error_q99: quantile(werrs, 0.99),
+        }
+    }
+}
+
+/// One point: `c` at `budget` on the yardstick's `n` particles (seeded: the same prior draws
+/// for every sampler), measured against `p_ε`.
 pub async fn run_point<B: Backend>(
     gmm: &Gmm,
-    target: &Gmm,
     sde: Sde,
-    n: usize,
+    yardstick: &Yardstick,
     seed: u64,
     c: &Contender,
     budget: usize,
@@ -211,7 +255,7 @@ pub async fn run_point<B: Backend>(
 ) -> Result<Point> {
     let cfg = c.at_budget(budget);
     let model = ExactGmm::<B>::new(gmm.clone(), sde, device);
-    let mut s = Sampler::<B>::new(&cfg, sde, n, gmm.dim(), seed, false, device)?;
+    let mut s = Sampler::<B>::new(&cfg, sde, yardstick.n, gmm.dim(), seed, false, device)?;
     let info = s.run(&model, |_, _| {}).await?;
     let x = read_f64(s.particles()).await?;
     let non_finite = x
@@ -227,8 +271,8 @@ pub async fn run_point<B: Backend>(
         budget,
         nfe: info.nfe,
         steps: info.index,
-        sw: sliced_wasserstein_to(target, &clean, DIRECTIONS, seed),
-        weight_error: weight_error(target, &clean),
+        sw: yardstick.quantiles.distance(&clean),
+        weight_error: weight_error(&yardstick.target, &clean),
         non_finite,
     })
 }
@@ -236,9 +280,8 @@ pub async fn run_point<B: Backend>(
 /// A frontier in progress: the runs left, the band, the points so far.
 pub struct Frontier {
     pub gmm: Gmm,
-    /// `p_ε`, what the samplers are compared with.
-    pub target: Gmm,
     pub sde: Sde,
+    pub yardstick: Yardstick,
     pub n: usize,
     pub seed: u64,
     pub band: Band,
@@ -248,52 +291,18 @@ pub struct Frontier {
     next: usize,
 }
 
-/// Exact draws behind the band.
-const BAND_REPEATS: usize = 100;
-
-/// Directions of the sliced distance.
-const DIRECTIONS: usize = 64;
-
-/// max_k |share of particles nearest component k − w_k|.
-fn weight_error(target: &Gmm, x: &[f64]) -> f64 {
-    mode_weights(target, x)
-        .iter()
-        .zip(&target.weights)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max)
-}
-
-/// What exact samples of `target` of size `n` score: the median and 99th percentile of the
-/// sliced distance to `target` and of the mode-weight error over [`BAND_REPEATS`] draws.
-pub fn band(target: &Gmm, n: usize, seed: u64) -> Band {
-    let mut noise = crate::rng::Noise::new(seed ^ 0xba4d);
-    let (mut sws, mut werrs) = (vec![], vec![]);
-    for _ in 0..BAND_REPEATS {
-        let x = target.sample(n, noise.rng());
-        sws.push(sliced_wasserstein_to(target, &x, DIRECTIONS, seed));
-        werrs.push(weight_error(target, &x));
-    }
-    Band {
-        sw_median: quantile(sws.clone(), 0.5),
-        sw_q99: quantile(sws, 0.99),
-        weight_error_median: quantile(werrs.clone(), 0.5),
-        weight_error_q99: quantile(werrs, 0.99),
-    }
-}
-
 impl Frontier {
     /// Every contender defined for `sde` at every budget.
     pub fn new(gmm: Gmm, sde: Sde, n: usize, budgets: &[usize], seed: u64) -> Result<Self> {
         sde.validate()?;
-        count("n", n, 10, crate::stats::MAX_ROWS)?;
+        let yardstick = Yardstick::new(&gmm, &sde, n, seed)?;
         if budgets.is_empty() {
             return Err(Error::invalid("budgets", "must name at least one budget"));
         }
         for b in budgets {
             count("budgets", *b, 1, 100_000)?;
         }
-        let target = mixture_at(&gmm, &sde, T_END);
-        let band = band(&target, n, seed);
+        let band = yardstick.band(seed);
         let plan = CONTENDERS
             .iter()
             .filter(|c| c.at_budget(10).validate(&sde).is_ok())
@@ -301,7 +310,7 @@ impl Frontier {
             .collect();
         Ok(Frontier {
             gmm,
-            target,
+            yardstick,
             sde,
             n,
             seed,
@@ -325,9 +334,8 @@ impl Frontier {
         self.next += 1;
         let p = run_point::<B>(
             &self.gmm,
-            &self.target,
             self.sde,
-            self.n,
+            &self.yardstick,
             self.seed,
             &c,
             budget,

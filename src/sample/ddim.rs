@@ -12,11 +12,10 @@
 //! the ancestral step. The same update under sub-VP and VE is the same step on their
 //! rescaled marginals. Whatever the network predicts (score, noise), `D` is one evaluation.
 
-use super::levels::{check_rho, denoiser, Levels, Schedule};
-use super::{check_t_end, prior, ready, Moved, SamplerSpec, StepContext, StepFuture, Stepper};
+use super::levels::{check_rho, denoiser, LevelStep, LevelWalk, Levels, Schedule};
+use super::{check_t_end, Init, SamplerSpec, Started, StepContext};
 use crate::error::{count, in_range, Result};
 use crate::registry::Param;
-use crate::rng::Noise;
 use crate::sde::Sde;
 use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
@@ -88,29 +87,16 @@ impl SamplerSpec for DdimConfig {
         in_range("sampler.eta", self.eta, 0.0, 1.0).map(|_| ())
     }
 
-    fn start<B: Backend>(
-        &self,
-        sde: &Sde,
-        n: usize,
-        d: usize,
-        noise: &mut Noise,
-        device: &B::Device,
-    ) -> Result<(Box<dyn Stepper<B>>, Tensor<B, 2>)> {
+    fn start<B: Backend>(&self, sde: &Sde, mut init: Init<'_, B>) -> Result<Started<B>> {
         let levels = Levels::new(sde, self.schedule, self.steps, self.rho, self.t_end)?;
-        let ddim = Ddim {
-            levels,
-            eta: self.eta,
-            i: 0,
-        };
-        Ok((Box::new(ddim), prior(sde, n, d, noise, device)))
+        let walk = LevelWalk::new(levels, Ddim { eta: self.eta });
+        Ok((Box::new(walk), init.prior(sde)))
     }
 }
 
-/// DDIM's state: the next level.
+/// DDIM's update.
 pub struct Ddim {
-    pub levels: Levels,
     pub eta: f64,
-    pub i: usize,
 }
 
 /// One DDIM step as `x' = c_x x + c_d D + c_z z` in the SDE's own coordinates, from
@@ -129,38 +115,23 @@ pub fn ddim_coefficients(m: f64, s: f64, m_next: f64, s_next: f64, eta: f64) -> 
     ]
 }
 
-impl<B: Backend> Stepper<B> for Ddim {
-    /// # Shapes
-    /// `x: [n, d]` → `[n, d]`
-    fn step<'a>(&'a mut self, x: Tensor<B, 2>, mut cx: StepContext<'a, B>) -> StepFuture<'a, B> {
-        let (i, l) = (self.i, &self.levels);
-        let (t, t_next) = (l.ts[i], l.ts[i + 1]);
+impl<B: Backend> LevelStep<B> for Ddim {
+    fn update(
+        &mut self,
+        x: Tensor<B, 2>,
+        l: &Levels,
+        i: usize,
+        cx: &mut StepContext<'_, B>,
+    ) -> (Tensor<B, 2>, usize) {
         let [c_x, c_d, c_z] =
             ddim_coefficients(l.ms[i], l.sigmas[i], l.ms[i + 1], l.sigmas[i + 1], self.eta);
-        let d = denoiser(cx.model, cx.sde, x.clone() / l.ms[i], t);
+        let d = denoiser(cx.model, cx.sde, x.clone() / l.ms[i], l.ts[i]);
         let mut x_next = x * c_x + d * c_d;
         if c_z > 0.0 {
             let z = cx.normal_like(&x_next);
             x_next = x_next + z * c_z;
         }
-        self.i += 1;
-        ready(Moved {
-            x: x_next,
-            t: t_next,
-            step_size: t - t_next,
-            nfe: 1,
-            accepted: None,
-            level: None,
-        })
-    }
-    fn total_steps(&self) -> Option<usize> {
-        Some(self.levels.steps())
-    }
-    fn is_done(&self) -> bool {
-        self.i >= self.levels.steps()
-    }
-    fn final_t(&self) -> f64 {
-        *self.levels.ts.last().expect("at least two levels")
+        (x_next, 1)
     }
 }
 

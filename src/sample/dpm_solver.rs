@@ -15,11 +15,10 @@
 //! A first-order step with `D_i` alone is DDIM with η = 0.
 
 use super::ddim::{check_grid, RHO, SCHEDULE, STEPS, T_END};
-use super::levels::{denoiser, Levels, Schedule};
-use super::{prior, ready, Moved, SamplerSpec, StepContext, StepFuture, Stepper};
+use super::levels::{denoiser, LevelStep, LevelWalk, Levels, Schedule};
+use super::{Init, SamplerSpec, Started, StepContext};
 use crate::error::Result;
 use crate::registry::Param;
-use crate::rng::Noise;
 use crate::sde::Sde;
 use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
@@ -55,22 +54,13 @@ macro_rules! dpm_config {
                 check_grid(self.steps, self.rho, self.t_end)
             }
 
-            fn start<B: Backend>(
-                &self,
-                sde: &Sde,
-                n: usize,
-                d: usize,
-                noise: &mut Noise,
-                device: &B::Device,
-            ) -> Result<(Box<dyn Stepper<B>>, Tensor<B, 2>)> {
+            fn start<B: Backend>(&self, sde: &Sde, mut init: Init<'_, B>) -> Result<Started<B>> {
                 let levels = Levels::new(sde, self.schedule, self.steps, self.rho, self.t_end)?;
                 let solver = DpmSolver::<B> {
-                    levels,
                     single_step: $single,
                     previous: None,
-                    i: 0,
                 };
-                Ok((Box::new(solver), prior(sde, n, d, noise, device)))
+                Ok((Box::new(LevelWalk::new(levels, solver)), init.prior(sde)))
             }
         }
     };
@@ -89,29 +79,28 @@ dpm_config!(
     single_step: true
 );
 
-/// The solver's state: the next level and, for 2M, the last denoiser and its step `h`.
+/// The solver's update and, for 2M, the last denoiser and its step `h`.
 pub struct DpmSolver<B: Backend> {
-    pub levels: Levels,
     pub single_step: bool,
     previous: Option<(Tensor<B, 2>, f64)>,
-    pub i: usize,
 }
 
-impl<B: Backend> Stepper<B> for DpmSolver<B> {
-    /// # Shapes
-    /// `x: [n, d]` → `[n, d]`
-    fn step<'a>(&'a mut self, x: Tensor<B, 2>, cx: StepContext<'a, B>) -> StepFuture<'a, B> {
-        let i = self.i;
-        let l = &self.levels;
+impl<B: Backend> LevelStep<B> for DpmSolver<B> {
+    fn update(
+        &mut self,
+        x: Tensor<B, 2>,
+        l: &Levels,
+        i: usize,
+        cx: &mut StepContext<'_, B>,
+    ) -> (Tensor<B, 2>, usize) {
         let (s, s_next) = (l.sigmas[i], l.sigmas[i + 1]);
-        let (t, t_next, m_next) = (l.ts[i], l.ts[i + 1], l.ms[i + 1]);
         let y = x / l.ms[i];
         let h = (s / s_next).ln(); // λ' − λ
-        let d = denoiser(cx.model, cx.sde, y.clone(), t);
+        let d = denoiser(cx.model, cx.sde, y.clone(), l.ts[i]);
         // y' = (σ'/σ) y + (1 − σ'/σ) D̃ = (σ'/σ) y − expm1(−h) D̃
         let (y_next, nfe) = if self.single_step {
             let s_mid = (s * s_next).sqrt();
-            let t_mid = cx.sde.t_of_noise_level(s_mid).unwrap_or(t_next);
+            let t_mid = cx.sde.t_of_noise_level(s_mid).unwrap_or(l.ts[i + 1]);
             let y_mid = y.clone() * (s_mid / s) + d * (1.0 - s_mid / s);
             let d_mid = denoiser(cx.model, cx.sde, y_mid, t_mid);
             (y * (s_next / s) + d_mid * (1.0 - s_next / s), 2)
@@ -126,23 +115,6 @@ impl<B: Backend> Stepper<B> for DpmSolver<B> {
             self.previous = Some((d, h));
             (y * (s_next / s) + d_tilde * (1.0 - s_next / s), 1)
         };
-        self.i += 1;
-        ready(Moved {
-            x: y_next * m_next,
-            t: t_next,
-            step_size: t - t_next,
-            nfe,
-            accepted: None,
-            level: None,
-        })
-    }
-    fn total_steps(&self) -> Option<usize> {
-        Some(self.levels.steps())
-    }
-    fn is_done(&self) -> bool {
-        self.i >= self.levels.steps()
-    }
-    fn final_t(&self) -> f64 {
-        *self.levels.ts.last().expect("at least two levels")
+        (y_next * l.ms[i + 1], nfe)
     }
 }

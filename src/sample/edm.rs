@@ -14,11 +14,10 @@
 //! which is that Euler step). `σ̂` is capped at the SDE's σ(1), where its times end.
 
 use super::ddim::{check_grid, RHO, SCHEDULE, STEPS, T_END};
-use super::levels::{denoiser, Levels, Schedule};
-use super::{prior, ready, Moved, SamplerSpec, StepContext, StepFuture, Stepper};
+use super::levels::{denoiser, LevelStep, LevelWalk, Levels, Schedule};
+use super::{Init, SamplerSpec, Started, StepContext};
 use crate::error::{in_range, Error, Result};
 use crate::registry::Param;
-use crate::rng::Noise;
 use crate::sde::Sde;
 use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
@@ -98,84 +97,54 @@ impl SamplerSpec for EdmConfig {
         Ok(())
     }
 
-    fn start<B: Backend>(
-        &self,
-        sde: &Sde,
-        n: usize,
-        d: usize,
-        noise: &mut Noise,
-        device: &B::Device,
-    ) -> Result<(Box<dyn Stepper<B>>, Tensor<B, 2>)> {
+    fn start<B: Backend>(&self, sde: &Sde, mut init: Init<'_, B>) -> Result<Started<B>> {
         let levels = Levels::new(sde, self.schedule, self.steps, self.rho, self.t_end)?;
-        let edm = Edm {
-            levels,
-            cfg: self.clone(),
-            i: 0,
-        };
-        Ok((Box::new(edm), prior(sde, n, d, noise, device)))
+        let walk = LevelWalk::new(levels, Edm { cfg: self.clone() });
+        Ok((Box::new(walk), init.prior(sde)))
     }
 }
 
-/// EDM's state: the next level.
+/// EDM's update.
 pub struct Edm {
-    pub levels: Levels,
     pub cfg: EdmConfig,
-    pub i: usize,
 }
 
 impl Edm {
-    /// The churn γ_i of level i.
-    fn gamma(&self, sigma: f64) -> f64 {
+    /// The churn γ_i at noise level σ_i of a run of `steps` steps.
+    fn gamma(&self, sigma: f64, steps: usize) -> f64 {
         let c = &self.cfg;
         let inside = sigma >= c.s_tmin && c.s_tmax.is_none_or(|m| sigma <= m);
         if c.s_churn > 0.0 && inside {
-            (c.s_churn / self.levels.steps() as f64).min(std::f64::consts::SQRT_2 - 1.0)
+            (c.s_churn / steps as f64).min(std::f64::consts::SQRT_2 - 1.0)
         } else {
             0.0
         }
     }
 }
 
-impl<B: Backend> Stepper<B> for Edm {
-    /// # Shapes
-    /// `x: [n, d]` → `[n, d]`
-    fn step<'a>(&'a mut self, x: Tensor<B, 2>, mut cx: StepContext<'a, B>) -> StepFuture<'a, B> {
-        let i = self.i;
-        let l = &self.levels;
+impl<B: Backend> LevelStep<B> for Edm {
+    fn update(
+        &mut self,
+        x: Tensor<B, 2>,
+        l: &Levels,
+        i: usize,
+        cx: &mut StepContext<'_, B>,
+    ) -> (Tensor<B, 2>, usize) {
         let (s, s_next) = (l.sigmas[i], l.sigmas[i + 1]);
-        let (t, t_next, m_next) = (l.ts[i], l.ts[i + 1], l.ms[i + 1]);
         let mut y = x / l.ms[i];
         // churn: raise the noise level to σ̂ (at most σ(1)) by adding noise
-        let s_top = l.sigmas[0];
-        let s_hat = (s * (1.0 + self.gamma(s))).min(s_top);
+        let s_hat = (s * (1.0 + self.gamma(s, l.steps()))).min(l.sigmas[0]);
         let t_hat = if s_hat > s {
             let z = cx.normal_like(&y);
             y = y + z * ((s_hat * s_hat - s * s).sqrt() * self.cfg.s_noise);
             cx.sde.t_of_noise_level(s_hat).unwrap_or(1.0)
         } else {
-            t
+            l.ts[i]
         };
         let d = (y.clone() - denoiser(cx.model, cx.sde, y.clone(), t_hat)) / s_hat;
         let euler = y.clone() + d.clone() * (s_next - s_hat);
-        let d2 = (euler.clone() - denoiser(cx.model, cx.sde, euler, t_next)) / s_next;
+        let d2 = (euler.clone() - denoiser(cx.model, cx.sde, euler, l.ts[i + 1])) / s_next;
         let y_next = y + (d + d2) * (0.5 * (s_next - s_hat));
-        self.i += 1;
-        ready(Moved {
-            x: y_next * m_next,
-            t: t_next,
-            step_size: t_hat - t_next,
-            nfe: 2,
-            accepted: None,
-            level: None,
-        })
-    }
-    fn total_steps(&self) -> Option<usize> {
-        Some(self.levels.steps())
-    }
-    fn is_done(&self) -> bool {
-        self.i >= self.levels.steps()
-    }
-    fn final_t(&self) -> f64 {
-        *self.levels.ts.last().expect("at least two levels")
+        (y_next * l.ms[i + 1], 2)
     }
 }

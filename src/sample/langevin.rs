@@ -12,7 +12,7 @@
 //! VP and sub-VP it is the same algorithm on the rescaled marginals. The particles are
 //! returned as `x = m(t_L) y`.
 
-use super::{ready, Moved, SamplerSpec, StepContext, StepFuture, Stepper};
+use super::{ready, Init, Moved, SamplerSpec, Started, StepContext, StepFuture, Stepper};
 use crate::error::{count, in_range, positive, Error, Result};
 use crate::model::ScoreModel;
 use crate::registry::Param;
@@ -90,15 +90,8 @@ impl SamplerSpec for LangevinConfig {
         Ok(())
     }
 
-    fn start<B: Backend>(
-        &self,
-        _sde: &Sde,
-        n: usize,
-        d: usize,
-        noise: &mut Noise,
-        device: &B::Device,
-    ) -> Result<(Box<dyn Stepper<B>>, Tensor<B, 2>)> {
-        let x = noise.uniform::<B>(n, d, self.init_low, self.init_high, device);
+    fn start<B: Backend>(&self, _sde: &Sde, mut init: Init<'_, B>) -> Result<Started<B>> {
+        let x = init.uniform(self.init_low, self.init_high);
         let l = Langevin {
             eps: self.eps,
             steps: self.steps,
@@ -195,14 +188,7 @@ impl SamplerSpec for AldConfig {
         Ok(())
     }
 
-    fn start<B: Backend>(
-        &self,
-        sde: &Sde,
-        n: usize,
-        d: usize,
-        noise: &mut Noise,
-        device: &B::Device,
-    ) -> Result<(Box<dyn Stepper<B>>, Tensor<B, 2>)> {
+    fn start<B: Backend>(&self, sde: &Sde, mut init: Init<'_, B>) -> Result<Started<B>> {
         let ald = Ald::new(
             sde,
             self.levels,
@@ -211,7 +197,7 @@ impl SamplerSpec for AldConfig {
             self.eps,
             self.steps_per_level,
         )?;
-        let x = noise.normal::<B>(n, d, device) * ald.sigmas[0];
+        let x = init.normal() * ald.sigmas[0];
         Ok((Box::new(ald), x))
     }
 }

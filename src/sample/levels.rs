@@ -13,6 +13,7 @@
 //! particles are shown as `x = m(t) y`. A schedule chooses the noise levels `σ_0 > … > σ_N`
 //! from the SDE's `σ(1)` down to `σ(ε)`, and each level its time `t_i` with `σ(t_i) = σ_i`.
 
+use super::{ready, Moved, StepContext, StepFuture, Stepper};
 use crate::error::{in_range, Error, Result};
 use crate::model::ScoreModel;
 use crate::registry::{Entry, Registry};
@@ -117,7 +118,9 @@ impl Levels {
                 ts
             }
         };
-        let ts: Vec<f64> = ts.into_iter().map(|t| t.clamp(t_end, 1.0)).collect();
+        let mut ts: Vec<f64> = ts.into_iter().map(|t| t.clamp(t_end, 1.0)).collect();
+        ts[steps] = t_end; // exactly, not 1 − N(1 − ε)/N
+
         Ok(Levels {
             sigmas: ts.iter().map(|t| sde.noise_level(*t)).collect(),
             ms: ts.iter().map(|t| sde.mean_scale(*t)).collect(),
@@ -146,6 +149,65 @@ pub fn denoiser<B: Backend>(
     let x = y * m;
     let s = model.score(x.clone(), t);
     (x + s * sde.variance(t)) / m
+}
+
+/// A sampler that walks the levels one step at a time (DDIM, EDM, DPM-Solver++): its
+/// update from level `i` to `i + 1`; [`LevelWalk`] does the rest.
+pub(crate) trait LevelStep<B: Backend> {
+    /// `x` at level `i` → `x` at level `i + 1`, and the score evaluations it took.
+    ///
+    /// # Shapes
+    /// `x: [n, d]` → `[n, d]`
+    fn update(
+        &mut self,
+        x: Tensor<B, 2>,
+        levels: &Levels,
+        i: usize,
+        cx: &mut StepContext<'_, B>,
+    ) -> (Tensor<B, 2>, usize);
+}
+
+/// The state machine of a [`LevelStep`] sampler: the levels and the next one.
+pub(crate) struct LevelWalk<M> {
+    pub levels: Levels,
+    pub method: M,
+    pub i: usize,
+}
+
+impl<M> LevelWalk<M> {
+    pub fn new(levels: Levels, method: M) -> Self {
+        LevelWalk {
+            levels,
+            method,
+            i: 0,
+        }
+    }
+}
+
+impl<B: Backend, M: LevelStep<B>> Stepper<B> for LevelWalk<M> {
+    fn step<'a>(&'a mut self, x: Tensor<B, 2>, mut cx: StepContext<'a, B>) -> StepFuture<'a, B> {
+        let i = self.i;
+        let (x, nfe) = self.method.update(x, &self.levels, i, &mut cx);
+        self.i += 1;
+        let (t, t_next) = (self.levels.ts[i], self.levels.ts[i + 1]);
+        ready(Moved {
+            x,
+            t: t_next,
+            step_size: t - t_next,
+            nfe,
+            accepted: None,
+            level: None,
+        })
+    }
+    fn total_steps(&self) -> Option<usize> {
+        Some(self.levels.steps())
+    }
+    fn is_done(&self) -> bool {
+        self.i >= self.levels.steps()
+    }
+    fn final_t(&self) -> f64 {
+        *self.levels.ts.last().expect("at least two levels")
+    }
 }
 
 #[cfg(test)]

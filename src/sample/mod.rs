@@ -66,15 +66,41 @@ pub(crate) trait SamplerSpec: Default {
     const PARAMS: &'static [Param];
     /// Check every value against its accepted range, for the given SDE.
     fn validate(&self, sde: &Sde) -> Result<()>;
-    /// The state machine and the particles it starts from (`n` rows of `d`).
-    fn start<B: Backend>(
-        &self,
-        sde: &Sde,
-        n: usize,
-        d: usize,
-        noise: &mut Noise,
-        device: &B::Device,
-    ) -> Result<(Box<dyn Stepper<B>>, Tensor<B, 2>)>;
+    /// The state machine and the particles it starts from.
+    fn start<B: Backend>(&self, sde: &Sde, init: Init<'_, B>) -> Result<Started<B>>;
+}
+
+/// A sampler's state machine and its first particles (`[n, d]`).
+pub(crate) type Started<B> = (Box<dyn Stepper<B>>, Tensor<B, 2>);
+
+/// What a start draws its first particles with: their number and dimension, the run's noise
+/// and the device.
+pub(crate) struct Init<'a, B: Backend> {
+    pub n: usize,
+    pub d: usize,
+    pub noise: &'a mut Noise,
+    pub device: &'a B::Device,
+}
+
+impl<B: Backend> Init<'_, B> {
+    /// The particles drawn from the SDE's prior `N(0, v(1) I)`.
+    ///
+    /// # Shapes
+    /// → `[n, d]`
+    pub fn prior(&mut self, sde: &Sde) -> Tensor<B, 2> {
+        self.normal() * sde.prior_std()
+    }
+
+    /// Standard normal particles, `[n, d]`.
+    pub fn normal(&mut self) -> Tensor<B, 2> {
+        self.noise.normal::<B>(self.n, self.d, self.device)
+    }
+
+    /// Particles uniform in `[low, high]` in every coordinate, `[n, d]`.
+    pub fn uniform(&mut self, low: f64, high: f64) -> Tensor<B, 2> {
+        self.noise
+            .uniform::<B>(self.n, self.d, low, high, self.device)
+    }
 }
 
 /// The samplers: each line is a name (the JSON `kind` and `--sampler`), the
@@ -122,16 +148,9 @@ macro_rules! samplers {
                 }
             }
 
-            fn start<B: Backend>(
-                &self,
-                sde: &Sde,
-                n: usize,
-                d: usize,
-                noise: &mut Noise,
-                device: &B::Device,
-            ) -> Result<(Box<dyn Stepper<B>>, Tensor<B, 2>)> {
+            fn start<B: Backend>(&self, sde: &Sde, init: Init<'_, B>) -> Result<Started<B>> {
                 match self {
-                    $( SamplerConfig::$variant(c) => c.start(sde, n, d, noise, device), )*
+                    $( SamplerConfig::$variant(c) => c.start(sde, init), )*
                 }
             }
         }
@@ -196,20 +215,6 @@ pub fn samplers() -> Registry {
 /// The end time `ε` of the reverse-time samplers.
 pub(crate) fn check_t_end(t_end: f64) -> Result<()> {
     in_range("sampler.t_end", t_end, 1e-6, 0.5).map(|_| ())
-}
-
-/// The particles drawn from the SDE's prior `N(0, v(1) I)`.
-///
-/// # Shapes
-/// → `[n, d]`
-pub(crate) fn prior<B: Backend>(
-    sde: &Sde,
-    n: usize,
-    d: usize,
-    noise: &mut Noise,
-    device: &B::Device,
-) -> Tensor<B, 2> {
-    noise.normal::<B>(n, d, device) * sde.prior_std()
 }
 
 /// What one step of a sampler's main loop did.
@@ -312,7 +317,13 @@ impl<B: Backend> Sampler<B> {
         count("n", n, 1, 1_000_000)?;
         count("d", d, 1, 1_000_000)?;
         let mut noise = Noise::new(seed);
-        let (stepper, x) = cfg.start::<B>(&sde, n, d, &mut noise, device)?;
+        let init = Init {
+            n,
+            d,
+            noise: &mut noise,
+            device,
+        };
+        let (stepper, x) = cfg.start::<B>(&sde, init)?;
         Ok(Sampler {
             inpaint: None,
             stepper,

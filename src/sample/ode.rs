@@ -1,11 +1,10 @@
 //! Sampling with the probability-flow ODE `dx/dt = a(t) x − ½ g(t)² s(x, t)` (Song et al.
 //! 2021, eq. 13), integrated from t = 1 to ε with any [`crate::solver`] stepper.
 
-use super::{check_t_end, prior, Moved, SamplerSpec, StepContext, StepFuture, Stepper};
+use super::{check_t_end, Init, Moved, SamplerSpec, Started, StepContext, StepFuture, Stepper};
 use crate::error::{count, in_range, Result};
 use crate::model::ScoreModel;
 use crate::registry::Param;
-use crate::rng::Noise;
 use crate::sde::Sde;
 use crate::solver::{Integrator, SolverKind, SolverStep};
 use burn::tensor::{backend::Backend, Tensor};
@@ -75,15 +74,8 @@ impl SamplerSpec for OdeConfig {
         Ok(())
     }
 
-    fn start<B: Backend>(
-        &self,
-        sde: &Sde,
-        n: usize,
-        d: usize,
-        noise: &mut Noise,
-        device: &B::Device,
-    ) -> Result<(Box<dyn Stepper<B>>, Tensor<B, 2>)> {
-        let x = prior(sde, n, d, noise, device);
+    fn start<B: Backend>(&self, sde: &Sde, mut init: Init<'_, B>) -> Result<Started<B>> {
+        let x = init.prior(sde);
         let o = Ode::new(
             self.solver,
             x.clone(),

@@ -16,7 +16,9 @@
 //! On the native GPU backends each update (predictor or corrector, given the score) is one
 //! kernel ([`crate::kernels::gpu`]); elsewhere it is composed from burn's operations.
 
-use super::{check_t_end, prior, ready, Moved, SamplerSpec, StepContext, StepFuture, Stepper};
+use super::{
+    check_t_end, ready, Init, Moved, SamplerSpec, Started, StepContext, StepFuture, Stepper,
+};
 use crate::error::{count, in_range, Error};
 use crate::kernels::gpu::{affine3, langevin_corrector};
 use crate::model::ScoreModel;
@@ -92,14 +94,7 @@ impl SamplerSpec for EmConfig {
         check_t_end(self.t_end)
     }
 
-    fn start<B: Backend>(
-        &self,
-        sde: &Sde,
-        n: usize,
-        d: usize,
-        noise: &mut Noise,
-        device: &B::Device,
-    ) -> crate::Result<(Box<dyn Stepper<B>>, Tensor<B, 2>)> {
+    fn start<B: Backend>(&self, sde: &Sde, mut init: Init<'_, B>) -> crate::Result<Started<B>> {
         let pc = Pc::new(
             PredictorKind::Em,
             CorrectorKind::None,
@@ -108,7 +103,7 @@ impl SamplerSpec for EmConfig {
             self.steps,
             self.t_end,
         );
-        Ok((Box::new(pc), prior(sde, n, d, noise, device)))
+        Ok((Box::new(pc), init.prior(sde)))
     }
 }
 
@@ -188,14 +183,7 @@ impl SamplerSpec for PcConfig {
         Ok(())
     }
 
-    fn start<B: Backend>(
-        &self,
-        sde: &Sde,
-        n: usize,
-        d: usize,
-        noise: &mut Noise,
-        device: &B::Device,
-    ) -> crate::Result<(Box<dyn Stepper<B>>, Tensor<B, 2>)> {
+    fn start<B: Backend>(&self, sde: &Sde, mut init: Init<'_, B>) -> crate::Result<Started<B>> {
         let pc = Pc::new(
             self.predictor,
             self.corrector,
@@ -204,7 +192,7 @@ impl SamplerSpec for PcConfig {
             self.steps,
             self.t_end,
         );
-        Ok((Box::new(pc), prior(sde, n, d, noise, device)))
+        Ok((Box::new(pc), init.prior(sde)))
     }
 }
 

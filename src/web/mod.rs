@@ -1043,14 +1043,13 @@ pub async fn frontier_point(
     sampler: String,
     budget: usize,
 ) -> Result<JsValue, JsError> {
-    use crate::app::frontier::{contender, mixture_at, run_point, T_END};
+    use crate::app::frontier::{contender, run_point, Yardstick};
     let (gmm, sde) = frontier_model(settings)?;
-    crate::error::count("n", n, 10, stats::MAX_ROWS).map_err(js_err)?;
     crate::error::count("budget", budget, 1, 100_000).map_err(js_err)?;
     let c = contender(&sampler).map_err(js_err)?;
-    let target = mixture_at(&gmm, &sde, T_END);
+    let yardstick = Yardstick::new(&gmm, &sde, n, 0).map_err(js_err)?;
     let device = Default::default();
-    let p = run_point::<burn::backend::NdArray<f32>>(&gmm, &target, sde, n, 0, c, budget, &device)
+    let p = run_point::<burn::backend::NdArray<f32>>(&gmm, sde, &yardstick, 0, c, budget, &device)
         .await
         .map_err(js_err)?;
     to_js(&p)

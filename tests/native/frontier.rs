@@ -4,7 +4,7 @@
 
 use crate::cli::scorelab;
 use crate::common::B64;
-use scorelab::app::frontier::{contender, mixture_at, run_point, Frontier, CONTENDERS, T_END};
+use scorelab::app::frontier::{contender, run_point, Frontier, Yardstick, CONTENDERS};
 use scorelab::model::presets::preset;
 use scorelab::sde::Sde;
 
@@ -14,14 +14,14 @@ fn dpm_solver_beats_euler_maruyama_at_20_and_the_best_at_100_is_in_the_band() {
     let sde = Sde::from_name("vp").unwrap();
     for name in ["ring8", "anisotropic3", "grid25"] {
         let gmm = preset(name).unwrap();
-        let target = mixture_at(&gmm, &sde, T_END);
+        let yardstick = Yardstick::new(&gmm, &sde, 5000, 0).unwrap();
         // At 20 NFE a single run's distance is mostly its own sampling noise (the band's
         // spread); the mean over 8 seeds of 5000 particles resolves the samplers' bias.
         let mean_sw = |label: &str| {
             let c = contender(label).unwrap();
             let runs: Vec<f64> = (1..=8)
                 .map(|seed| {
-                    let p = run_point::<B64>(&gmm, &target, sde, 5000, seed, c, 20, &device);
+                    let p = run_point::<B64>(&gmm, sde, &yardstick, seed, c, 20, &device);
                     pollster::block_on(p).unwrap().sw
                 })
                 .collect();

@@ -108,9 +108,9 @@ impl Canvas {
             return;
         }
         let i = (y as usize * self.w + x as usize) * 3;
-        for k in 0..3 {
-            let old = self.px[i + k] as f64;
-            self.px[i + k] = (old + (c[k] as f64 - old) * a).round() as u8;
+        for (px, c) in self.px[i..i + 3].iter_mut().zip(c) {
+            let old = *px as f64;
+            *px = (old + (c as f64 - old) * a).round() as u8;
         }
     }
 

@@ -127,6 +127,9 @@ pub fn colour(label: &str) -> Rgb {
 const INK: Rgb = [40, 40, 40];
 const BAND: Rgb = [120, 120, 120];
 
+/// A panel: its axis label, the value it plots, the band's median and 99th percentile.
+type Panel<'a> = (&'a str, fn(&Point) -> f64, f64, f64);
+
 /// Two log-log panels (sliced W2, mode-weight error against NFE) and a legend.
 fn chart(f: &Frontier, title: &str) -> Canvas {
     let (w, h) = (1240, 560);
@@ -139,7 +142,7 @@ fn chart(f: &Frontier, title: &str) -> Canvas {
         2,
         false,
     );
-    let panels: [(&str, fn(&Point) -> f64, f64, f64); 2] = [
+    let panels: [Panel; 2] = [
         (
             "sliced W2 to the exact p_eps",
             |p| p.sw,
