@@ -7,8 +7,8 @@ import { $ } from './page';
 import { save } from './downloads';
 import type { Settings } from './wasm';
 
-/** Particles per run: enough for the band to separate the samplers, quick in a worker. */
-export const FRONTIER_N = 1000;
+/** Particles per run: the CLI's default, so the page and `scorelab frontier` give the same points. */
+export const FRONTIER_N = 2000;
 
 export interface Band { sw_median: number; sw_q99: number; weight_error_median: number; weight_error_q99: number }
 export interface FrontierPoint { sampler: string; budget: number; nfe: number; steps: number; sw: number; weight_error: number; non_finite: number }

@@ -992,8 +992,11 @@ pub fn inspect_weights(name: String, bytes: Uint8Array) -> Result<JsValue, JsErr
     })
 }
 
-/// The lab's exact mixture (a preset or a drawn mixture) and SDE, for the frontier: a
+/// The lab's exact mixture (a preset or a drawn mixture) and SDE, for the frontier (the CPU
+/// modules only: the worker asks them every free function, so the WebGPU module needs no
+/// CPU backend for it): a
 /// network's score is not exact, so its errors would not be the samplers' alone.
+#[cfg(not(feature = "webgpu"))]
 fn frontier_model(settings: JsValue) -> Result<(Gmm, Sde), JsError> {
     let s = parse_settings(settings)?;
     if s.model.starts_with("weights:") {
@@ -1008,6 +1011,7 @@ fn frontier_model(settings: JsValue) -> Result<(Gmm, Sde), JsError> {
 /// The NFE–quality frontier's plan for the lab's mixture and SDE with `n` particles per run
 /// (`crate::app::frontier`): `{band, plan: [{sampler, budget}]}`, every sampler defined
 /// for the SDE at every budget; run each with `frontierPoint`.
+#[cfg(not(feature = "webgpu"))]
 #[wasm_bindgen(js_name = frontierPlan)]
 pub fn frontier_plan(settings: JsValue, n: usize) -> Result<JsValue, JsError> {
     use crate::app::frontier::{Band, Frontier, BUDGETS};
@@ -1036,6 +1040,7 @@ pub fn frontier_plan(settings: JsValue, n: usize) -> Result<JsValue, JsError> {
 
 /// One point of the frontier: `sampler` (a label of the plan) at `budget` score evaluations
 /// on `n` particles, `{sampler, budget, nfe, steps, sw, weight_error, non_finite}`.
+#[cfg(not(feature = "webgpu"))]
 #[wasm_bindgen(js_name = frontierPoint)]
 pub async fn frontier_point(
     settings: JsValue,
@@ -1049,7 +1054,7 @@ pub async fn frontier_point(
     let c = contender(&sampler).map_err(js_err)?;
     let yardstick = Yardstick::new(&gmm, &sde, n, 0).map_err(js_err)?;
     let device = Default::default();
-    let p = run_point::<burn::backend::NdArray<f32>>(&gmm, sde, &yardstick, 0, c, budget, &device)
+    let p = run_point::<Be>(&gmm, sde, &yardstick, 0, c, budget, &device)
         .await
         .map_err(js_err)?;
     to_js(&p)

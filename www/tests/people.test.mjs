@@ -85,11 +85,14 @@ await test('every control has its help text; every choice of the settings menus 
   assert.deepEqual(await missing(), [], 'lab controls without help');
   const options = await page.evaluate(() => Array.from(document.querySelectorAll('#controls option')).filter((o) => !o.title).map((o) => o.value));
   assert.deepEqual(options, [], 'settings menu options without a description');
-  // each sampler's parameters: switch through the samplers and check the rebuilt rows
-  for (const kind of ['em', 'pc', 'langevin', 'ald', 'ode']) {
+  // each sampler's parameters: switch through the samplers and check the rebuilt rows and
+  // their menus' options (predictor, corrector, solver, schedule)
+  for (const kind of ['em', 'pc', 'langevin', 'ald', 'ode', 'ddim', 'edm', 'dpmpp-2m', 'dpmpp-2s']) {
     await page.evaluate((k) => window.scorelab.setState({ ...window.scorelab.state(), sampler: { kind: k } }), kind);
     const rows = await page.evaluate(() => Array.from(document.querySelectorAll('#controls label')).filter((l) => !l.title).map((l) => l.textContent));
     assert.deepEqual(rows, [], `${kind}: rows without help`);
+    const bare = await page.evaluate(() => Array.from(document.querySelectorAll('#controls option')).filter((o) => !o.title).map((o) => o.value));
+    assert.deepEqual(bare, [], `${kind}: options without a description`);
   }
   // the help carries the equations (the notation of SCIENCE.md)
   await page.evaluate(() => window.scorelab.setState({ ...window.scorelab.state(), sampler: { kind: 'pc' } }));
