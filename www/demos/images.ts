@@ -9,8 +9,8 @@ export async function images(root: HTMLElement, labBackend: 'webgpu' | 'cpu', al
     el('p', {}, 'The shipped model (models/mnist-unet-ve.safetensors, VE σ = 25) samples 16 digits; every step is drawn, from noise to digits. Draw a digit in the pad (ink = 1, as in MNIST) and ask for its bits/dim: the probability-flow ODE likelihood with one Hutchinson probe, after 8-bit quantisation and uniform dequantisation, as `scorelab likelihood --bpd`, of p_ε at the model’s smallest training time ε = 1e-7 (1.75-1.80 bits/dim on average over the 1,000 held-out MNIST digits with this model, none above 4; pure noise scores far worse). The model’s denoiser x + σ²s is kept in the pixel range [0, 1], as in `scorelab`.'),
     look('The digits form from the coarse shape down to the strokes: at large t only the overall blob is decided, fine detail appears last. Your own digit\'s bits/dim is near the average (about 1.8) when it looks like MNIST (white on black, centred, thick strokes) and higher for anything else: the number is how many bits per pixel the model needs to encode the picture.'),
   );
-  const sampler = el('select', { id: 'imgSampler', title: 'pc: predictor–corrector; em: Euler–Maruyama on the reverse SDE; ode: the probability-flow ODE (RK4)' });
-  for (const s of ['pc', 'em', 'ode']) sampler.add(new Option(s, s));
+  const sampler = el('select', { id: 'imgSampler', title: 'pc: predictor–corrector; em: Euler–Maruyama on the reverse SDE; ode: the probability-flow ODE (RK4); ddim: DDIM (η = 0); edm: EDM’s Heun steps (2 evaluations each); dpmpp-2m: DPM-Solver++(2M), good digits from about 20 steps' });
+  for (const s of ['pc', 'em', 'ode', 'ddim', 'edm', 'dpmpp-2m']) sampler.add(new Option(s, s));
   const steps = el('input', { type: 'number', value: '100', min: '10', max: '2000', id: 'imgSteps', title: 'N, the time steps from t = 1 to ε (10 to 2000): more steps, better digits, more time' });
   const go = el('button', { id: 'imgRun', title: 'sample 16 digits from noise, every step drawn' }, 'sample');
   const c = canvas('imgGrid', 448);
@@ -173,7 +173,7 @@ export async function images(root: HTMLElement, labBackend: 'webgpu' | 'cpu', al
     const kind = sampler.value;
     return start(async (current) => {
       delete demoState.done;
-      const spec: Record<string, unknown> = kind === 'ode' ? { kind: 'ode', solver: 'rk4', steps: n } : kind === 'pc' ? { kind: 'pc', steps: n } : { kind: 'em', steps: n };
+      const spec: Record<string, unknown> = kind === 'ode' ? { kind: 'ode', solver: 'rk4', steps: n } : { kind, steps: n };
       await session.setState({ ...session.state(), sampler: spec, n: 16, seed: 0, denoise: kind !== 'ode' });
       let info: StepInfo | null = null;
       const t0 = performance.now();

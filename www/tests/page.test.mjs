@@ -555,6 +555,15 @@ await test('demos: pitfall, SDE vs ODE, low-density error, manifold, bake-off, i
   const mem1 = await page.evaluate(() => window.scorelab.memory()['demo images']);
   assert.ok(mem1 - mem0 < 100e6, `the image sampler's worker grew from ${mem0} to ${mem1} bytes in ~9 steps`);
   await page.screenshot({ path: 'test-results/demo-images.png' });
+  // today's samplers draw digits in a few steps: DPM-Solver++(2M) at 20 steps (21 NFE)
+  await page.selectOption('#imgSampler', 'dpmpp-2m');
+  await page.fill('#imgSteps', '20');
+  await page.click('#imgRun');
+  await page.waitForFunction(() => window.scorelab.demoState().done && window.scorelab.demoState().step === 21, null, { timeout: 120_000, polling: 500 });
+  const fast = await page.evaluate(() => window.scorelab.demoState());
+  // MNIST's mean pixel is 0.13: digits, not noise (≈ 0.5 clipped) or blank
+  assert.ok(fast.meanPixel > 0.05 && fast.meanPixel < 0.3, `mean pixel ${fast.meanPixel} after DPM-Solver++(2M), 20 steps`);
+  await page.screenshot({ path: 'test-results/demo-images-dpmpp.png' });
   // bits/dim of a drawn digit: a stroke like a "1" is far likelier under the MNIST model
   // than uniform noise (an ideal model gives noise 8 bits/dim; held-out digits average ~2.4)
   const stroke = new Array(784).fill(0);
