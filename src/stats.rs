@@ -163,6 +163,20 @@ pub fn sliced_wasserstein_to(gmm: &Gmm, x: &[f64], directions: usize, seed: u64)
     SlicedQuantiles::new(gmm, x.len() / gmm.dim(), directions, seed).distance(x)
 }
 
+/// `x` (`[n, d]` row-major) with every non-finite value replaced by 1e6 (far from any
+/// mixture, so a diverged particle counts against a sampler), and how many rows had one.
+pub fn finite_rows(x: &[f64], d: usize) -> (Vec<f64>, usize) {
+    let non_finite = x
+        .chunks(d)
+        .filter(|r| r.iter().any(|v| !v.is_finite()))
+        .count();
+    let clean = x
+        .iter()
+        .map(|v| if v.is_finite() { *v } else { 1e6 })
+        .collect();
+    (clean, non_finite)
+}
+
 /// max_k |share of the rows of `x` nearest component k − w_k|.
 pub fn weight_error(gmm: &Gmm, x: &[f64]) -> f64 {
     mode_weights(gmm, x)
@@ -223,14 +237,7 @@ pub fn mixture_report(gmm: &Gmm, x: &[f64], repeats: usize, seed: u64) -> Mixtur
     let d = gmm.dim();
     let x = &x[..x.len().min(MAX_ROWS * d)];
     let n = x.len() / d;
-    let non_finite = x
-        .chunks(d)
-        .filter(|r| r.iter().any(|v| !v.is_finite()))
-        .count();
-    let clean: Vec<f64> = x
-        .iter()
-        .map(|v| if v.is_finite() { *v } else { 1e6 })
-        .collect();
+    let (clean, non_finite) = finite_rows(x, d);
     let mut noise = Noise::new(seed ^ 0x5eed);
     let reference = gmm.sample(n, noise.rng());
     let directions = 64;

@@ -14,7 +14,7 @@ use crate::error::{count, Error, Result};
 use crate::model::gmm::{ExactGmm, Gmm};
 use crate::sample::{Sampler, SamplerConfig};
 use crate::sde::Sde;
-use crate::stats::{quantile, weight_error, SlicedQuantiles};
+use crate::stats::{finite_rows, quantile, weight_error, SlicedQuantiles};
 use crate::tensor::read_f64;
 use burn::tensor::backend::Backend;
 use serde::Serialize;
@@ -258,14 +258,7 @@ pub async fn run_point<B: Backend>(
     let mut s = Sampler::<B>::new(&cfg, sde, yardstick.n, gmm.dim(), seed, false, device)?;
     let info = s.run(&model, |_, _| {}).await?;
     let x = read_f64(s.particles()).await?;
-    let non_finite = x
-        .chunks(gmm.dim())
-        .filter(|r| r.iter().any(|v| !v.is_finite()))
-        .count();
-    let clean: Vec<f64> = x
-        .iter()
-        .map(|v| if v.is_finite() { *v } else { 1e6 })
-        .collect();
+    let (clean, non_finite) = finite_rows(&x, gmm.dim());
     Ok(Point {
         sampler: c.label,
         budget,
@@ -281,8 +274,8 @@ pub async fn run_point<B: Backend>(
 pub struct Frontier {
     pub gmm: Gmm,
     pub sde: Sde,
+    /// `p_ε` and its quantiles for the run's `n` particles.
     pub yardstick: Yardstick,
-    pub n: usize,
     pub seed: u64,
     pub band: Band,
     /// (contender, budget) pairs still to run, in order.
@@ -312,7 +305,6 @@ impl Frontier {
             gmm,
             yardstick,
             sde,
-            n,
             seed,
             band,
             plan,

@@ -101,7 +101,7 @@ fn print_table(f: &Frontier) {
     }
     println!(
         "band (exact vs exact, n = {}): sliced W2 median {:.4}, q99 {:.4}; mode-weight error median {:.4}, q99 {:.4}",
-        f.n, f.band.sw_median, f.band.sw_q99, f.band.weight_error_median, f.band.weight_error_q99
+        f.yardstick.n, f.band.sw_median, f.band.sw_q99, f.band.weight_error_median, f.band.weight_error_q99
     );
 }
 
