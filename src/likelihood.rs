@@ -1,9 +1,12 @@
 //! Exact log-likelihood through the probability-flow ODE (Song et al. 2021, App. D;
-//! SCIENCE.md §5): integrate `dx/dt = f̃(x, t)` and `dδ/dt = ∇·f̃(x, t)` from t = ε to 1, then
-//! `log p_ε(x) = log p_1(x(1)) + δ(1)`.
+//! SCIENCE.md §5): integrate `dx/dt = f̃(x, t)` and `dδ/dt = ∇·f̃(x, t)` from t = ε to T, then
+//! `log p_ε(x) = log p_T(x(T)) + δ(T)` (T = [`Sde::t_max`]: 1, or 1 − 10⁻³ on the linear path).
 //!
-//! `∇·f̃ = a(t)·d − ½ g(t)² ∇·s`. The divergence of the score is exact (d backward passes,
-//! fine in 2-D) or the Skilling–Hutchinson estimate `E_v[vᵀ ∇s v]` with Gaussian or
+//! `f̃ = a(t) x − ½ g(t)² s` for a score model, the network's own velocity for a
+//! flow-matching model ([`ScoreModel::velocity`]; the continuous normalising flow's
+//! likelihood, Lipman et al. 2023 §2); its divergence is differentiated as it is computed,
+//! so `∇·f̃ = a(t)·d − ½ g(t)² ∇·s` for scores. The divergence is exact (d backward passes,
+//! fine in 2-D) or the Skilling–Hutchinson estimate `E_v[vᵀ ∇f̃ v]` with Gaussian or
 //! Rademacher probes fixed for the whole solve (one vector-Jacobian product per probe).
 //! Bits per dimension for images in [0,1] with 256-level uniform dequantisation:
 //! `−log p/(D ln 2) + 8`.
@@ -33,11 +36,11 @@ pub enum Probe {
     Rademacher,
 }
 
-/// Which density sits at t = 1.
+/// Which density sits at t = T.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Prior {
-    /// The SDE's prior `N(0, v(1) I)` (what a trained model has).
+    /// The SDE's prior `N(0, v(T) I)` (what a trained model has).
     Sde,
     /// The model's own closed-form `p_1` (the mixture oracle): isolates the ODE error.
     Model,
@@ -98,21 +101,25 @@ pub fn bits_per_dim(log_p: f64, dim: usize) -> f64 {
     -log_p / (dim as f64 * std::f64::consts::LN_2) + 8.0
 }
 
-/// `∇ₓ·s(x, t)` per row, exactly (d backward passes) or by Hutchinson with `probes`.
+/// The probability-flow drift `f̃(x, t)` and `∇ₓ·f̃` per row, exactly (d backward passes) or
+/// by Hutchinson with `probes`. For a score model the divergence taken is the score's and
+/// `∇·f̃ = a(t)·d − ½ g(t)² ∇·s`, so the `a·d` part is exact, never estimated.
 ///
-/// Returns (`s(x,t)` detached, divergence, forward passes).
+/// Returns (`f̃(x,t)` detached, divergence, forward passes).
 ///
 /// # Shapes
 /// `x: [n, d]`, each probe `[n, d]` → (`[n, d]`, `[n, 1]`)
-fn score_and_divergence<B: AutodiffBackend>(
+fn drift_and_divergence<B: AutodiffBackend>(
     model: &dyn ScoreModel<B>,
+    sde: &Sde,
     x: Tensor<B, 2>,
     t: f64,
     probes: Option<&[Tensor<B, 2>]>,
 ) -> (Tensor<B, 2>, Tensor<B, 2>, usize) {
     let [n, d] = x.dims();
     let x = x.detach();
-    let mut score = None;
+    // the field differentiated: the velocity (Some) or the score (None)
+    let mut first: Option<(Tensor<B, 2>, bool)> = None;
     let mut div: Option<Tensor<B, 2>> = None;
     let passes = match probes {
         None => d,
@@ -120,13 +127,16 @@ fn score_and_divergence<B: AutodiffBackend>(
     };
     for i in 0..passes {
         let xi = x.clone().require_grad();
-        let s = model.score(xi.clone(), t);
-        if score.is_none() {
-            score = Some(s.clone().detach());
+        let (f, is_velocity) = match model.velocity(xi.clone(), t) {
+            Some(v) => (v, true),
+            None => (model.score(xi.clone(), t), false),
+        };
+        if first.is_none() {
+            first = Some((f.clone().detach(), is_velocity));
         }
         let (objective, probe) = match probes {
-            None => (s.slice([0..n, i..i + 1]).sum(), None),
-            Some(p) => ((s * p[i].clone()).sum(), Some(p[i].clone())),
+            None => (f.slice([0..n, i..i + 1]).sum(), None),
+            Some(p) => ((f * p[i].clone()).sum(), Some(p[i].clone())),
         };
         let grads = objective.backward();
         let g = Tensor::<B, 2>::from_inner(xi.grad(&grads).expect("x requires grad"));
@@ -145,7 +155,14 @@ fn score_and_divergence<B: AutodiffBackend>(
     } else {
         div
     };
-    (score.unwrap(), div, passes)
+    let (f, is_velocity) = first.unwrap();
+    if is_velocity {
+        (f, div, passes)
+    } else {
+        let (a, g) = (sde.drift_coef(t), sde.diffusion(t));
+        let drift = x * a - f * (0.5 * g * g);
+        (drift, div * (-0.5 * g * g) + a * d as f64, passes)
+    }
 }
 
 /// `log p_ε(x)` for each row of `x` by the probability-flow ODE.
@@ -191,16 +208,14 @@ pub async fn log_likelihood<B: AutodiffBackend>(
         ],
         1,
     );
-    let mut integrator = Integrator::adaptive(y0, cfg.t_end, 1.0, cfg.rtol, cfg.atol)?;
+    let t_max = sde.t_max();
+    let mut integrator = Integrator::adaptive(y0, cfg.t_end, t_max, cfg.rtol, cfg.atol)?;
     let mut score_evals = 0usize;
     {
         let mut f = |t: f64, y: Tensor<B, 2>| {
             let xs = y.slice([0..n, 0..d]);
-            let (s, div_s, passes) = score_and_divergence(model, xs.clone(), t, probes.as_deref());
+            let (drift, div, passes) = drift_and_divergence(model, sde, xs, t, probes.as_deref());
             score_evals += passes;
-            let (a, g) = (sde.drift_coef(t), sde.diffusion(t));
-            let drift = xs * a - s * (0.5 * g * g);
-            let div = div_s * (-0.5 * g * g) + a * d as f64;
             Tensor::cat(vec![drift, div], 1)
         };
         integrator.run(&mut f).await?;
@@ -216,7 +231,7 @@ pub async fn log_likelihood<B: AutodiffBackend>(
                 .collect::<Vec<_>>()
         }
         Prior::Model => {
-            let lp = model.log_prob(x1, 1.0).ok_or_else(|| {
+            let lp = model.log_prob(x1, t_max).ok_or_else(|| {
                 Error::invalid(
                     "prior",
                     "this model has no closed-form density; accepted here: sde",

@@ -25,7 +25,7 @@ const TITLES: Record<string, string> = {
   'sde-vs-ode': 'demo: reverse SDE vs probability-flow ODE (ring8, VP)',
   'low-density': 'demo: the score is not learned where the data are not (two-modes, VP)',
   manifold: 'demo: data on a manifold (a circle, VE)',
-  bakeoff: 'demo: objective bake-off (ring8, VP)',
+  bakeoff: 'demo: objective bake-off (ring8, linear path)',
   images: 'demo: image lab (MNIST U-Net, VE σ = 25)',
 };
 

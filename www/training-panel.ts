@@ -73,7 +73,7 @@ export function bindTrainingPanel(host: TrainingPanelHost): void {
   addChoices(obj, host.choices.objective, host.objective);
   obj.onchange = () => {
     host.objective = obj.value;
-    host.resetTraining(`a new network will be trained with ${obj.value}`);
+    host.resetTraining(`a new network will be trained with ${obj.value}` + (obj.value === 'flow-matching' ? ' (a velocity network on the linear path x_t = (1 − t) x₀ + t z, whatever the lab\'s SDE)' : ''));
   };
   $('trainBtn').onclick = () => host.guard(() => host.train(100));
   const auto = $<HTMLInputElement>('autoTrain');

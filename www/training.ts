@@ -76,7 +76,8 @@ export async function train(host: TrainingHost, k: number): Promise<number> {
       const s = host.state();
       host.trainingSpec = {
         ...trainingSource(host),
-        sde: s.model.startsWith('weights:') ? { kind: 'vp' } : s.sde,
+        // flow matching is defined on the linear path; a loaded network's SDE is not the lab's to train on
+        sde: host.objective === 'flow-matching' ? { kind: 'linear' } : s.model.startsWith('weights:') ? { kind: 'vp' } : s.sde,
         hidden: 128,
         layers: 3,
         objective: host.objective,

@@ -394,6 +394,11 @@ export class RemoteTraining extends RemoteObject {
     return this.call('fisher', n);
   }
 
+  /** The probability-flow velocity's error E_t E‖v_θ − v‖² against the exact mixture's. */
+  velocityError(n: number): Promise<number> {
+    return this.call('velocityError', n);
+  }
+
   /** The model as weight-file bytes (safetensors + manifest). */
   export(): Promise<Uint8Array> {
     return this.call('export');

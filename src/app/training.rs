@@ -6,8 +6,18 @@
 //! ([`super::data::TrainingData`]), the run ([`crate::train::Trainer`]) and its files
 //! ([`super::checkpoint`]).
 
+use crate::config::training::Objective;
 use crate::error::Result;
 use crate::weights::Architecture;
+
+/// The network an objective trains when none is named: `flow` (the MLP's velocity head)
+/// for flow matching, else `mlp`.
+pub fn default_network(objective: Objective) -> &'static str {
+    match objective {
+        Objective::FlowMatching => "flow",
+        _ => "mlp",
+    }
+}
 
 /// The network `name` (the network registry, [`crate::model::net::networks`]) for data of
 /// dimension `dim`, `layers` hidden layers of width `hidden` where it has them (the MLPs and

@@ -63,6 +63,13 @@ pub enum Objective {
     /// `‖ε_θ(x_t, t) − ε‖²` = `‖r_θ + ε‖²` with `r_θ = −ε_θ` (Tweedie). It is DSM with λ = std²
     /// restricted to the N discrete times of the chain.
     Ddpm,
+    /// Conditional flow matching on the linear path (Lipman et al. 2023, eq. 23 with
+    /// σ_min = 0; rectified flow, Liu et al. 2023): `x_t = (1 − t) x₀ + t z`,
+    /// `‖v_θ(x_t, t) − (z − x₀)‖²`, t ~ U(ε, T). Its minimiser is the probability-flow
+    /// velocity `E[z − x₀ | x_t] = −(x + t s)/(1 − t)`; written with the scaled score it is DSM
+    /// with λ = std²/(1 − t)² = σ(t)², the noise level squared. Needs a velocity network
+    /// (`flow`, `unet-flow`) and the linear SDE.
+    FlowMatching,
 }
 
 /// Probe distribution of sliced score matching.
@@ -224,6 +231,13 @@ pub const NAMED_OBJECTIVES: &[NamedObjective] = &[
         "ddpm",
         "DDPM's simple loss ‖ε − ε_θ‖² on its discrete steps",
         Objective::Ddpm,
+        Weighting::Std2,
+        TimeSampling::Uniform,
+    ),
+    named(
+        "flow-matching",
+        "flow matching / rectified flow: ‖v_θ − (z − x₀)‖² on the linear path (a velocity network; Lipman et al. 2023)",
+        Objective::FlowMatching,
         Weighting::Std2,
         TimeSampling::Uniform,
     ),

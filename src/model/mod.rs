@@ -25,6 +25,16 @@ pub trait ScoreModel<B: Backend> {
     /// `x: [n, d]` → `[n, d]`
     fn score(&self, x: Tensor<B, 2>, t: f64) -> Tensor<B, 2>;
 
+    /// The probability-flow velocity `dx/dt = a(t) x − ½ g(t)² s(x, t)` when the model
+    /// predicts it directly (a flow-matching network: `E[z − x₀ | x_t]` on the linear path);
+    /// `None` for score models, whose velocity the ODE computes from the score.
+    ///
+    /// # Shapes
+    /// `x: [n, d]` → `[n, d]`
+    fn velocity(&self, _x: Tensor<B, 2>, _t: f64) -> Option<Tensor<B, 2>> {
+        None
+    }
+
     /// `log p_t(x)` in nats when the model knows it in closed form (the mixture oracle);
     /// `None` for learned models.
     ///

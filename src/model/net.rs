@@ -11,8 +11,13 @@
 //!   noise level, `f_θ(x, γ(ln σ(t)))`, with σ = std/m; `s_θ = f_θ/σ` in VE coordinates.
 //! - `eps`: ε-prediction (DDPM, Ho et al. 2020): the network predicts the noise ε in
 //!   `x_t = m x₀ + std·ε`, and Tweedie's formula gives `s_θ = −ε_θ / std`, i.e. `r_θ = −ε_θ`.
+//! - `flow`: the MLP predicting the probability-flow velocity `v_θ(x, t)` (flow matching,
+//!   Lipman et al. 2023; on the linear path `v = E[z − x₀ | x_t]`); the scaled score is
+//!   `r_θ = c_x x + c_v v_θ` ([`Sde::velocity_to_scaled_score`]; `−(x + (1 − t) v_θ)` on the
+//!   linear path), and the ODE integrates `v_θ` itself ([`ScoreModel::velocity`]).
 //! - `energy`: `r_θ = −∇ₓ e_θ(x, γ(t))`, a conservative field ([`super::energy`]).
-//! - `unet`: the notebook's U-Net for 28×28 images ([`super::unet`]).
+//! - `unet`: the notebook's U-Net for 28×28 images ([`super::unet`]); `unet-flow` the same
+//!   network predicting the velocity.
 
 use super::clip::DenoiserClip;
 use super::energy::{EnergyConfig, EnergyMlp};
@@ -44,6 +49,10 @@ pub const NETWORKS: &[Entry] = &[
         "the MLP predicting the noise ε, score = −ε/std (DDPM's parameterisation)",
     ),
     Entry::plain(
+        "flow",
+        "the MLP predicting the velocity v = E[z − x₀ | x_t] of the linear path (flow matching)",
+    ),
+    Entry::plain(
         "energy",
         "a scalar energy network whose gradient is the score (an energy-based model)",
     ),
@@ -54,6 +63,10 @@ pub const NETWORKS: &[Entry] = &[
     Entry::plain(
         "unet-ncsn",
         "the notebook's U-Net conditioned on ln σ(t) (better at small noise levels)",
+    ),
+    Entry::plain(
+        "unet-flow",
+        "the notebook's U-Net predicting the velocity of the linear path (flow matching)",
     ),
 ];
 
@@ -79,16 +92,23 @@ impl Architecture {
                     .with_fourier_scale(2.0),
             ),
             "eps" => Architecture::Mlp(MlpScoreConfig::new(dim).with_output(Output::Eps)),
+            "flow" => Architecture::Mlp(MlpScoreConfig::new(dim).with_output(Output::Velocity)),
             "energy" => Architecture::Energy(EnergyConfig::new(dim)),
             // The notebook's U-Net, or the same network seeing ln σ(t) instead of t: the
             // notebook's Fourier features of t (scale 30) barely move below t ≈ 1e-4, so a
             // t-conditioned network must guess tiny noise levels from the image itself.
-            "unet" | "unet-ncsn" => {
-                let cfg = UNetConfig::new().with_conditioning(if name == "unet" {
-                    Conditioning::Time
-                } else {
-                    Conditioning::LogSigma
-                });
+            "unet" | "unet-ncsn" | "unet-flow" => {
+                let cfg = UNetConfig::new()
+                    .with_conditioning(if name == "unet-ncsn" {
+                        Conditioning::LogSigma
+                    } else {
+                        Conditioning::Time
+                    })
+                    .with_output(if name == "unet-flow" {
+                        Output::Velocity
+                    } else {
+                        Output::Score
+                    });
                 if dim != cfg.dim() {
                     return Err(crate::Error::invalid(
                         "model",
@@ -107,12 +127,14 @@ impl Architecture {
             Architecture::Mlp(c) => match (c.conditioning, c.output) {
                 (Conditioning::LogSigma, _) => "ncsn",
                 (_, Output::Eps) => "eps",
+                (_, Output::Velocity) => "flow",
                 _ => "mlp",
             },
             Architecture::Energy(_) => "energy",
-            Architecture::Unet(c) => match c.conditioning {
-                Conditioning::LogSigma => "unet-ncsn",
-                Conditioning::Time => "unet",
+            Architecture::Unet(c) => match (c.conditioning, c.output) {
+                (_, Output::Velocity) => "unet-flow",
+                (Conditioning::LogSigma, _) => "unet-ncsn",
+                _ => "unet",
             },
         }
     }
@@ -145,7 +167,8 @@ impl Architecture {
     pub fn output(&self) -> Output {
         match self {
             Architecture::Mlp(c) => c.output,
-            _ => Output::Score,
+            Architecture::Unet(c) => c.output,
+            Architecture::Energy(_) => Output::Score,
         }
     }
 
@@ -189,7 +212,7 @@ impl Architecture {
             Conditioning::Time => ts.to_vec(),
             Conditioning::LogSigma => {
                 let lo = 0.01f64.ln();
-                let span = (sde.noise_level(1.0).ln() - lo).max(1e-6);
+                let span = (sde.max_noise_level().ln() - lo).max(1e-6);
                 ts.iter()
                     .map(|t| (sde.noise_level(*t).max(1e-12).ln() - lo) / span)
                     .collect()
@@ -220,6 +243,23 @@ impl<B: Backend> Net<B> {
         }
     }
 
+    /// The network's own output (scaled score, ε or velocity: [`Output`]) at per-row
+    /// times `ts`.
+    ///
+    /// # Shapes
+    /// `x: [n, d]`, `ts: n` → `[n, d]`
+    pub fn output(
+        &self,
+        arch: &Architecture,
+        sde: &Sde,
+        x: Tensor<B, 2>,
+        ts: &[f64],
+    ) -> Tensor<B, 2> {
+        let n = ts.len();
+        let cond = host_tensor::<B, 2>(arch.cond(sde, ts), [n, 1], &x.device());
+        self.forward(x, cond)
+    }
+
     /// The scaled score `r_θ = std(t)·s_θ(x, t)` at per-row times `ts` (module docs).
     ///
     /// # Shapes
@@ -231,12 +271,18 @@ impl<B: Backend> Net<B> {
         x: Tensor<B, 2>,
         ts: &[f64],
     ) -> Tensor<B, 2> {
-        let n = ts.len();
-        let cond = host_tensor::<B, 2>(arch.cond(sde, ts), [n, 1], &x.device());
-        let out = self.forward(x, cond);
+        let out = self.output(arch, sde, x.clone(), ts);
         match arch.output() {
             Output::Score => out,
             Output::Eps => out.neg(),
+            Output::Velocity => {
+                let n = ts.len();
+                let (cx, cv): (Vec<f64>, Vec<f64>) =
+                    ts.iter().map(|t| sde.velocity_to_scaled_score(*t)).unzip();
+                let device = x.device();
+                let col = |v: Vec<f64>| host_tensor::<B, 2>(v, [n, 1], &device);
+                x * col(cx) + out * col(cv)
+            }
         }
     }
 }
@@ -266,6 +312,15 @@ impl<B: Backend> ScoreModel<B> for NetScore<B> {
             Some(clip) => clip.apply(s, x, &self.sde, t),
             None => s,
         }
+    }
+
+    /// The network's velocity, for a velocity network without a denoiser clip (a clipped
+    /// model's ODE takes the clipped score's drift).
+    fn velocity(&self, x: Tensor<B, 2>, t: f64) -> Option<Tensor<B, 2>> {
+        (self.arch.output() == Output::Velocity && self.clip.is_none()).then(|| {
+            let n = x.dims()[0];
+            self.net.output(&self.arch, &self.sde, x, &vec![t; n])
+        })
     }
 }
 

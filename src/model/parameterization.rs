@@ -3,7 +3,9 @@
 //!
 //! Conditioning on t or on the rescaled noise level ln σ(t) (NCSN's noise-conditional
 //! networks, Song & Ermon 2019); output as the scaled score `std·s` or as the noise ε (DDPM,
-//! Ho et al. 2020, whose scaled score is `−ε` by Tweedie's formula).
+//! Ho et al. 2020, whose scaled score is `−ε` by Tweedie's formula) or as the
+//! probability-flow velocity v (flow matching, Lipman et al. 2023: on the linear path
+//! `v = E[z − x₀ | x_t]` and the scaled score is `−(x + (1 − t) v)`).
 
 use serde::{Deserialize, Serialize};
 
@@ -28,4 +30,7 @@ pub enum Output {
     Score,
     /// The noise ε (DDPM); the scaled score is `−ε`.
     Eps,
+    /// The probability-flow velocity `v = a x − ½ g² s` (flow matching); the scaled score is
+    /// `std (a x − v)/(½ g²)` ([`crate::sde::Sde::velocity_to_scaled_score`]).
+    Velocity,
 }

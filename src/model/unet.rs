@@ -16,7 +16,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::{GroupNorm, GroupNormConfig, Linear, LinearConfig};
 use burn::tensor::{backend::Backend, Distribution, Tensor};
 
-use super::parameterization::Conditioning;
+use super::parameterization::{Conditioning, Output};
 use crate::kernels::activation::silu;
 use crate::kernels::conv::{
     conv2d, conv2d_gather, conv_transpose2d, conv_transpose2d_gather, Kernels,
@@ -42,6 +42,9 @@ pub struct UNetConfig {
     /// What the time embedding sees: t (the notebook) or ln σ(t).
     #[config(default = "Conditioning::Time")]
     pub conditioning: Conditioning,
+    /// Scaled score, or the velocity of flow matching (see [`crate::model::net`]).
+    #[config(default = "Output::Score")]
+    pub output: Output,
 }
 
 impl UNetConfig {

@@ -137,7 +137,7 @@ impl<B: Backend> LevelStep<B> for Edm {
         let t_hat = if s_hat > s {
             let z = cx.normal_like(&y);
             y = y + z * ((s_hat * s_hat - s * s).sqrt() * self.cfg.s_noise);
-            cx.sde.t_of_noise_level(s_hat).unwrap_or(1.0)
+            cx.sde.t_of_noise_level(s_hat).unwrap_or(l.ts[0])
         } else {
             l.ts[i]
         };

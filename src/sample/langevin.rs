@@ -162,7 +162,7 @@ impl SamplerSpec for AldConfig {
             1_000_000,
         )?;
         in_range("sampler.eps", self.eps, 1e-14, 100.0)?;
-        let (lo, hi) = (sde.noise_level(1e-6), sde.noise_level(1.0));
+        let (lo, hi) = (sde.noise_level(1e-6), sde.max_noise_level());
         let first = self.sigma_first.unwrap_or(hi);
         for (field, s) in [
             ("sampler.sigma_first", first),
@@ -192,7 +192,7 @@ impl SamplerSpec for AldConfig {
         let ald = Ald::new(
             sde,
             self.levels,
-            self.sigma_first.unwrap_or(sde.noise_level(1.0)),
+            self.sigma_first.unwrap_or(sde.max_noise_level()),
             self.sigma_last,
             self.eps,
             self.steps_per_level,
@@ -265,7 +265,7 @@ impl Ald {
         let ts = sigmas
             .iter()
             .map(|s| {
-                sde.t_of_noise_level(s.min(sde.noise_level(1.0)))
+                sde.t_of_noise_level(s.min(sde.max_noise_level()))
                     .ok_or_else(|| {
                         Error::invalid(
                             "sampler.sigma_last",

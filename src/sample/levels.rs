@@ -77,13 +77,14 @@ pub struct Levels {
 }
 
 impl Levels {
-    /// `steps` + 1 levels from `σ(1)` to `σ(t_end)` spaced by `schedule`.
+    /// `steps` + 1 levels from `σ(T)` (T = [`Sde::t_max`]) to `σ(t_end)` spaced by `schedule`.
     pub fn new(sde: &Sde, schedule: Schedule, steps: usize, rho: f64, t_end: f64) -> Result<Self> {
         let n = steps as f64;
-        let (s_max, s_min) = (sde.noise_level(1.0), sde.noise_level(t_end));
+        let t_max = sde.t_max();
+        let (s_max, s_min) = (sde.noise_level(t_max), sde.noise_level(t_end));
         let ts: Vec<f64> = match schedule {
             Schedule::Time => (0..=steps)
-                .map(|i| 1.0 - i as f64 * (1.0 - t_end) / n)
+                .map(|i| t_max - i as f64 * (t_max - t_end) / n)
                 .collect(),
             Schedule::Karras | Schedule::LogSnr => {
                 let sigma = |i: usize| -> f64 {
@@ -100,7 +101,7 @@ impl Levels {
                 for i in 0..=steps {
                     // the ends exactly, the levels between by inverting σ(t)
                     let t = match i {
-                        0 => Some(1.0),
+                        0 => Some(t_max),
                         i if i == steps => Some(t_end),
                         i => sde.t_of_noise_level(sigma(i).clamp(s_min, s_max)),
                     };
@@ -118,7 +119,7 @@ impl Levels {
                 ts
             }
         };
-        let mut ts: Vec<f64> = ts.into_iter().map(|t| t.clamp(t_end, 1.0)).collect();
+        let mut ts: Vec<f64> = ts.into_iter().map(|t| t.clamp(t_end, t_max)).collect();
         ts[steps] = t_end; // exactly, not 1 − N(1 − ε)/N
 
         Ok(Levels {

@@ -83,7 +83,7 @@ pub(crate) struct Init<'a, B: Backend> {
 }
 
 impl<B: Backend> Init<'_, B> {
-    /// The particles drawn from the SDE's prior `N(0, v(1) I)`.
+    /// The particles drawn from the SDE's prior `N(0, v(T) I)`, T = [`Sde::t_max`].
     ///
     /// # Shapes
     /// → `[n, d]`
@@ -388,7 +388,7 @@ impl<B: Backend> Sampler<B> {
         let known = fit(known, "known")?;
         let mask = fit(mask, "mask")?;
         self.inpaint = Some(Inpaint { known, mask });
-        self.replace_known(1.0);
+        self.replace_known(self.sde.t_max());
         Ok(())
     }
 
@@ -500,7 +500,7 @@ impl<B: Backend> Sampler<B> {
         model: &dyn ScoreModel<B>,
         mut on_step: impl FnMut(&StepInfo, &Tensor<B, 2>),
     ) -> Result<StepInfo> {
-        let mut last = self.info(1.0, 0.0, None, None, false);
+        let mut last = self.info(self.sde.t_max(), 0.0, None, None, false);
         while !self.finished {
             last = self.step(model).await?;
             on_step(&last, &self.x);

@@ -1,5 +1,8 @@
 //! Sampling with the probability-flow ODE `dx/dt = a(t) x − ½ g(t)² s(x, t)` (Song et al.
-//! 2021, eq. 13), integrated from t = 1 to ε with any [`crate::solver`] stepper.
+//! 2021, eq. 13), integrated from t = T to ε with any [`crate::solver`] stepper (T =
+//! [`Sde::t_max`]: 1, or 1 − 10⁻³ on the linear path). A model that predicts the velocity
+//! itself (a flow-matching network, [`ScoreModel::velocity`]) is integrated as `dx/dt = v`:
+//! Euler and Heun on the linear path are rectified flow's samplers (Liu et al. 2023).
 
 use super::{check_t_end, Init, Moved, SamplerSpec, Started, StepContext, StepFuture, Stepper};
 use crate::error::{count, in_range, Result};
@@ -10,7 +13,7 @@ use crate::solver::{Integrator, SolverKind, SolverStep};
 use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
 
-/// `ode`: the probability-flow ODE, integrated from t = 1 to `t_end`.
+/// `ode`: the probability-flow ODE, integrated from t = T to `t_end`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OdeConfig {
@@ -59,7 +62,7 @@ impl SamplerSpec for OdeConfig {
         },
         Param {
             name: "t_end",
-            description: "ε, the last time: the ODE is integrated from t = 1 to t = ε",
+            description: "ε, the last time: the ODE is integrated from t = 1 (1 − 10⁻³ on the linear path) to t = ε",
         },
     ];
 
@@ -82,13 +85,14 @@ impl SamplerSpec for OdeConfig {
             self.steps,
             self.rtol,
             self.atol,
-            self.t_end,
+            (sde.t_max(), self.t_end),
         )?;
         Ok((Box::new(o), x))
     }
 }
 
-/// The probability-flow drift `f̃(x, t) = a(t) x − ½ g(t)² s(x, t)`.
+/// The probability-flow drift `f̃(x, t) = a(t) x − ½ g(t)² s(x, t)`, or the model's own
+/// velocity where it predicts one ([`ScoreModel::velocity`]).
 ///
 /// # Shapes
 /// `x: [n, d]` → `[n, d]`
@@ -98,6 +102,9 @@ pub fn probability_flow_drift<B: Backend>(
     t: f64,
     x: Tensor<B, 2>,
 ) -> Tensor<B, 2> {
+    if let Some(v) = model.velocity(x.clone(), t) {
+        return v;
+    }
     let g = sde.diffusion(t);
     let s = model.score(x.clone(), t);
     x * sde.drift_coef(t) - s * (0.5 * g * g)
@@ -115,11 +122,11 @@ impl<B: Backend> Ode<B> {
         steps: usize,
         rtol: f64,
         atol: f64,
-        t_end: f64,
+        (t_start, t_end): (f64, f64),
     ) -> Result<Self> {
         let integrator = match solver {
-            SolverKind::Rk45 => Integrator::adaptive(x0, 1.0, t_end, rtol, atol),
-            k => Integrator::fixed(k, x0, 1.0, t_end, steps),
+            SolverKind::Rk45 => Integrator::adaptive(x0, t_start, t_end, rtol, atol),
+            k => Integrator::fixed(k, x0, t_start, t_end, steps),
         }
         .map_err(|e| e.within("sampler"))?;
         Ok(Ode { integrator, t_end })

@@ -101,6 +101,7 @@ impl SamplerSpec for EmConfig {
             0.16,
             1,
             self.steps,
+            sde.t_max(),
             self.t_end,
         );
         Ok((Box::new(pc), init.prior(sde)))
@@ -190,6 +191,7 @@ impl SamplerSpec for PcConfig {
             self.snr,
             self.corrector_steps,
             self.steps,
+            sde.t_max(),
             self.t_end,
         );
         Ok((Box::new(pc), init.prior(sde)))
@@ -203,6 +205,8 @@ pub struct Pc {
     pub snr: f64,
     pub corrector_steps: usize,
     pub steps: usize,
+    /// The first time (the SDE's [`Sde::t_max`]).
+    pub t_start: f64,
     pub t_end: f64,
     /// Predictor steps taken.
     pub k: usize,
@@ -215,6 +219,7 @@ impl Pc {
         snr: f64,
         corrector_steps: usize,
         steps: usize,
+        t_start: f64,
         t_end: f64,
     ) -> Self {
         Pc {
@@ -223,6 +228,7 @@ impl Pc {
             snr,
             corrector_steps,
             steps,
+            t_start,
             t_end,
             k: 0,
         }
@@ -232,7 +238,7 @@ impl Pc {
         if k == self.steps {
             self.t_end
         } else {
-            1.0 - k as f64 * (1.0 - self.t_end) / self.steps as f64
+            self.t_start - k as f64 * (self.t_start - self.t_end) / self.steps as f64
         }
     }
 

@@ -15,8 +15,17 @@
 //! - **VP** (DDPM): `a = −β(t)/2`, `g² = β(t)`, `β(t) = β_min + t(β_max − β_min)`,
 //!   `m = e^{−B/2}`, `v = 1 − e^{−B}` with `B(t) = ∫₀ᵗ β`.
 //! - **sub-VP**: as VP but `g² = β(t)(1 − e^{−2B})`, `v = (1 − e^{−B})²`.
+//! - **linear** (the flow-matching / rectified-flow path, Lipman et al. 2023 §4.1 with
+//!   σ_min = 0; Liu et al. 2023): `x_t = (1 − t) x₀ + t z`, i.e. `m = 1 − t`, `v = t²`; as a
+//!   linear SDE `a = −1/(1 − t)`, `g² = 2t/(1 − t)` (from `ṁ = a m`, `v̇ = 2 a v + g²`). Its
+//!   probability-flow velocity `a x − ½ g² s = −(x + t s)/(1 − t)` is `E[z − x₀ | x_t]`, the
+//!   flow-matching target. `m(1) = 0` makes `a`, `g²` and the noise level `σ = t/(1 − t)`
+//!   infinite at t = 1, so every sampler starts (and the likelihood ends) at
+//!   [`Sde::t_max`] `= 1 − 10⁻³`, from `N(0, t_max² I)`: the marginal there is
+//!   `10⁻³ x₀ + t_max z`, the same kind of approximation as VP's `m(1) ≈ 0.007`.
 //!
-//! The prior is `N(0, v(1)·I)` for all four (≈ N(0, σ_max²) for VE, ≈ N(0, I) for VP).
+//! The prior is `N(0, v(T)·I)` with T = [`Sde::t_max`] (1 except on the linear path):
+//! ≈ N(0, σ_max²) for VE, ≈ N(0, I) for VP and the linear path.
 
 pub mod ladder;
 
@@ -54,7 +63,12 @@ pub enum Sde {
         #[serde(default = "default_beta_max")]
         beta_max: f64,
     },
+    /// The linear interpolation path `x_t = (1 − t) x₀ + t z` of flow matching.
+    Linear,
 }
+
+/// Where samplers start on the linear path ([`Sde::t_max`]).
+pub const LINEAR_T_MAX: f64 = 1.0 - 1e-3;
 
 fn default_sigma_min() -> f64 {
     0.01
@@ -115,6 +129,7 @@ impl Sde {
                 beta_min: default_beta_min(),
                 beta_max: default_beta_max(),
             }),
+            "linear" => Ok(Sde::Linear),
             other => Err(registry().unknown(other)),
         }
     }
@@ -126,6 +141,17 @@ impl Sde {
             Sde::VeNotebook { .. } => "ve-notebook",
             Sde::Vp { .. } => "vp",
             Sde::Subvp { .. } => "subvp",
+            Sde::Linear => "linear",
+        }
+    }
+
+    /// The time samplers start from and the likelihood integrates to: 1, or
+    /// [`LINEAR_T_MAX`] on the linear path, whose drift, diffusion and noise level are
+    /// infinite at t = 1 (module docs).
+    pub fn t_max(&self) -> f64 {
+        match self {
+            Sde::Linear => LINEAR_T_MAX,
+            _ => 1.0,
         }
     }
 
@@ -169,6 +195,7 @@ impl Sde {
                     ));
                 }
             }
+            Sde::Linear => {}
         }
         Ok(())
     }
@@ -189,6 +216,7 @@ impl Sde {
             Sde::Vp { beta_min, beta_max } | Sde::Subvp { beta_min, beta_max } => {
                 -0.5 * Self::beta(beta_min, beta_max, t)
             }
+            Sde::Linear => -1.0 / (1.0 - t),
         }
     }
 
@@ -208,6 +236,7 @@ impl Sde {
                 let b = Self::big_b(beta_min, beta_max, t);
                 (Self::beta(beta_min, beta_max, t) * (-(-2.0 * b).exp_m1())).sqrt()
             }
+            Sde::Linear => (2.0 * t / (1.0 - t)).sqrt(),
         }
     }
 
@@ -218,6 +247,7 @@ impl Sde {
             Sde::Vp { beta_min, beta_max } | Sde::Subvp { beta_min, beta_max } => {
                 (-0.5 * Self::big_b(beta_min, beta_max, t)).exp()
             }
+            Sde::Linear => 1.0 - t,
         }
     }
 
@@ -237,6 +267,7 @@ impl Sde {
                 let w = -(-Self::big_b(beta_min, beta_max, t)).exp_m1();
                 w * w
             }
+            Sde::Linear => t * t,
         }
     }
 
@@ -245,14 +276,14 @@ impl Sde {
         self.variance(t).sqrt()
     }
 
-    /// Standard deviation of the prior `N(0, v(1) I)` samplers start from.
+    /// Standard deviation of the prior `N(0, v(T) I)` samplers start from (T = [`Sde::t_max`]).
     pub fn prior_std(&self) -> f64 {
-        self.std(1.0)
+        self.std(self.t_max())
     }
 
     /// Log-density of the prior at a point with squared norm `sq_norm` in `d` dimensions.
     pub fn prior_log_prob(&self, sq_norm: f64, d: usize) -> f64 {
-        let v = self.variance(1.0);
+        let v = self.variance(self.t_max());
         -0.5 * sq_norm / v - 0.5 * d as f64 * (2.0 * std::f64::consts::PI * v).ln()
     }
 
@@ -263,6 +294,9 @@ impl Sde {
     /// - VP: DDPM's chain, `α_i = m(t)²/m(t−dt)² = e^{−∫β}`, `a = √α_i − 1`, `G = √(1 − α_i)`
     ///   (`β_i = 1 − α_i ≈ β(t)·dt`, which is what score_sde's `linspace(β_min/N, β_max/N)` is).
     /// - sub-VP: Euler–Maruyama, `a = a(t)·dt`, `G = g(t)·√dt`.
+    /// - linear: the exact transition from t − dt to t, `x_t = r x_{t−dt} + G z` with
+    ///   `r = m(t)/m(t−dt)`, `G² = v(t) − r² v(t−dt)` (Euler–Maruyama is unstable where
+    ///   `a = −1/(1 − t)` is stiff, next to t = 1).
     pub fn discretize(&self, t: f64, dt: f64) -> Discrete {
         match self {
             Sde::Ve { .. } | Sde::VeNotebook { .. } => Discrete {
@@ -280,6 +314,15 @@ impl Sde {
                 a: self.drift_coef(t) * dt,
                 g: self.diffusion(t) * dt.sqrt(),
             },
+            Sde::Linear => {
+                let r = self.mean_scale(t) / self.mean_scale(t - dt);
+                Discrete {
+                    a: r - 1.0,
+                    g: (self.variance(t) - r * r * self.variance(t - dt))
+                        .max(0.0)
+                        .sqrt(),
+                }
+            }
         }
     }
 
@@ -290,9 +333,9 @@ impl Sde {
     }
 
     /// The time t whose marginal std equals `std` (std is increasing in t), by bisection.
-    /// `None` when `std` is outside `[std(0), std(1)]`.
+    /// `None` when `std` is outside `[std(0), std(T)]`, T = [`Sde::t_max`].
     pub fn t_of_std(&self, std: f64) -> Option<f64> {
-        invert_increasing(|t| self.std(t), std)
+        invert_increasing(|t| self.std(t), std, self.t_max())
     }
 
     /// The VE-equivalent noise level `σ(t) = std(t)/m(t)`: `x(t)/m(t) = x(0) + σ(t) z`, so a
@@ -302,9 +345,28 @@ impl Sde {
     }
 
     /// The time t whose noise level [`Sde::noise_level`] is `sigma`, by bisection; `None`
-    /// outside `[noise_level(0), noise_level(1)]`.
+    /// outside `[noise_level(0), noise_level(T)]`, T = [`Sde::t_max`].
     pub fn t_of_noise_level(&self, sigma: f64) -> Option<f64> {
-        invert_increasing(|t| self.noise_level(t), sigma)
+        invert_increasing(|t| self.noise_level(t), sigma, self.t_max())
+    }
+
+    /// `(c_x, c_v)` with `std·s = c_x x + c_v v` for the probability-flow velocity
+    /// `v = a x − ½ g² s`: `c_x = std a/(½ g²)`, `c_v = −std/(½ g²)`; on the linear path
+    /// `(−1, −(1 − t))`, finite at both ends.
+    pub fn velocity_to_scaled_score(&self, t: f64) -> (f64, f64) {
+        match self {
+            Sde::Linear => (-1.0, -(1.0 - t)),
+            _ => {
+                let half_g2 = 0.5 * self.diffusion(t).powi(2);
+                let std = self.std(t);
+                (std * self.drift_coef(t) / half_g2, -std / half_g2)
+            }
+        }
+    }
+
+    /// The largest noise level samplers start from, `σ(T)` (T = [`Sde::t_max`]).
+    pub fn max_noise_level(&self) -> f64 {
+        self.noise_level(self.t_max())
     }
 
     /// True for the variance-exploding family (NCSN ancestral step applies).
@@ -313,13 +375,13 @@ impl Sde {
     }
 }
 
-/// The t in [0, 1] with `f(t) = target` for an increasing `f`, by bisection; `None` when
-/// `target` is outside `[f(0), f(1)]`.
-fn invert_increasing(f: impl Fn(f64) -> f64, target: f64) -> Option<f64> {
-    if !(target >= f(0.0) && target <= f(1.0)) {
+/// The t in [0, t_max] with `f(t) = target` for an increasing `f`, by bisection; `None`
+/// when `target` is outside `[f(0), f(t_max)]`.
+fn invert_increasing(f: impl Fn(f64) -> f64, target: f64, t_max: f64) -> Option<f64> {
+    if !(target >= f(0.0) && target <= f(t_max)) {
         return None;
     }
-    let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    let (mut lo, mut hi) = (0.0f64, t_max);
     for _ in 0..200 {
         let mid = 0.5 * (lo + hi);
         if f(mid) < target {
@@ -378,6 +440,10 @@ pub fn registry() -> Registry {
                 "sub-VP: VP's drift with less noise, variance at most VP's (better likelihoods)",
                 VP,
             ),
+            Entry::plain(
+                "linear",
+                "the flow-matching / rectified-flow path x_t = (1 − t) x₀ + t z (Lipman et al. 2023; Liu et al. 2023); samplers start at t = 1 − 10⁻³",
+            ),
         ],
     }
 }
@@ -387,7 +453,7 @@ mod tests {
     use super::*;
 
     fn all() -> Vec<Sde> {
-        ["ve", "ve-notebook", "vp", "subvp"]
+        ["ve", "ve-notebook", "vp", "subvp", "linear"]
             .iter()
             .map(|n| Sde::from_name(n).unwrap())
             .collect()
@@ -410,6 +476,37 @@ mod tests {
                 assert!((dm - sde.drift_coef(t) * sde.mean_scale(t)).abs() < 1e-6);
             }
             assert!(sde.variance(0.0).abs() < 1e-12);
+        }
+    }
+
+    /// On the linear path the SDE's transition from t − dt to t, composed with the marginal
+    /// at t − dt, is the marginal at t: `r m(t−dt) = m(t)`, `r² v(t−dt) + G² = v(t)`.
+    #[test]
+    fn linear_path_discretisation_is_exact() {
+        let sde = Sde::Linear;
+        for &(t, dt) in &[(0.999, 0.01), (0.5, 0.1), (0.02, 0.01)] {
+            let step = sde.discretize(t, dt);
+            let r = 1.0 + step.a;
+            assert!((r * sde.mean_scale(t - dt) - sde.mean_scale(t)).abs() < 1e-12);
+            let v = r * r * sde.variance(t - dt) + step.g * step.g;
+            assert!((v - sde.variance(t)).abs() < 1e-12, "t={t}: {v}");
+        }
+        assert_eq!(sde.prior_std(), LINEAR_T_MAX);
+        assert!((sde.max_noise_level() - 999.0).abs() < 1e-6);
+    }
+
+    /// `velocity_to_scaled_score` inverts `v = a x − ½ g² s` for every SDE.
+    #[test]
+    fn velocity_and_scaled_score_convert() {
+        for sde in all() {
+            for &t in &[0.05, 0.5, 0.9] {
+                let (x, s) = (0.7, -1.3);
+                let g2 = sde.diffusion(t).powi(2);
+                let v = sde.drift_coef(t) * x - 0.5 * g2 * s;
+                let (cx, cv) = sde.velocity_to_scaled_score(t);
+                let r = cx * x + cv * v;
+                assert!((r - sde.std(t) * s).abs() < 1e-9, "{} t={t}", sde.name());
+            }
         }
     }
 
@@ -460,7 +557,7 @@ mod tests {
         assert!(Sde::from_name("vq")
             .unwrap_err()
             .to_string()
-            .contains("ve, ve-notebook, vp, subvp"));
+            .contains("ve, ve-notebook, vp, subvp, linear"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use crate::config::training::{Objective, SlicedProbe, TimeSampling, TrainConfig, Weighting};
 use crate::error::{Error, Result};
-use crate::model::net::{Architecture, Net};
+use crate::model::net::{Architecture, Net, Output};
 use crate::rng::Noise;
 use crate::sde::ladder::ncsn_sigmas;
 use crate::sde::Sde;
@@ -16,10 +16,37 @@ use rand::Rng;
 /// The time whose log noise level is the fraction `u ∈ [0, 1)` of the way from
 /// `log σ(ε)` to `log σ(1)` ([`TimeSampling::Importance`]; inverse-CDF sampling).
 pub fn importance_time(sde: &Sde, t_eps: f64, u: f64) -> f64 {
-    let (a, b) = (sde.noise_level(t_eps).ln(), sde.noise_level(1.0).ln());
+    let (a, b) = (sde.noise_level(t_eps).ln(), sde.max_noise_level().ln());
     sde.t_of_noise_level((a + u * (b - a)).exp())
         .unwrap_or(t_eps)
-        .clamp(t_eps, 1.0)
+        .clamp(t_eps, sde.t_max())
+}
+
+/// What an objective needs of the network and the SDE: flow matching trains a velocity
+/// network on the linear path; one message naming the field otherwise.
+pub fn check_objective(cfg: &TrainConfig, arch: &Architecture, sde: &Sde) -> Result<()> {
+    if cfg.objective != Objective::FlowMatching {
+        return Ok(());
+    }
+    if *sde != Sde::Linear {
+        return Err(Error::invalid(
+            "sde",
+            format!(
+                "flow-matching is defined on the linear path x_t = (1 − t) x₀ + t z; accepted: linear, got {}",
+                sde.name()
+            ),
+        ));
+    }
+    if arch.output() != Output::Velocity {
+        return Err(Error::invalid(
+            "model",
+            format!(
+                "flow-matching trains a velocity network; accepted: flow, unet-flow, got {}",
+                arch.name()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Per-row loss weights `λ(t)/std(t)²` (the rows are `‖std·s + z‖²`), divided by the
@@ -62,7 +89,9 @@ fn draw_times(
             Objective::Ncsn => ladder[rng.random_range(0..ladder.len())],
             Objective::Ddpm => rng.random_range(1..=cfg.ddpm_steps) as f64 / cfg.ddpm_steps as f64,
             _ => match cfg.time_sampling {
-                TimeSampling::Uniform => cfg.t_eps + (1.0 - cfg.t_eps) * rng.random::<f64>(),
+                TimeSampling::Uniform => {
+                    cfg.t_eps + (sde.t_max() - cfg.t_eps) * rng.random::<f64>()
+                }
                 TimeSampling::Importance => importance_time(sde, cfg.t_eps, rng.random::<f64>()),
             },
         })
@@ -115,7 +144,7 @@ impl Draws {
 
 /// The times t_i of NCSN's σ ladder under `sde` (σ(t_i) = σ_i).
 pub fn ladder_times(sde: &Sde, cfg: &TrainConfig) -> Result<Vec<f64>> {
-    let top = sde.noise_level(1.0);
+    let top = sde.max_noise_level();
     ncsn_sigmas(cfg.levels, top, cfg.sigma_last.min(top))?
         .iter()
         .map(|s| {
@@ -169,10 +198,16 @@ pub fn loss_with<BB: Backend>(
     let s: Vec<f64> = ts.iter().map(|t| sde.std(*t)).collect();
     let z = host_tensor::<BB, 2>(draws.z.clone(), [n, d], &device);
     let col = |v: Vec<f64>| host_tensor::<BB, 2>(v, [n, 1], &device);
-    let xt = x0 * col(m) + z.clone() * col(s.clone());
+    let xt = x0.clone() * col(m) + z.clone() * col(s.clone());
+    if cfg.objective == Objective::FlowMatching {
+        // the velocity network's output against the conditional velocity z − x₀ (the
+        // trainer checked the path and the network: `check_objective`)
+        let v = net.output(arch, sde, xt, &ts);
+        return (v - (z - x0)).powi_scalar(2).sum_dim(1).mean();
+    }
     let raw = net.scaled_score(arch, sde, xt.clone(), &ts); // = std·s_θ
     let per_row = match cfg.objective {
-        Objective::Dsm | Objective::Ncsn | Objective::Ddpm => {
+        Objective::Dsm | Objective::Ncsn | Objective::Ddpm | Objective::FlowMatching => {
             (raw + z).powi_scalar(2).sum_dim(1) // [n, 1]
         }
         Objective::Ssm | Objective::Ism => {
@@ -221,7 +256,7 @@ mod tests {
         let h = |t: f64| 1.0 + (3.0 * t).sin() + t * t;
         for name in ["ve", "ve-notebook", "vp", "subvp"] {
             let sde = Sde::from_name(name).unwrap();
-            let z = 2.0 * (sde.noise_level(1.0) / sde.noise_level(eps)).ln();
+            let z = 2.0 * (sde.max_noise_level() / sde.noise_level(eps)).ln();
             let n = 200_000;
             let lhs: f64 = (0..n)
                 .map(|i| h(importance_time(&sde, eps, (i as f64 + 0.5) / n as f64)))
@@ -243,7 +278,7 @@ mod tests {
             // And each draw lands on its target log noise level.
             for u in [0.0, 0.1, 0.5, 0.9, 0.999] {
                 let t = importance_time(&sde, eps, u);
-                let target = (1.0 - u) * sde.noise_level(eps).ln() + u * sde.noise_level(1.0).ln();
+                let target = (1.0 - u) * sde.noise_level(eps).ln() + u * sde.max_noise_level().ln();
                 assert!(
                     (sde.noise_level(t).ln() - target).abs() < 1e-6,
                     "{name} u={u}"

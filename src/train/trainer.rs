@@ -92,6 +92,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         arch.validate()?;
         sde.validate()?;
         cfg.validate()?;
+        crate::train::loss::check_objective(&cfg, &arch, &sde)?;
         let d = arch.dim();
         if data.is_empty() || data.len() % d != 0 {
             return Err(Error::invalid(

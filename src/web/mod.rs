@@ -742,7 +742,8 @@ impl<B: AutodiffBackend> TrainRun<B> {
             .clone()
             .or_else(|| presets::preset(&spec.data).ok());
         let (data, dim) = (data.rows, data.dim);
-        let arch = crate::app::training::architecture("mlp", dim, spec.hidden, spec.layers)?;
+        let network = crate::app::training::default_network(config.objective);
+        let arch = crate::app::training::architecture(network, dim, spec.hidden, spec.layers)?;
         let trainer = Trainer::new(arch, spec.sde, config, data, device)?;
         Ok(TrainRun {
             trainer,
@@ -752,16 +753,22 @@ impl<B: AutodiffBackend> TrainRun<B> {
         })
     }
 
-    /// The EMA model's λ-weighted Fisher divergence from the data's mixture (None without one).
-    async fn fisher(&self, n: usize) -> crate::Result<Option<f64>> {
+    /// The EMA model's λ-weighted Fisher divergence from the data's mixture, or with
+    /// `velocity` its probability-flow velocity's mean squared error (None without a mixture).
+    async fn fisher(&self, n: usize, velocity: bool) -> crate::Result<Option<f64>> {
         let Some(gmm) = &self.gmm else {
             return Ok(None);
         };
         let device = burn::module::Module::devices(self.trainer.ema())[0].clone();
         let model = self.trainer.ema_score();
-        crate::train::fisher::fisher_divergence(&model, gmm, &self.trainer.sde, n, 77, &device)
-            .await
-            .map(Some)
+        let sde = &self.trainer.sde;
+        use crate::train::fisher::{fisher_divergence, velocity_error};
+        if velocity {
+            velocity_error(&model, gmm, sde, n, 77, &device).await
+        } else {
+            fisher_divergence(&model, gmm, sde, n, 77, &device).await
+        }
+        .map(Some)
     }
 
     async fn train(&mut self, k: u32) -> crate::Result<TrainReport> {
@@ -873,7 +880,21 @@ impl Training {
         let engine = self.engine.clone();
         future_to_promise(async move {
             let e = engine.try_borrow().map_err(|_| busy())?;
-            let r = with_train!(&*e, r => r.fisher(n as usize).await)
+            let r = with_train!(&*e, r => r.fisher(n as usize, false).await)
+                .map_err(|x| JsValue::from(js_err(x)))?;
+            to_js(&r).map_err(JsValue::from)
+        })
+    }
+
+    /// The EMA model's probability-flow velocity error `E_t E‖v_θ − v‖²` against the exact
+    /// velocity of the data's mixture (the same points as [`Training::fisher`]): the yardstick
+    /// that puts score and flow-matching networks on one scale; null without a mixture.
+    #[wasm_bindgen(js_name = velocityError)]
+    pub fn velocity_error(&self, n: u32) -> Promise {
+        let engine = self.engine.clone();
+        future_to_promise(async move {
+            let e = engine.try_borrow().map_err(|_| busy())?;
+            let r = with_train!(&*e, r => r.fisher(n as usize, true).await)
                 .map_err(|x| JsValue::from(js_err(x)))?;
             to_js(&r).map_err(JsValue::from)
         })

@@ -14,6 +14,7 @@ mod common;
 mod app;
 mod backends;
 mod cli;
+mod flow;
 mod frontier;
 mod inpaint;
 mod layering;

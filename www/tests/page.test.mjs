@@ -545,7 +545,11 @@ await test('demos: pitfall, SDE vs ODE, low-density error, manifold, bake-off, i
   s = await demo(page, 'manifold');
   assert.ok(s.magnitudes[0] > s.magnitudes[1], `|score| on the exact circle ${s.magnitudes[0]} vs noisy ${s.magnitudes[1]}`);
   s = await demo(page, 'bakeoff');
-  for (const c of s.curves) assert.ok(c.ys[c.ys.length - 1] < 0.5 * c.ys[0], `${c.name}: Fisher divergence ${c.ys[0]} -> ${c.ys[c.ys.length - 1]}`);
+  assert.deepEqual(s.curves.map((c) => c.name), ['dsm', 'ssm', 'ism', 'flow-matching']);
+  for (const c of s.curves) assert.ok(c.ys[c.ys.length - 1] < 0.5 * c.ys[0], `${c.name}: velocity error ${c.ys[0]} -> ${c.ys[c.ys.length - 1]}`);
+  // flow matching's loss is the velocity error itself: it ends below DSM's (λ = std², i.e. (1 − t)² of it)
+  const last = (name) => s.curves.find((c) => c.name === name).ys.at(-1);
+  assert.ok(last('flow-matching') < last('dsm'), `flow matching ${last('flow-matching')} vs dsm ${last('dsm')}`);
   s = await demo(page, 'images', 'step');
   await page.waitForFunction(() => window.scorelab.demoState().step >= 3, null, { timeout: 120_000, polling: 500 });
   // the sampler's memory stays flat from step to step (a loaded network once tracked

@@ -12,7 +12,7 @@ use scorelab::app::{checkpoint, training};
 use scorelab::npy;
 use scorelab::sde::Sde;
 use scorelab::train::parallel::Shard;
-use scorelab::train::{SlicedProbe, TimeSampling, Weighting};
+use scorelab::train::{Objective, SlicedProbe, TimeSampling, Weighting};
 use scorelab::train::{TrainConfig, Trainer};
 use scorelab::weights::{self, Architecture};
 use scorelab::{Error, Result};
@@ -27,9 +27,9 @@ pub struct TrainArgs {
     /// spirals), a mixture preset or gmm:FILE.json (sampled), or points in .npy / .csv
     #[arg(long)]
     data: String,
-    /// The network
-    #[arg(long, default_value = "mlp", value_parser = Choice(registry::networks))]
-    model: String,
+    /// The network (default: mlp; flow for --objective flow-matching)
+    #[arg(long, value_parser = Choice(registry::networks))]
+    model: Option<String>,
     #[command(flatten)]
     sde: SdeArgs,
     /// The training objective (each sets the objective, --weighting and --t-sampling; later
@@ -258,7 +258,12 @@ where
         scorelab::error::in_range("--time-limit", limit, 1.0, 1e7)?;
     }
     scorelab::error::count("--n-data", a.n_data, 1, 10_000_000)?;
-    let sde: Sde = apply_sde(Sde::default(), &a.sde)?;
+    // flow matching's path is the linear one: the default SDE there
+    let default_sde = match named.objective {
+        Objective::FlowMatching => Sde::Linear,
+        _ => Sde::default(),
+    };
+    let sde: Sde = apply_sde(default_sde, &a.sde)?;
     let previous = if a.resume {
         let bytes = std::fs::read(&a.out).map_err(|e| {
             Error::io(
@@ -302,7 +307,12 @@ where
         dequantize: a.dequantize.unwrap_or(image_data),
     };
     cfg.validate().map_err(flag)?;
-    let arch = training::architecture(&a.model, dim, a.hidden, a.layers).map_err(flag)?;
+    let network = a
+        .model
+        .as_deref()
+        .unwrap_or(training::default_network(named.objective));
+    let arch = training::architecture(network, dim, a.hidden, a.layers).map_err(flag)?;
+    scorelab::train::loss::check_objective(&cfg, &arch, &sde).map_err(flag)?;
     let data: std::sync::Arc<[f64]> = data.into();
     let mut trainer = Trainer::<B>::new(arch.clone(), sde, cfg.clone(), data.clone(), &device)?;
     let mut seconds_before = 0.0;
