@@ -800,6 +800,109 @@ fn train_writes_a_weight_file_that_sample_info_and_likelihood_read() {
 
 /// `scorelab info FILE | head`: a reader that closes the pipe early ends the CLI quietly
 /// (SIGPIPE), not with a panic from println!.
+/// `train --objective flow-matching` trains the velocity network on the linear path by
+/// default; the file samples with Euler steps (rectified flow) and gives likelihoods; the
+/// path or network it cannot train is refused in one line naming the flag.
+#[test]
+fn flow_matching_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("f.safetensors");
+    let ws = w.to_str().unwrap();
+    let (ok, _, err) = scorelab(&[
+        "train",
+        "--data",
+        "moons",
+        "--objective",
+        "flow-matching",
+        "--steps",
+        "20",
+        "--batch",
+        "32",
+        "--hidden",
+        "16",
+        "--layers",
+        "2",
+        "--out",
+        ws,
+    ]);
+    assert!(ok, "{err}");
+    let (ok, out, _) = scorelab(&["info", ws]);
+    assert!(ok, "{out}");
+    assert!(out.contains("\"kind\": \"linear\""), "{out}");
+    assert!(out.contains("\"output\": \"velocity\""), "{out}");
+    assert!(out.contains("\"objective\": \"flow-matching\""), "{out}");
+    let s = dir.path().join("s.npy");
+    let (ok, _, err) = scorelab(&[
+        "sample",
+        "--model",
+        ws,
+        "--sampler",
+        "ode",
+        "--solver",
+        "euler",
+        "--steps",
+        "20",
+        "--n",
+        "50",
+        "--out",
+        s.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(err.contains("on linear SDE: 20 steps"), "{err}");
+    let lp = dir.path().join("lp.npy");
+    let (ok, _, err) = scorelab(&[
+        "likelihood",
+        "--model",
+        ws,
+        "--data",
+        s.to_str().unwrap(),
+        "--out",
+        lp.to_str().unwrap(),
+        "--rtol",
+        "1e-3",
+        "--atol",
+        "1e-3",
+    ]);
+    assert!(ok, "{err}");
+    let n = dir.path().join("never.safetensors");
+    let n = n.to_str().unwrap();
+    fails_with(
+        &[
+            "train",
+            "--data",
+            "moons",
+            "--objective",
+            "flow-matching",
+            "--sde",
+            "vp",
+            "--out",
+            n,
+        ],
+        "invalid --sde: flow-matching is defined on the linear path",
+    );
+    fails_with(
+        &["train", "--data", "moons", "--objective", "flow-matching", "--model", "mlp", "--out", n],
+        "invalid --model: flow-matching trains a velocity network; accepted: flow, unet-flow, got mlp",
+    );
+    // the exact mixture on the linear path: ancestral sampling is not defined there
+    fails_with(
+        &[
+            "sample",
+            "--model",
+            "ring8",
+            "--sde",
+            "linear",
+            "--sampler",
+            "pc",
+            "--predictor",
+            "ancestral",
+            "--out",
+            s.to_str().unwrap(),
+        ],
+        "invalid --predictor",
+    );
+}
+
 #[test]
 fn closed_stdout_is_not_a_panic() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_scorelab"))
