@@ -104,11 +104,7 @@ impl Architecture {
                     } else {
                         Conditioning::Time
                     })
-                    .with_output(if name == "unet-flow" {
-                        Output::Velocity
-                    } else {
-                        Output::Score
-                    });
+                    .with_output((name == "unet-flow").then_some(Output::Velocity));
                 if dim != cfg.dim() {
                     return Err(crate::Error::invalid(
                         "model",
@@ -131,7 +127,7 @@ impl Architecture {
                 _ => "mlp",
             },
             Architecture::Energy(_) => "energy",
-            Architecture::Unet(c) => match (c.conditioning, c.output) {
+            Architecture::Unet(c) => match (c.conditioning, c.output_kind()) {
                 (_, Output::Velocity) => "unet-flow",
                 (Conditioning::LogSigma, _) => "unet-ncsn",
                 _ => "unet",
@@ -167,7 +163,7 @@ impl Architecture {
     pub fn output(&self) -> Output {
         match self {
             Architecture::Mlp(c) => c.output,
-            Architecture::Unet(c) => c.output,
+            Architecture::Unet(c) => c.output_kind(),
             Architecture::Energy(_) => Output::Score,
         }
     }

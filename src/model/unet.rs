@@ -42,12 +42,18 @@ pub struct UNetConfig {
     /// What the time embedding sees: t (the notebook) or ln σ(t).
     #[config(default = "Conditioning::Time")]
     pub conditioning: Conditioning,
-    /// Scaled score, or the velocity of flow matching (see [`crate::model::net`]).
-    #[config(default = "Output::Score")]
-    pub output: Output,
+    /// Scaled score (absent: the files written before flow matching), or the velocity of
+    /// flow matching (see [`crate::model::net`]); [`UNetConfig::output_kind`] reads it.
+    #[config(default = "None")]
+    pub output: Option<Output>,
 }
 
 impl UNetConfig {
+    /// What the output means ([`Output::Score`] when the manifest does not say).
+    pub fn output_kind(&self) -> Output {
+        self.output.unwrap_or_default()
+    }
+
     pub fn validate(&self) -> crate::Result<()> {
         if self.side != 28 {
             return Err(crate::Error::invalid(

@@ -417,6 +417,10 @@ fn info_and_list() {
         "karras",
         "s_churn",
         "Lu et al. 2022",
+        "linear",
+        "flow-matching",
+        "unet-flow",
+        "Lipman et al. 2023",
     ] {
         assert!(out.contains(name), "list lacks {name}");
     }
