@@ -585,7 +585,7 @@ fn train_writes_a_weight_file_that_sample_info_and_likelihood_read() {
     );
     fails_with(
         &["train", "--data", "moons", "--model", "resnet", "--out", n],
-        "mlp, ncsn, eps, energy, unet, unet-ncsn",
+        "mlp, ncsn, eps, flow, energy, unet, unet-ncsn, unet-flow",
     );
     fails_with(
         &["train", "--data", "moons", "--backend", "tpu", "--out", n],
