@@ -1,7 +1,7 @@
 // Demo: the objective bake-off (../demos.ts opens and closes demos).
 import { Remote } from '../wasm';
 import { drawLines } from '../plot';
-import { el, labelled, look, frame, latest, demoState } from './shared';
+import { el, labelled, look, column, frame, latest, demoState } from './shared';
 
 export async function bakeoff(root: HTMLElement, backend: 'webgpu' | 'cpu', alive: () => boolean, remote: Remote): Promise<void> {
   root.append(
@@ -11,10 +11,12 @@ export async function bakeoff(root: HTMLElement, backend: 'webgpu' | 'cpu', aliv
   );
   const steps = el('input', { type: 'number', value: '400', min: '50', max: '5000', step: '50', id: 'bakeoffSteps', title: 'optimiser steps for each of the four networks (50 to 5000)' });
   const go = el('button', { id: 'bakeoffRun', title: 'train the four networks from scratch, side by side' }, 'train');
-  const c = el('canvas', { id: 'bakeoffPlot', width: '640', height: '300', class: 'demo-plot fit', role: 'img', 'aria-label': "each objective's velocity error against the exact velocity, by training step" });
-  const cf = el('canvas', { id: 'bakeoffFisher', width: '640', height: '300', class: 'demo-plot fit', role: 'img', 'aria-label': "each objective's Fisher divergence from the exact score, by training step" });
+  const c = el('canvas', { id: 'bakeoffPlot', width: '480', height: '260', class: 'demo-plot fit', role: 'img', 'aria-label': "each objective's velocity error against the exact velocity, by training step" });
+  const cf = el('canvas', { id: 'bakeoffFisher', width: '480', height: '260', class: 'demo-plot fit', role: 'img', 'aria-label': "each objective's Fisher divergence from the exact score, by training step" });
   const text = el('div', { class: 'mono', id: 'bakeoffText' });
-  root.append(labelled('steps ', steps), go, c, cf, text);
+  const plots = el('div', { class: 'demo-row' });
+  plots.append(column("velocity error (flow matching's loss)", c, el('span')), column("Fisher divergence (DSM's loss)", cf, el('span')));
+  root.append(labelled('steps ', steps), go, plots, text);
   const start = latest(alive, (e) => (text.textContent = e.message));
   const run = () => start(async (current) => {
     const n = Number(steps.value);
@@ -38,8 +40,8 @@ export async function bakeoff(root: HTMLElement, backend: 'webgpu' | 'cpu', aliv
           fisher[i].xs.push(step);
           await measure(i);
         }
-        drawLines(c, series, "velocity error E‖v_θ − v‖² over t ∈ (0, 1): flow matching's loss less a constant (log scale)");
-        drawLines(cf, fisher, "Fisher divergence E std² ‖s_θ − ∇log p_t‖²: DSM's loss less a constant (log scale)");
+        drawLines(c, series, 'E‖v_θ − v‖² over t ∈ (0, 1) (log scale)');
+        drawLines(cf, fisher, 'E std² ‖s_θ − ∇log p_t‖² (log scale)');
         text.textContent = series.map((s, i) => `${s.name} ${s.ys[s.ys.length - 1].toFixed(4)} / ${fisher[i].ys[fisher[i].ys.length - 1].toFixed(4)}`).join('   ') + `   (velocity error / Fisher divergence, step ${step})`;
         demoState.curves = series.map((s) => ({ name: s.name, xs: s.xs, ys: s.ys }));
         demoState.fisher = fisher.map((s) => ({ name: s.name, xs: s.xs, ys: s.ys }));
