@@ -5,6 +5,7 @@
 
 use crate::error::{count, Error, Result};
 use crate::model::gmm::{Gmm, GmmSpec};
+use crate::model::guidance::Guidance;
 use crate::model::presets;
 
 pub mod training;
@@ -38,6 +39,10 @@ pub struct Settings {
     /// file carries it; ignored for other models.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mixture: Option<GmmSpec>,
+    /// Classifier-free guidance towards a class (a mixture's component):
+    /// `{"class": k, "scale": w}` ([`crate::model::guidance`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guidance: Option<Guidance>,
 }
 
 impl Default for Settings {
@@ -52,6 +57,7 @@ impl Default for Settings {
             denoise: false,
             weights: None,
             mixture: None,
+            guidance: None,
         }
     }
 }
@@ -83,6 +89,15 @@ impl Settings {
         count("n", self.n, 1, MAX_PARTICLES)?;
         if self.model == MIXTURE_MODEL {
             self.preset_gmm()?;
+        }
+        if let Some(g) = &self.guidance {
+            // the class against the model's classes where the model is known here
+            let classes = match presets::preset(&self.model) {
+                Ok(m) => m.components(),
+                Err(_) if self.model == MIXTURE_MODEL => self.preset_gmm()?.components(),
+                Err(_) => usize::MAX,
+            };
+            g.validate(classes, &format!("'{}' (its components)", self.model))?;
         }
         if let Some(w) = &self.weights {
             if let Ok(g) = presets::preset(&self.model) {
@@ -155,6 +170,7 @@ fn failing_field(value: &serde_json::Value) -> String {
             "denoise" => fails::<bool>(v),
             "weights" => fails::<Option<Vec<f64>>>(v),
             "mixture" => fails::<Option<GmmSpec>>(v),
+            "guidance" => fails::<Option<Guidance>>(v),
             _ => true, // not a field: serde's message lists the accepted ones
         };
         if bad {

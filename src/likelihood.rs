@@ -42,7 +42,7 @@ pub enum Probe {
 pub enum Prior {
     /// The SDE's prior `N(0, v(T) I)` (what a trained model has).
     Sde,
-    /// The model's own closed-form `p_1` (the mixture oracle): isolates the ODE error.
+    /// The model's own closed-form `p_T` (the mixture oracle): isolates the ODE error.
     Model,
 }
 

@@ -12,6 +12,7 @@
 use crate::error::{Error, Result};
 use crate::likelihood::LikelihoodConfig;
 use crate::model::gmm::{ExactGmm, Gmm};
+use crate::model::guidance::{Guidance, Guided};
 use crate::model::presets;
 use crate::model::ScoreModel;
 use crate::sde::Sde;
@@ -102,6 +103,41 @@ impl ModelSource {
                 }
                 Ok(Box::new(model))
             }
+        }
+    }
+}
+
+impl ModelSource {
+    /// The score model of a guided run ([`crate::model::guidance`]): a mixture's component
+    /// `guidance.class` as the conditional model, the whole mixture as the unconditional one.
+    /// Every network here is unconditional: an error on the field `guidance`.
+    pub fn guided_model<B: Backend>(
+        &self,
+        guidance: &Guidance,
+        sde: Sde,
+        unconditional: Box<dyn ScoreModel<B>>,
+        device: &B::Device,
+    ) -> Result<Box<dyn ScoreModel<B>>> {
+        match self {
+            ModelSource::Exact(g) => {
+                guidance.validate(g.components(), "the mixture (its components)")?;
+                Ok(Box::new(Guided {
+                    conditional: Box::new(ExactGmm::<B>::new(
+                        g.component(guidance.class),
+                        sde,
+                        device,
+                    )),
+                    unconditional,
+                    scale: guidance.scale,
+                }))
+            }
+            ModelSource::Net(f) => Err(Error::invalid(
+                "guidance",
+                format!(
+                    "the {} network is unconditional (it has no classes); class and guidance apply to mixtures (a class is a component)",
+                    f.manifest.architecture.name()
+                ),
+            )),
         }
     }
 }

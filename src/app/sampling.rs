@@ -3,8 +3,9 @@
 //! What: [`SamplingRun::new`] takes a [`ModelSource`] and the [`Settings`] (sampler,
 //! particles, seed, denoising) and builds what both adapters step: the CLI to the end with a
 //! progress bar, the page a few steps per frame. Why here: "a network samples under its own
-//! SDE, a mixture under the one asked for", the denoiser's clipping rule and the sampler's
-//! checks against that SDE are decided once.
+//! SDE, a mixture under the one asked for", the denoiser's clipping rule, guidance
+//! (`settings.guidance`: a class and a scale) and the sampler's checks against that SDE are
+//! decided once.
 
 use super::model::ModelSource;
 use crate::config::Settings;
@@ -35,7 +36,10 @@ impl<B: Backend> SamplingRun<B> {
         device: &B::Device,
     ) -> Result<Self> {
         let sde = source.sde(requested)?;
-        let model = source.score_model::<B>(sde, clip, what, device)?;
+        let mut model = source.score_model::<B>(sde, clip, what, device)?;
+        if let Some(guidance) = &settings.guidance {
+            model = source.guided_model(guidance, sde, model, device)?;
+        }
         let sampler = Sampler::new(
             &settings.sampler,
             sde,

@@ -167,6 +167,18 @@ impl Gmm {
         self.weights.len()
     }
 
+    /// The k-th component alone (weight 1): the class-conditional `p(x | k)` of guidance
+    /// ([`crate::model::guidance`]). `k < components()`.
+    pub fn component(&self, k: usize) -> Gmm {
+        Gmm {
+            weights: vec![1.0],
+            means: vec![self.means[k].clone()],
+            covs: vec![self.covs[k].clone()],
+            name: self.name.as_ref().map(|n| format!("{n}, component {k}")),
+            description: None,
+        }
+    }
+
     /// The mixture's marginal at time t: means `m μ_k`, covariances `m² Σ_k + v I`.
     pub fn marginal(&self, sde: &Sde, t: f64) -> Marginal {
         let (m, v) = (sde.mean_scale(t), sde.variance(t));

@@ -210,7 +210,7 @@ impl Architecture {
                 let lo = 0.01f64.ln();
                 let span = (sde.max_noise_level().ln() - lo).max(1e-6);
                 ts.iter()
-                    .map(|t| (sde.noise_level(*t).max(1e-12).ln() - lo) / span)
+                    .map(|t| (sde.noise_level(t.min(sde.t_max())).max(1e-12).ln() - lo) / span)
                     .collect()
             }
         }

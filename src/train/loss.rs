@@ -87,7 +87,10 @@ fn draw_times(
     (0..n)
         .map(|_| match cfg.objective {
             Objective::Ncsn => ladder[rng.random_range(0..ladder.len())],
-            Objective::Ddpm => rng.random_range(1..=cfg.ddpm_steps) as f64 / cfg.ddpm_steps as f64,
+            Objective::Ddpm => {
+                let i = rng.random_range(1..=cfg.ddpm_steps) as f64;
+                (i / cfg.ddpm_steps as f64).min(sde.t_max())
+            }
             _ => match cfg.time_sampling {
                 TimeSampling::Uniform => {
                     cfg.t_eps + (sde.t_max() - cfg.t_eps) * rng.random::<f64>()

@@ -907,6 +907,67 @@ fn flow_matching_from_the_cli() {
     );
 }
 
+/// `--class K [--guidance W]` samples a mixture's component K with classifier-free guidance;
+/// bad classes and scales, and guidance on a network, get one line naming the flag.
+#[test]
+fn guidance_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("s.npy");
+    let out = s.to_str().unwrap();
+    let (ok, _, err) = scorelab(&[
+        "sample",
+        "--model",
+        "ring8",
+        "--class",
+        "2",
+        "--guidance",
+        "1",
+        "--sampler",
+        "ode",
+        "--n",
+        "200",
+        "--out",
+        out,
+    ]);
+    assert!(ok, "{err}");
+    fails_with(
+        &["sample", "--model", "ring8", "--class", "8", "--out", out],
+        "invalid --class: 'ring8' (its components) has classes 0 to 7, got 8",
+    );
+    fails_with(
+        &[
+            "sample",
+            "--model",
+            "ring8",
+            "--class",
+            "1",
+            "--guidance",
+            "-1",
+            "--out",
+            out,
+        ],
+        "invalid --guidance",
+    );
+    fails_with(
+        &[
+            "sample",
+            "--model",
+            "ring8",
+            "--guidance",
+            "2",
+            "--out",
+            out,
+        ],
+        "invalid --guidance: needs --class",
+    );
+    let root = env!("CARGO_MANIFEST_DIR");
+    let moons = format!("{root}/models/toy/moons-vp.safetensors");
+    fails_with(
+        &["sample", "--model", &moons, "--class", "0", "--out", out],
+        "invalid --class: the mlp network is unconditional",
+    );
+}
+
 #[test]
 fn closed_stdout_is_not_a_panic() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_scorelab"))

@@ -16,6 +16,7 @@ mod backends;
 mod cli;
 mod flow;
 mod frontier;
+mod guidance;
 mod inpaint;
 mod layering;
 mod likelihood;

@@ -10,6 +10,7 @@ use scorelab::app::registry;
 use scorelab::app::sampling::SamplingRun;
 use scorelab::config::Settings;
 use scorelab::likelihood::{bits_per_dim, Estimator, LikelihoodConfig, Prior, Probe};
+use scorelab::model::guidance::Guidance;
 use scorelab::model::presets::{self, preset_names};
 use scorelab::sample::levels::Schedule;
 use scorelab::sample::pc::{CorrectorKind, PredictorKind};
@@ -100,6 +101,13 @@ struct SampleArgs {
     out: String,
     #[command(flatten)]
     sde: SdeArgs,
+    /// Classifier-free guidance towards this class: a mixture's component 0..K−1 (the
+    /// conditional score is that component's; Ho & Salimans 2022)
+    #[arg(long)]
+    class: Option<usize>,
+    /// Guidance scale w ≥ 0 of --class: score (1 + w) s(x | class) − w s(x) [default: 0]
+    #[arg(long)]
+    guidance: Option<f64>,
     /// Sampler [default: pc]
     #[arg(long, value_parser = Choice(registry::samplers))]
     sampler: Option<String>,
@@ -325,6 +333,14 @@ fn as_flags(e: Error) -> Error {
         Error::Invalid { field, message } if field == "clip_denoised" || field == "dequantize" => {
             Error::invalid(format!("--{}", field.replace('_', "-")), message)
         }
+        Error::Invalid { field, message } if field.starts_with("guidance") => {
+            let flag = if field == "guidance.scale" {
+                "--guidance"
+            } else {
+                "--class"
+            };
+            Error::invalid(flag, message)
+        }
         o => o,
     }
 }
@@ -432,6 +448,22 @@ fn sample_settings(a: &SampleArgs) -> Result<Settings> {
     if a.denoise {
         s.denoise = true;
     }
+    match (a.class, a.guidance) {
+        (Some(class), w) => {
+            s.guidance = Some(Guidance {
+                class,
+                scale: w.unwrap_or(0.0),
+            })
+        }
+        (None, Some(_)) if s.guidance.is_none() => {
+            return Err(Error::invalid(
+                "--guidance",
+                "needs --class (the class to guide towards)",
+            ))
+        }
+        (None, Some(w)) => s.guidance.as_mut().unwrap().scale = w,
+        (None, None) => {}
+    }
     s.validate().map_err(|e| match e {
         // the config's own mixture has no flags: name its field in the file
         Error::Invalid { field, message } if field.starts_with("mixture") => {
@@ -439,7 +471,11 @@ fn sample_settings(a: &SampleArgs) -> Result<Settings> {
             Error::invalid(format!("--config {path}: {field}"), message)
         }
         Error::Invalid { field, message } => {
-            let flag = field.rsplit('.').next().unwrap_or(&field).replace('_', "-");
+            let flag = match field.as_str() {
+                "guidance.scale" => "guidance".to_string(),
+                "guidance.class" => "class".to_string(),
+                _ => field.rsplit('.').next().unwrap_or(&field).replace('_', "-"),
+            };
             Error::invalid(format!("--{flag}"), message)
         }
         o => o,
