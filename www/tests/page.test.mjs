@@ -218,6 +218,16 @@ await test('bad input: a clear message, and the page keeps working', async () =>
   assert.match(msg, /ve-notebook/);
   msg = await page.evaluate(() => window.scorelab.setState({ n: 0 }).then(() => 'ok', (e) => e.message));
   assert.match(msg, /invalid n/);
+  // guidance in the settings (and so in a link): a class outside the mixture, a scale out of range
+  msg = await page.evaluate(() => window.scorelab.setState({ guidance: { class: 8, scale: 1 } }).then(() => 'ok', (e) => e.message));
+  assert.match(msg, /guidance\.class: 'ring8' \(its components\) has classes 0 to 7, got 8/);
+  msg = await page.evaluate(() => window.scorelab.setState({ guidance: { class: 1, scale: 30 } }).then(() => 'ok', (e) => e.message));
+  assert.match(msg, /guidance\.scale/);
+  // class 3 at w = 0 draws component 3 alone
+  await page.evaluate(() => window.scorelab.setState({ guidance: { class: 3, scale: 0 }, sampler: { kind: 'ode' } }));
+  await page.evaluate(() => window.scorelab.run());
+  const guided = await page.evaluate(() => window.scorelab.report());
+  assert.ok(guided.mode_weights[3] > 0.97, `guided towards component 3: weights ${guided.mode_weights}`);
   // through the controls: a negative step count shows the message on the page
   await page.evaluate(() => window.scorelab.setState({ sampler: { kind: 'pc' } }));
   const steps = page.locator('#controls label').filter({ hasText: /^\s*steps$/ }).locator('input');
