@@ -92,3 +92,12 @@ pub fn run64(
     let info = pollster::block_on(s.run(&model, |_, _| {})).unwrap();
     (pollster::block_on(read_f64(s.particles())).unwrap(), info)
 }
+
+/// The largest pointwise difference `max_i |a_i − b_i|` of two equally long sequences.
+pub fn max_gap(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}

@@ -93,11 +93,7 @@ fn ddim_is_rectified_flows_euler_on_the_linear_path() {
             500,
             7,
         );
-        let gap = a
-            .iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f64::max);
+        let gap = max_gap(&a, &b);
         assert!(gap < 1e-9, "{steps} steps: {gap}");
     }
 }
@@ -122,12 +118,7 @@ fn likelihood_on_the_linear_path_matches_the_closed_form() {
         };
         let xt = host_tensor::<B64, 2>(x.clone(), [20, 2], &device);
         let r = pollster::block_on(log_likelihood(&model, &sde, xt, &cfg, 0)).unwrap();
-        let err = r
-            .log_p
-            .iter()
-            .zip(&exact)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f64::max);
+        let err = max_gap(&r.log_p, &exact);
         assert!(err < 1e-4, "{name}: max error {err} nats");
     }
 }
@@ -249,11 +240,7 @@ fn flow_matching_learns_the_velocity_and_samples_the_mixture() {
             .log_p
     };
     let (by_velocity, by_score) = (ll(&net), ll(&ScoreOnly(&net)));
-    let gap = by_velocity
-        .iter()
-        .zip(&by_score)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max);
+    let gap = max_gap(&by_velocity, &by_score);
     assert!(gap < 1e-3, "velocity vs score form: {gap} nats");
     let exact = gmm.log_prob_host(&sde, 1e-5, &x);
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
