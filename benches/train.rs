@@ -50,6 +50,7 @@ fn unet(c: &mut Criterion) {
         arch: model.arch,
         sde,
         clip: None,
+        class: None,
     };
     let x = Noise::new(1).normal::<B>(64, 784, &device);
     g.throughput(Throughput::Elements(64));

@@ -89,7 +89,7 @@ fn main() {
     let t = Tensor::<AB, 2>::random([n, 1], Distribution::Uniform(0.0, 1.0), &d);
     let step = |k| {
         ms(|| {
-            let y = net.forward_raw_with(x.clone(), t.clone(), k);
+            let y = net.forward_raw_with(x.clone(), t.clone(), None, k);
             let _ = y.powi_scalar(2).mean().backward();
         })
     };

@@ -36,7 +36,7 @@ fn main() {
     let x0 = host_tensor::<AB, 2>(x.data, [n, dim], &d);
     let z = host_tensor::<AB, 2>(z.data, [n, dim], &d);
     let xt = x0 + z.clone() * host_tensor::<AB, 2>(std, [n, 1], &d);
-    let raw: Tensor<AB, 2> = net.scaled_score(&arch, &sde, xt, &ts);
+    let raw: Tensor<AB, 2> = net.scaled_score(&arch, &sde, xt, &ts, None);
     let loss = (raw + z).powi_scalar(2).sum_dim(1).mean();
     println!(
         "loss {}",

@@ -26,14 +26,14 @@ fn main() {
     let x = Tensor::<B, 2>::random([32, 784], Distribution::Normal(0.0, 1.0), &d);
     let c = Tensor::<B, 2>::random([32, 1], Distribution::Uniform(0.0, 1.0), &d);
     t("unet forward b32", || {
-        let _ = net.forward_raw(x.clone(), c.clone()).into_data();
+        let _ = net.forward_raw(x.clone(), c.clone(), None).into_data();
     });
     let anet = UNetConfig::new().init::<AB>(&d);
     let ax = Tensor::<AB, 2>::random([32, 784], Distribution::Normal(0.0, 1.0), &d);
     let ac = Tensor::<AB, 2>::random([32, 1], Distribution::Uniform(0.0, 1.0), &d);
     t("unet fwd+bwd b32", || {
         let l = anet
-            .forward_raw(ax.clone(), ac.clone())
+            .forward_raw(ax.clone(), ac.clone(), None)
             .powi_scalar(2)
             .mean();
         let _ = l.backward();

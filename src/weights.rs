@@ -460,6 +460,7 @@ pub fn load_score<B: Backend>(
         arch: file.manifest.architecture.clone(),
         sde: file.manifest.sde,
         clip: DenoiserClip::for_data(&file.manifest.data),
+        class: None,
     })
 }
 

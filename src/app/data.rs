@@ -25,6 +25,17 @@ pub struct TrainingData {
     pub dim: usize,
     /// The mixture the rows were drawn from, if any.
     pub mixture: Option<Gmm>,
+    /// The rows' classes, where the data have them: a mixture's component, an image's label.
+    pub labels: Option<ClassLabels>,
+}
+
+/// Class labels of training rows (for a class-conditional network,
+/// [`crate::model::labels`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassLabels {
+    /// One label per row, each in `0..classes`.
+    pub of_rows: Vec<usize>,
+    pub classes: usize,
 }
 
 impl TrainingData {
@@ -36,6 +47,7 @@ impl TrainingData {
                 rows,
                 dim: 2,
                 mixture: None,
+                labels: None,
             }));
         }
         if PRESETS.iter().any(|p| p.0 == name) {
@@ -44,13 +56,31 @@ impl TrainingData {
         None
     }
 
-    /// `n` points drawn from the mixture `gmm` with `seed`.
+    /// `n` points drawn from the mixture `gmm` with `seed`, labelled with their components.
     pub fn sampled(gmm: Gmm, n: usize, seed: u64) -> Self {
         let mut noise = Noise::new(seed);
+        let (rows, of_rows) = gmm.sample_labelled(n, noise.rng());
         TrainingData {
-            rows: gmm.sample(n, noise.rng()),
+            rows,
             dim: gmm.dim(),
+            labels: Some(ClassLabels {
+                of_rows,
+                classes: gmm.components(),
+            }),
             mixture: Some(gmm),
+        }
+    }
+
+    /// Labelled images (MNIST's digits, Fashion-MNIST's ten kinds).
+    pub fn images(images: crate::data::images::Images) -> Self {
+        TrainingData {
+            rows: images.pixels,
+            dim: crate::data::images::PIXELS,
+            mixture: None,
+            labels: Some(ClassLabels {
+                of_rows: images.labels.iter().map(|l| *l as usize).collect(),
+                classes: 10,
+            }),
         }
     }
 
@@ -79,6 +109,7 @@ impl TrainingData {
             rows,
             dim,
             mixture: None,
+            labels: None,
         })
     }
 }

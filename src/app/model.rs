@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::likelihood::LikelihoodConfig;
 use crate::model::gmm::{ExactGmm, Gmm};
 use crate::model::guidance::{Guidance, Guided};
+use crate::model::net::NetScore;
 use crate::model::presets;
 use crate::model::ScoreModel;
 use crate::sde::Sde;
@@ -89,33 +90,22 @@ impl ModelSource {
         match self {
             ModelSource::Exact(_) if clip == Some(true) => Err(no_clip_range("an exact mixture")),
             ModelSource::Exact(g) => Ok(Box::new(ExactGmm::<B>::new(g.clone(), sde, device))),
-            ModelSource::Net(f) => {
-                let mut model = weights::load_score::<B>(f, what, device)?;
-                match clip {
-                    Some(true) if model.clip.is_none() => {
-                        return Err(no_clip_range(&format!(
-                            "the model's data '{}'",
-                            f.manifest.data
-                        )))
-                    }
-                    Some(false) => model.clip = None,
-                    _ => {}
-                }
-                Ok(Box::new(model))
-            }
+            ModelSource::Net(f) => Ok(Box::new(net_score::<B>(f, clip, what, device)?)),
         }
     }
-}
 
-impl ModelSource {
-    /// The score model of a guided run ([`crate::model::guidance`]): a mixture's component
-    /// `guidance.class` as the conditional model, the whole mixture as the unconditional one.
-    /// Every network here is unconditional: an error on the field `guidance`.
+    /// The score model of a guided run ([`crate::model::guidance`]) under `sde`, with the
+    /// denoiser clipping `clip` as in [`ModelSource::score_model`]: a mixture's component
+    /// `guidance.class` as the conditional model and the whole mixture as the unconditional
+    /// one; a class-conditional network's class and null label ([`crate::model::labels`]),
+    /// the denoiser clipped after guiding. An unconditional network: an error on the field
+    /// `guidance`.
     pub fn guided_model<B: Backend>(
         &self,
         guidance: &Guidance,
         sde: Sde,
-        unconditional: Box<dyn ScoreModel<B>>,
+        clip: Option<bool>,
+        what: &str,
         device: &B::Device,
     ) -> Result<Box<dyn ScoreModel<B>>> {
         match self {
@@ -127,19 +117,58 @@ impl ModelSource {
                         sde,
                         device,
                     )),
-                    unconditional,
+                    unconditional: self.score_model(sde, clip, what, device)?,
                     scale: guidance.scale,
+                    clip: None,
                 }))
             }
-            ModelSource::Net(f) => Err(Error::invalid(
-                "guidance",
-                format!(
-                    "the {} network is unconditional (it has no classes); class and guidance apply to mixtures (a class is a component)",
-                    f.manifest.architecture.name()
-                ),
-            )),
+            ModelSource::Net(f) => {
+                let arch = &f.manifest.architecture;
+                let Some(classes) = arch.classes() else {
+                    return Err(Error::invalid(
+                        "guidance",
+                        format!(
+                            "the {} network is unconditional (it has no classes); class and guidance apply to class-conditional networks (`scorelab train --conditional`) and mixtures (a class is a component)",
+                            arch.name()
+                        ),
+                    ));
+                };
+                guidance.validate(classes, &format!("the {} network", arch.name()))?;
+                let mut conditional = net_score::<B>(f, clip, what, device)?;
+                conditional.class = Some(guidance.class);
+                let clip = conditional.clip.take().map(|c| (c, sde));
+                let mut unconditional = net_score::<B>(f, Some(false), what, device)?;
+                unconditional.net = conditional.net.clone();
+                Ok(Box::new(Guided {
+                    conditional: Box::new(conditional),
+                    unconditional: Box::new(unconditional),
+                    scale: guidance.scale,
+                    clip,
+                }))
+            }
         }
     }
+}
+
+/// A weight file's network with the denoiser clipping `clip` ([`ModelSource::score_model`]).
+fn net_score<B: Backend>(
+    f: &WeightFile,
+    clip: Option<bool>,
+    what: &str,
+    device: &B::Device,
+) -> Result<NetScore<B>> {
+    let mut model = weights::load_score::<B>(f, what, device)?;
+    match clip {
+        Some(true) if model.clip.is_none() => {
+            return Err(no_clip_range(&format!(
+                "the model's data '{}'",
+                f.manifest.data
+            )))
+        }
+        Some(false) => model.clip = None,
+        _ => {}
+    }
+    Ok(model)
 }
 
 fn no_clip_range(subject: &str) -> Error {

@@ -36,10 +36,10 @@ impl<B: Backend> SamplingRun<B> {
         device: &B::Device,
     ) -> Result<Self> {
         let sde = source.sde(requested)?;
-        let mut model = source.score_model::<B>(sde, clip, what, device)?;
-        if let Some(guidance) = &settings.guidance {
-            model = source.guided_model(guidance, sde, model, device)?;
-        }
+        let model = match &settings.guidance {
+            Some(guidance) => source.guided_model::<B>(guidance, sde, clip, what, device)?,
+            None => source.score_model::<B>(sde, clip, what, device)?,
+        };
         let sampler = Sampler::new(
             &settings.sampler,
             sde,

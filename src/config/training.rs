@@ -110,6 +110,9 @@ pub struct TrainConfig {
     pub ddpm_steps: usize,
     /// Uniform dequantisation of 8-bit pixel data, `x = (255x + u)/256` (images).
     pub dequantize: bool,
+    /// A class-conditional network's label dropout: the probability that a row's label is
+    /// replaced by the null label (Ho & Salimans 2022: 0.1; [`crate::model::labels`]).
+    pub label_dropout: f64,
 }
 
 impl Default for TrainConfig {
@@ -134,6 +137,7 @@ impl Default for TrainConfig {
             sigma_last: 0.01,
             ddpm_steps: 1000,
             dequantize: false,
+            label_dropout: 0.1,
         }
     }
 }
@@ -150,6 +154,7 @@ impl TrainConfig {
         count("levels", self.levels, 1, 100_000)?;
         in_range("sigma_last", self.sigma_last, 1e-6, 1e3)?;
         count("ddpm_steps", self.ddpm_steps, 1, 1_000_000)?;
+        in_range("label_dropout", self.label_dropout, 0.0, 1.0)?;
         Ok(())
     }
 }

@@ -223,6 +223,12 @@ impl Gmm {
         self.with_scale(1.0, 0.0).sample(n, rng)
     }
 
+    /// Exact samples and the component each was drawn from (its class, for
+    /// class-conditional training); the same points as [`Gmm::sample`] with the same stream.
+    pub fn sample_labelled<R: Rng>(&self, n: usize, rng: &mut R) -> (Vec<f64>, Vec<usize>) {
+        self.with_scale(1.0, 0.0).sample_labelled(n, rng)
+    }
+
     /// Index of the most responsible component for each row of `x` (`[n, d]` row-major) under
     /// `p_0`: the mode a sample belongs to.
     pub fn assign(&self, x: &[f64]) -> Vec<usize> {
@@ -290,9 +296,15 @@ impl Marginal {
 
     /// Exact samples (`[n, d]` row-major).
     pub fn sample<R: Rng>(&self, n: usize, rng: &mut R) -> Vec<f64> {
+        self.sample_labelled(n, rng).0
+    }
+
+    /// Exact samples (`[n, d]` row-major) and the component each was drawn from.
+    pub fn sample_labelled<R: Rng>(&self, n: usize, rng: &mut R) -> (Vec<f64>, Vec<usize>) {
         let d = self.d;
         let weights = &self.weights;
         let mut out = Vec::with_capacity(n * d);
+        let mut labels = Vec::with_capacity(n);
         for _ in 0..n {
             let u: f64 = rng.random::<f64>();
             let mut acc = 0.0;
@@ -313,8 +325,9 @@ impl Marginal {
                 }
                 out.push(s);
             }
+            labels.push(k);
         }
-        out
+        (out, labels)
     }
 }
 

@@ -8,8 +8,10 @@
 //! (tests/native/guidance.rs). A class-conditional network gives both scores from one
 //! network, the unconditional one with the null label.
 
+use super::clip::DenoiserClip;
 use super::ScoreModel;
 use crate::error::{in_range, Error, Result};
+use crate::sde::Sde;
 use burn::tensor::{backend::Backend, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +53,9 @@ pub struct Guided<B: Backend> {
     pub conditional: Box<dyn ScoreModel<B>>,
     pub unconditional: Box<dyn ScoreModel<B>>,
     pub scale: f64,
+    /// Keep the guided score's denoiser in the data's box (image networks; the two scores
+    /// unclipped): the mix of two clipped denoisers, `(1 + w) D_c − w D`, leaves the box.
+    pub clip: Option<(DenoiserClip, Sde)>,
 }
 
 impl<B: Backend> Guided<B> {
@@ -71,11 +76,19 @@ impl<B: Backend> ScoreModel<B> for Guided<B> {
 
     fn score(&self, x: Tensor<B, 2>, t: f64) -> Tensor<B, 2> {
         let c = self.conditional.score(x.clone(), t);
-        self.mix(c, || self.unconditional.score(x, t))
+        let s = self.mix(c, || self.unconditional.score(x.clone(), t));
+        match &self.clip {
+            Some((clip, sde)) => clip.apply(s, x, sde, t),
+            None => s,
+        }
     }
 
-    /// Guidance is linear, so velocity models are guided in velocity (`v = a x − ½ g² s`).
+    /// Guidance is linear, so velocity models are guided in velocity (`v = a x − ½ g² s`);
+    /// a clipped model's ODE takes the clipped score's drift.
     fn velocity(&self, x: Tensor<B, 2>, t: f64) -> Option<Tensor<B, 2>> {
+        if self.clip.is_some() {
+            return None;
+        }
         let c = self.conditional.velocity(x.clone(), t)?;
         if self.scale == 0.0 {
             return Some(c);

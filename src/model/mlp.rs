@@ -4,6 +4,7 @@
 //! marginal std(t) so the network learns a unit-scale quantity (SCIENCE.md §6):
 //! `s_θ(x, t) = f_θ(x, γ(t)) / std(t)`.
 
+use super::labels;
 use super::parameterization::{Conditioning, Output};
 use burn::config::Config;
 use burn::module::{Module, Param};
@@ -35,6 +36,10 @@ pub struct MlpScoreConfig {
     /// Scaled score or ε-prediction (see [`crate::model::net`]).
     #[config(default = "Output::Score")]
     pub output: Output,
+    /// Class-conditional on this many classes (plus the null label, [`crate::model::labels`]);
+    /// absent for an unconditional network (and in files written before conditioning).
+    #[config(default = "None")]
+    pub classes: Option<usize>,
 }
 
 impl MlpScoreConfig {
@@ -44,6 +49,9 @@ impl MlpScoreConfig {
         crate::error::count("model.layers", self.layers, 1, 32)?;
         crate::error::count("model.fourier_features", self.fourier_features, 1, 1024)?;
         crate::error::in_range("model.fourier_scale", self.fourier_scale, 1e-3, 1e3)?;
+        if let Some(k) = self.classes {
+            crate::error::count("model.classes", k, 2, 1000)?;
+        }
         Ok(())
     }
 
@@ -63,6 +71,9 @@ impl MlpScoreConfig {
         for l in 0..self.layers - 1 {
             lin(&mut v, format!("hidden.{l}"), self.hidden, self.hidden);
         }
+        if let Some(k) = self.classes {
+            v.push(("label_embed.weight".into(), vec![k + 1, self.hidden]));
+        }
         lin(&mut v, "output".into(), self.hidden, self.dim);
         v
     }
@@ -80,11 +91,15 @@ impl MlpScoreConfig {
         let hidden = (1..self.layers)
             .map(|_| LinearConfig::new(self.hidden, self.hidden).init(device))
             .collect();
+        let label_embed = self
+            .classes
+            .map(|k| labels::embedding(k, self.hidden, device));
         let output = LinearConfig::new(self.hidden, self.dim).init(device);
         MlpScore {
             fourier: Param::from_tensor(w).set_require_grad(false),
             input,
             hidden,
+            label_embed,
             output,
         }
     }
@@ -97,18 +112,30 @@ pub struct MlpScore<B: Backend> {
     pub fourier: Param<Tensor<B, 1>>,
     pub input: Linear<B>,
     pub hidden: Vec<Linear<B>>,
+    /// The class embedding `[classes + 1, hidden]` added to the first layer's activations
+    /// (`None`: unconditional).
+    pub label_embed: Option<Linear<B>>,
     pub output: Linear<B>,
 }
 
 impl<B: Backend> MlpScore<B> {
-    /// The network output before the division by std: `f_θ(x, γ(t))`.
+    /// The network output before the division by std: `f_θ(x, γ(t))`, or `f_θ(x, γ(t), c)`
+    /// for one-hot class labels (`None`: the null label; unconditional networks ignore them).
     ///
     /// # Shapes
-    /// `x: [n, d]`, `t: [n, 1]` → `[n, d]`
-    pub fn forward_raw(&self, x: Tensor<B, 2>, t: Tensor<B, 2>) -> Tensor<B, 2> {
+    /// `x: [n, d]`, `t: [n, 1]`, `labels: [n, classes + 1]` → `[n, d]`
+    pub fn forward_raw(
+        &self,
+        x: Tensor<B, 2>,
+        t: Tensor<B, 2>,
+        labels: Option<Tensor<B, 2>>,
+    ) -> Tensor<B, 2> {
         // SiLU(Linear([x, γ(t)])) and SiLU(Linear(h)): one operation each, with its gradient,
         // on the CPU backend, burn's modules elsewhere (see [`crate::kernels::linear_silu`]).
         let mut h = fourier_linear_silu(x, t, self.fourier.val(), &self.input);
+        if let Some(table) = &self.label_embed {
+            h = h + labels::embed(table, labels);
+        }
         for layer in &self.hidden {
             h = linear_silu(h, layer);
         }
@@ -120,6 +147,6 @@ impl<B: Backend> MlpScore<B> {
     /// # Shapes
     /// `x: [n, d]`, `t: [n, 1]`, `std: [n, 1]` → `[n, d]`
     pub fn forward(&self, x: Tensor<B, 2>, t: Tensor<B, 2>, std: Tensor<B, 2>) -> Tensor<B, 2> {
-        self.forward_raw(x, t) / std
+        self.forward_raw(x, t, None) / std
     }
 }

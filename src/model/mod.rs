@@ -7,6 +7,7 @@ pub mod clip;
 pub mod energy;
 pub mod gmm;
 pub mod guidance;
+pub mod labels;
 pub mod mlp;
 pub mod net;
 pub mod parameterization;

@@ -160,6 +160,40 @@ impl Architecture {
         }
     }
 
+    /// The number of classes of a class-conditional network ([`super::labels`]); `None` for
+    /// an unconditional one.
+    pub fn classes(&self) -> Option<usize> {
+        match self {
+            Architecture::Mlp(c) => c.classes,
+            Architecture::Unet(c) => c.classes,
+            Architecture::Energy(_) => None,
+        }
+    }
+
+    /// The same network without classes.
+    pub fn unconditional(&self) -> Self {
+        match self.clone() {
+            Architecture::Mlp(c) => Architecture::Mlp(c.with_classes(None)),
+            Architecture::Unet(c) => Architecture::Unet(c.with_classes(None)),
+            e @ Architecture::Energy(_) => e,
+        }
+    }
+
+    /// The same network conditioned on `classes` classes (a label embedding with a null
+    /// label); the energy network has no conditional form (an error on the field `model`).
+    pub fn with_classes(self, classes: usize) -> crate::Result<Self> {
+        Ok(match self {
+            Architecture::Mlp(c) => Architecture::Mlp(c.with_classes(Some(classes))),
+            Architecture::Unet(c) => Architecture::Unet(c.with_classes(Some(classes))),
+            Architecture::Energy(_) => {
+                return Err(crate::Error::invalid(
+                    "model",
+                    "the energy network has no class-conditional form; accepted with classes: mlp, ncsn, eps, flow, unet, unet-ncsn, unet-flow",
+                ))
+            }
+        })
+    }
+
     pub fn output(&self) -> Output {
         match self {
             Architecture::Mlp(c) => c.output,
@@ -227,47 +261,62 @@ pub enum Net<B: Backend> {
 }
 
 impl<B: Backend> Net<B> {
-    /// The network's own output for conditioning values `cond`.
+    /// The network's own output for conditioning values `cond` and one-hot class `labels`
+    /// (`None`: the null label; ignored by unconditional networks).
     ///
     /// # Shapes
-    /// `x: [n, d]`, `cond: [n, 1]` → `[n, d]`
-    pub fn forward(&self, x: Tensor<B, 2>, cond: Tensor<B, 2>) -> Tensor<B, 2> {
+    /// `x: [n, d]`, `cond: [n, 1]`, `labels: [n, classes + 1]` → `[n, d]`
+    pub fn forward(
+        &self,
+        x: Tensor<B, 2>,
+        cond: Tensor<B, 2>,
+        labels: Option<Tensor<B, 2>>,
+    ) -> Tensor<B, 2> {
         match self {
-            Net::Mlp(m) => m.forward_raw(x, cond),
+            Net::Mlp(m) => m.forward_raw(x, cond, labels),
             Net::Energy(m) => m.neg_grad(x, cond),
-            Net::Unet(m) => m.forward_raw(x, cond),
+            Net::Unet(m) => m.forward_raw(x, cond, labels),
         }
     }
 
     /// The network's own output (scaled score, ε or velocity: [`Output`]) at per-row
-    /// times `ts`.
+    /// times `ts` and, for a class-conditional network, per-row labels (`0..classes`, or
+    /// `classes` for the null label; `None`: the null label for every row).
     ///
     /// # Shapes
-    /// `x: [n, d]`, `ts: n` → `[n, d]`
+    /// `x: [n, d]`, `ts: n`, `labels: n` → `[n, d]`
     pub fn output(
         &self,
         arch: &Architecture,
         sde: &Sde,
         x: Tensor<B, 2>,
         ts: &[f64],
+        labels: Option<&[usize]>,
     ) -> Tensor<B, 2> {
         let n = ts.len();
-        let cond = host_tensor::<B, 2>(arch.cond(sde, ts), [n, 1], &x.device());
-        self.forward(x, cond)
+        let device = x.device();
+        let cond = host_tensor::<B, 2>(arch.cond(sde, ts), [n, 1], &device);
+        let labels = match (arch.classes(), labels) {
+            (Some(k), Some(l)) => Some(super::labels::one_hot::<B>(l, k, &device)),
+            _ => None,
+        };
+        self.forward(x, cond, labels)
     }
 
-    /// The scaled score `r_θ = std(t)·s_θ(x, t)` at per-row times `ts` (module docs).
+    /// The scaled score `r_θ = std(t)·s_θ(x, t)` at per-row times `ts` and labels (as
+    /// [`Net::output`]; module docs).
     ///
     /// # Shapes
-    /// `x: [n, d]`, `ts: n` → `[n, d]`
+    /// `x: [n, d]`, `ts: n`, `labels: n` → `[n, d]`
     pub fn scaled_score(
         &self,
         arch: &Architecture,
         sde: &Sde,
         x: Tensor<B, 2>,
         ts: &[f64],
+        labels: Option<&[usize]>,
     ) -> Tensor<B, 2> {
-        let out = self.output(arch, sde, x.clone(), ts);
+        let out = self.output(arch, sde, x.clone(), ts, labels);
         match arch.output() {
             Output::Score => out,
             Output::Eps => out.neg(),
@@ -291,6 +340,17 @@ pub struct NetScore<B: Backend> {
     /// Keep Tweedie's denoiser inside the data's box ([`DenoiserClip`]); on for image models
     /// loaded from a weight file, off for the raw network.
     pub clip: Option<DenoiserClip>,
+    /// The class a class-conditional network scores `s(x, t | class)` for; `None`: the
+    /// null label, its unconditional score (unconditional networks have no classes).
+    pub class: Option<usize>,
+}
+
+impl<B: Backend> NetScore<B> {
+    /// The per-row labels of a batch of n for [`Net::output`]: the class, or the null label.
+    fn labels(&self, n: usize) -> Option<Vec<usize>> {
+        let k = self.arch.classes()?;
+        Some(vec![self.class.unwrap_or(k); n])
+    }
 }
 
 impl<B: Backend> ScoreModel<B> for NetScore<B> {
@@ -300,10 +360,14 @@ impl<B: Backend> ScoreModel<B> for NetScore<B> {
 
     fn score(&self, x: Tensor<B, 2>, t: f64) -> Tensor<B, 2> {
         let n = x.dims()[0];
-        let s = self
-            .net
-            .scaled_score(&self.arch, &self.sde, x.clone(), &vec![t; n])
-            / self.sde.std(t);
+        let labels = self.labels(n);
+        let s = self.net.scaled_score(
+            &self.arch,
+            &self.sde,
+            x.clone(),
+            &vec![t; n],
+            labels.as_deref(),
+        ) / self.sde.std(t);
         match &self.clip {
             Some(clip) => clip.apply(s, x, &self.sde, t),
             None => s,
@@ -315,7 +379,9 @@ impl<B: Backend> ScoreModel<B> for NetScore<B> {
     fn velocity(&self, x: Tensor<B, 2>, t: f64) -> Option<Tensor<B, 2>> {
         (self.arch.output() == Output::Velocity && self.clip.is_none()).then(|| {
             let n = x.dims()[0];
-            self.net.output(&self.arch, &self.sde, x, &vec![t; n])
+            let labels = self.labels(n);
+            self.net
+                .output(&self.arch, &self.sde, x, &vec![t; n], labels.as_deref())
         })
     }
 }

@@ -16,6 +16,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::{GroupNorm, GroupNormConfig, Linear, LinearConfig};
 use burn::tensor::{backend::Backend, Distribution, Tensor};
 
+use super::labels;
 use super::parameterization::{Conditioning, Output};
 use crate::kernels::activation::silu;
 use crate::kernels::conv::{
@@ -46,6 +47,10 @@ pub struct UNetConfig {
     /// flow matching (see [`crate::model::net`]); [`UNetConfig::output_kind`] reads it.
     #[config(default = "None")]
     pub output: Option<Output>,
+    /// Class-conditional on this many classes (plus the null label, [`crate::model::labels`]);
+    /// absent for an unconditional network.
+    #[config(default = "None")]
+    pub classes: Option<usize>,
 }
 
 impl UNetConfig {
@@ -78,6 +83,9 @@ impl UNetConfig {
             ));
         }
         crate::error::in_range("model.fourier_scale", self.fourier_scale, 1e-3, 1e3)?;
+        if let Some(k) = self.classes {
+            crate::error::count("model.classes", k, 2, 1000)?;
+        }
         Ok(())
     }
 
@@ -112,6 +120,7 @@ impl UNetConfig {
         UNet {
             fourier: Param::from_tensor(w).set_require_grad(false),
             embed: LinearConfig::new(e, e).init(device),
+            label_embed: self.classes.map(|k| labels::embedding(k, e, device)),
             conv1: conv(1, c0, 1),
             dense1: dense(c0),
             gnorm1: gn(4, c0),
@@ -145,6 +154,9 @@ pub struct UNet<B: Backend> {
     /// Fixed Fourier frequencies W `[embed_dim/2]` (the notebook's `embed.0.W`).
     pub fourier: Param<Tensor<B, 1>>,
     pub embed: Linear<B>,
+    /// The class embedding `[classes + 1, embed_dim]` added to the time embedding (`None`:
+    /// unconditional).
+    pub label_embed: Option<Linear<B>>,
     pub conv1: Conv2d<B>,
     pub dense1: Linear<B>,
     pub gnorm1: GroupNorm<B>,
@@ -201,23 +213,31 @@ fn tconv<B: Backend>(
 }
 
 impl<B: Backend> UNet<B> {
-    /// The network output before the division by std (`std(t)·s_θ`).
+    /// The network output before the division by std (`std(t)·s_θ`), for one-hot class
+    /// labels (`None`: the null label; unconditional networks ignore them).
     ///
     /// # Shapes
-    /// `x: [n, side²]` (flattened images), `cond: [n, 1]` → `[n, side²]`
-    pub fn forward_raw(&self, x: Tensor<B, 2>, cond: Tensor<B, 2>) -> Tensor<B, 2> {
+    /// `x: [n, side²]` (flattened images), `cond: [n, 1]`, `labels: [n, classes + 1]` →
+    /// `[n, side²]`
+    pub fn forward_raw(
+        &self,
+        x: Tensor<B, 2>,
+        cond: Tensor<B, 2>,
+        labels: Option<Tensor<B, 2>>,
+    ) -> Tensor<B, 2> {
         let kernels = Kernels::for_backend::<B>(&x.device());
-        self.forward_raw_with(x, cond, kernels)
+        self.forward_raw_with(x, cond, labels, kernels)
     }
 
     /// [`Self::forward_raw`] with the convolution code chosen by the caller.
     ///
     /// # Shapes
-    /// `x: [n, side²]`, `cond: [n, 1]` → `[n, side²]`
+    /// `x: [n, side²]`, `cond: [n, 1]`, `labels: [n, classes + 1]` → `[n, side²]`
     pub fn forward_raw_with(
         &self,
         x: Tensor<B, 2>,
         cond: Tensor<B, 2>,
+        labels: Option<Tensor<B, 2>>,
         k: Kernels,
     ) -> Tensor<B, 2> {
         let [n, d] = x.dims();
@@ -225,10 +245,13 @@ impl<B: Backend> UNet<B> {
         let x = x.reshape([n, 1, side, side]);
         let w = self.fourier.val().unsqueeze_dim::<2>(0); // [1, E/2]
         let proj = cond.matmul(w) * (2.0 * std::f64::consts::PI);
-        let embed = silu(
+        let mut embed = silu(
             self.embed
                 .forward(Tensor::cat(vec![proj.clone().sin(), proj.cos()], 1)),
         );
+        if let Some(table) = &self.label_embed {
+            embed = embed + labels::embed(table, labels);
+        }
         // SiLU(GroupNorm(h + dense(embed))): one fused operation on the CPU backend (with
         // its own convolutions, whose channels-last layout it keeps) and on the native GPU
         // backends (two CubeCL kernels, `kernels::gpu`, with burn's convolutions); burn's
@@ -284,7 +307,7 @@ mod tests {
         let x = Tensor::<AB, 2>::random([3, 784], Distribution::Normal(0.0, 1.0), &d);
         let t = Tensor::<AB, 2>::from_floats([[0.1], [0.5], [0.9]], &d);
         let run = |k| {
-            let y = net.forward_raw_with(x.clone(), t.clone(), k);
+            let y = net.forward_raw_with(x.clone(), t.clone(), None, k);
             let g = y.clone().powi_scalar(2).sum().backward();
             let gw = net.tconv2.weight.val().grad(&g).unwrap();
             let gc = net.conv3.weight.val().grad(&g).unwrap();

@@ -113,6 +113,9 @@ pub struct Draws {
     /// SSM's projection v, row-major `[n, d]` (`None` for other objectives; ISM uses the
     /// coordinate directions).
     pub probe: Option<Vec<f64>>,
+    /// The rows' class labels for a class-conditional network, `[n]`, after label dropout
+    /// (the null label is the number of classes; [`crate::model::labels`]); `None` otherwise.
+    pub labels: Option<Vec<usize>>,
 }
 
 impl Draws {
@@ -131,7 +134,12 @@ impl Draws {
             SlicedProbe::Gaussian => noise.normal_vec(n * d),
             SlicedProbe::Rademacher => noise.rademacher_vec(n * d),
         });
-        Draws { t, z, probe }
+        Draws {
+            t,
+            z,
+            probe,
+            labels: None,
+        }
     }
 
     /// Rows `range` of the batch (dimension `d`).
@@ -141,6 +149,7 @@ impl Draws {
             t: self.t[range.clone()].to_vec(),
             z: cut(&self.z),
             probe: self.probe.as_ref().map(cut),
+            labels: self.labels.as_ref().map(|l| l[range].to_vec()),
         }
     }
 }
@@ -202,13 +211,14 @@ pub fn loss_with<BB: Backend>(
     let z = host_tensor::<BB, 2>(draws.z.clone(), [n, d], &device);
     let col = |v: Vec<f64>| host_tensor::<BB, 2>(v, [n, 1], &device);
     let xt = x0.clone() * col(m) + z.clone() * col(s.clone());
+    let labels = draws.labels.as_deref();
     if cfg.objective == Objective::FlowMatching {
         // the velocity network's output against the conditional velocity z − x₀ (the
         // trainer checked the path and the network: `check_objective`)
-        let v = net.output(arch, sde, xt, &ts);
+        let v = net.output(arch, sde, xt, &ts, labels);
         return (v - (z - x0)).powi_scalar(2).sum_dim(1).mean();
     }
-    let raw = net.scaled_score(arch, sde, xt.clone(), &ts); // = std·s_θ
+    let raw = net.scaled_score(arch, sde, xt.clone(), &ts, labels); // = std·s_θ
     let per_row = match cfg.objective {
         Objective::Dsm | Objective::Ncsn | Objective::Ddpm | Objective::FlowMatching => {
             (raw + z).powi_scalar(2).sum_dim(1) // [n, 1]
@@ -232,8 +242,8 @@ pub fn loss_with<BB: Backend>(
                 Tensor::<BB, 2>::zeros([n, 1], crate::tensor::float_options::<BB>(&device));
             for v in dirs {
                 let step = v.clone() * h.clone();
-                let plus = net.scaled_score(arch, sde, xt.clone() + step.clone(), &ts);
-                let minus = net.scaled_score(arch, sde, xt.clone() - step, &ts);
+                let plus = net.scaled_score(arch, sde, xt.clone() + step.clone(), &ts, labels);
+                let minus = net.scaled_score(arch, sde, xt.clone() - step, &ts, labels);
                 trace = trace + ((plus - minus) * v).sum_dim(1) / (h.clone() * 2.0);
             }
             trace * col(s.clone()) + raw.powi_scalar(2).sum_dim(1) * 0.5

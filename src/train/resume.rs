@@ -10,6 +10,7 @@ use crate::kernels::adam::ClippedAdam;
 use crate::rng::Noise;
 use crate::tensor::read_f32;
 use crate::weights::{self, HostTensor, WeightFile};
+use burn::module::AutodiffModule;
 use burn::optim::record::AdaptorRecord;
 use burn::optim::{AdamState, AdaptiveMomentumState, Optimizer};
 use burn::tensor::{backend::AutodiffBackend, backend::Backend, Tensor};
@@ -104,7 +105,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             return Err(Error::invalid(
                 what,
                 format!(
-                    "was trained as {} with a different architecture; resume with the same --model",
+                    "was trained as {} with a different architecture; resume with the same --model (and --conditional)",
                     file.manifest.architecture.name()
                 ),
             ));
@@ -144,6 +145,50 @@ impl<B: AutodiffBackend> Trainer<B> {
         self.ema = ema;
         self.step = steps;
         self.noise = Noise::new(self.cfg.seed.wrapping_add(1).wrapping_add(steps as u64));
+        Ok(())
+    }
+
+    /// Start from a trained network's sampling weights (`scorelab train --init`): a file of
+    /// the same architecture, or of its unconditional form when this network is
+    /// class-conditional (the label embedding, absent there, starts at zero, so the run
+    /// starts out as that network, [`crate::model::labels`]). The SDE must be the same; the
+    /// step count and Adam's moments start afresh.
+    pub fn initialize(&mut self, file: &WeightFile, what: &str) -> Result<()> {
+        let theirs = &file.manifest.architecture;
+        if *theirs != self.arch && *theirs != self.arch.unconditional() {
+            return Err(Error::invalid(
+                what,
+                format!(
+                    "is a {} network with another architecture; --init takes a file of the same network (or its unconditional form for a class-conditional one), this run trains {}",
+                    theirs.name(),
+                    self.arch.name()
+                ),
+            ));
+        }
+        if file.manifest.sde != self.sde {
+            return Err(Error::invalid(
+                what,
+                "was trained with a different SDE; initialise with the same --sde",
+            ));
+        }
+        let mut manifest = file.manifest.clone();
+        manifest.architecture = self.arch.clone();
+        let mut tensors: std::collections::HashMap<_, _> = file
+            .tensors
+            .iter()
+            .filter(|(k, _)| !k.starts_with("train."))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (name, shape) in weights::param_shapes(&self.arch) {
+            if name.starts_with("label_embed.") && !tensors.contains_key(&name) {
+                let n = shape.iter().product();
+                tensors.insert(name, (shape, vec![0.0f32; n]));
+            }
+        }
+        let adopted = WeightFile { manifest, tensors };
+        let model = weights::load_trainable::<B>(&adopted, what, &self.device)?;
+        self.ema = model.valid();
+        self.model = Some(model);
         Ok(())
     }
 }

@@ -59,6 +59,8 @@ pub struct Trainer<B: AutodiffBackend> {
     pub(super) optim: OptimizerAdaptor<ClippedAdam, Net<B>, B>,
     /// Shared by the ranks of a data-parallel run.
     pub(super) data: std::sync::Arc<[f64]>,
+    /// The rows' class labels, for a class-conditional network (shared as `data` is).
+    pub(super) labels: Option<std::sync::Arc<[usize]>>,
     pub(super) n_data: usize,
     pub(super) noise: Noise,
     pub(super) device: B::Device,
@@ -88,6 +90,21 @@ impl<B: AutodiffBackend> Trainer<B> {
         data: impl Into<std::sync::Arc<[f64]>>,
         device: &B::Device,
     ) -> Result<Self> {
+        Self::labelled(arch, sde, cfg, data, None, device)
+    }
+
+    /// Start a run on rows with class labels (`labels[i]` in `0..classes` for row i): a
+    /// class-conditional network ([`Architecture::classes`]) needs them, learning the null
+    /// label from `cfg.label_dropout` of the rows ([`crate::model::labels`]); an unconditional
+    /// one ignores them.
+    pub fn labelled(
+        arch: Architecture,
+        sde: Sde,
+        cfg: TrainConfig,
+        data: impl Into<std::sync::Arc<[f64]>>,
+        labels: Option<std::sync::Arc<[usize]>>,
+        device: &B::Device,
+    ) -> Result<Self> {
         let data: std::sync::Arc<[f64]> = data.into();
         arch.validate()?;
         sde.validate()?;
@@ -106,6 +123,30 @@ impl<B: AutodiffBackend> Trainer<B> {
                 format!("row {} has a non-finite value", i / d),
             ));
         }
+        let labels = match (arch.classes(), labels) {
+            (None, _) => None,
+            (Some(k), None) => {
+                return Err(Error::invalid(
+                    "model",
+                    format!("a class-conditional network ({k} classes) trains on labelled data; these rows have no class labels"),
+                ))
+            }
+            (Some(k), Some(l)) => {
+                if l.len() != data.len() / d {
+                    return Err(Error::invalid(
+                        "data",
+                        format!("{} labels for {} rows", l.len(), data.len() / d),
+                    ));
+                }
+                if let Some(i) = l.iter().position(|c| *c >= k) {
+                    return Err(Error::invalid(
+                        "data",
+                        format!("row {i} has label {}; the network has classes 0 to {}", l[i], k - 1),
+                    ));
+                }
+                Some(l)
+            }
+        };
         let ladder = if cfg.objective == Objective::Ncsn {
             ladder_times(&sde, &cfg)?
         } else {
@@ -124,6 +165,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             ema,
             optim,
             data,
+            labels,
             n_data,
             device: device.clone(),
             ladder,
@@ -134,18 +176,37 @@ impl<B: AutodiffBackend> Trainer<B> {
     }
 
     /// The host rows and random draws of a batch of `n` rows, in the stream's fixed order
-    /// (row indices, dequantisation, then [`Draws::draw`]).
+    /// (row indices, dequantisation, [`Draws::draw`], then a conditional network's label
+    /// dropout: each label becomes the null one with probability `cfg.label_dropout`).
     fn draw_batch(&mut self, n: usize) -> (Vec<f64>, Draws) {
         let d = self.arch.dim();
         let mut rows = Vec::with_capacity(n * d);
+        let mut picked = Vec::with_capacity(n);
         for _ in 0..n {
             let i = self.noise.rng().random_range(0..self.n_data);
             rows.extend_from_slice(&self.data[i * d..(i + 1) * d]);
+            picked.push(i);
         }
         if self.cfg.dequantize {
             crate::data::images::dequantize(&mut rows, self.noise.rng());
         }
-        let draws = Draws::draw(&self.cfg, &self.sde, &self.ladder, n, d, &mut self.noise);
+        let mut draws = Draws::draw(&self.cfg, &self.sde, &self.ladder, n, d, &mut self.noise);
+        if let (Some(labels), Some(null)) = (&self.labels, self.arch.classes()) {
+            let p = self.cfg.label_dropout;
+            let rng = self.noise.rng();
+            draws.labels = Some(
+                picked
+                    .iter()
+                    .map(|i| {
+                        if rng.random::<f64>() < p {
+                            null
+                        } else {
+                            labels[*i]
+                        }
+                    })
+                    .collect(),
+            );
+        }
         (rows, draws)
     }
 
@@ -275,6 +336,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             arch: self.arch.clone(),
             sde: self.sde,
             clip: None,
+            class: None,
         }
     }
 

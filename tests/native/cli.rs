@@ -968,6 +968,145 @@ fn guidance_from_the_cli() {
     );
 }
 
+/// `train --conditional` on a preset (a class is a component) → `info` shows the classes →
+/// `sample --class K --guidance W` lands in mode K; `--init` continues from a file; the
+/// refusals name the flag.
+#[test]
+fn conditional_training_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("c.safetensors");
+    let w = w.to_str().unwrap();
+    let s = dir.path().join("s.npy");
+    let out = s.to_str().unwrap();
+    let (ok, _, err) = scorelab(&[
+        "train",
+        "--data",
+        "ring8",
+        "--conditional",
+        "--sde",
+        "vp",
+        "--steps",
+        "1500",
+        "--batch",
+        "256",
+        "--out",
+        w,
+    ]);
+    assert!(ok, "{err}");
+    let (ok, info, err) = scorelab(&["info", w]);
+    assert!(ok, "{err}");
+    assert!(info.contains("label_embed.weight   [9, 128]"), "{info}");
+    assert!(info.contains("\"classes\": 8"), "{info}");
+    let (ok, _, err) = scorelab(&[
+        "sample",
+        "--model",
+        w,
+        "--class",
+        "5",
+        "--guidance",
+        "1",
+        "--sampler",
+        "ode",
+        "--n",
+        "500",
+        "--out",
+        out,
+    ]);
+    assert!(ok, "{err}");
+    let share: f64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("class 5: "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{err}"));
+    // exact guided sampling puts all but ~1e-5 of the mass in mode 5
+    assert!(share > 0.95, "{err}");
+    // --init from the conditional file itself (same network), 10 more steps
+    let w2 = dir.path().join("c2.safetensors");
+    let (ok, _, err) = scorelab(&[
+        "train",
+        "--data",
+        "ring8",
+        "--conditional",
+        "--sde",
+        "vp",
+        "--steps",
+        "10",
+        "--init",
+        w,
+        "--out",
+        w2.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let (_, info, _) = scorelab(&["info", w2.to_str().unwrap()]);
+    assert!(info.contains("initialized_from"), "{info}");
+    fails_with(
+        &["train", "--data", "moons", "--conditional", "--out", w],
+        "invalid --conditional: the data 'moons' have no classes",
+    );
+    fails_with(
+        &[
+            "train",
+            "--data",
+            "ring8",
+            "--conditional",
+            "--model",
+            "energy",
+            "--out",
+            w,
+        ],
+        "invalid --model: the energy network has no class-conditional form",
+    );
+    fails_with(
+        &["sample", "--model", w, "--class", "8", "--out", out],
+        "invalid --class: the mlp network has classes 0 to 7, got 8",
+    );
+    let root = env!("CARGO_MANIFEST_DIR");
+    let moons = format!("{root}/models/toy/moons-vp.safetensors");
+    fails_with(
+        &[
+            "train",
+            "--data",
+            "ring8",
+            "--conditional",
+            "--sde",
+            "ve",
+            "--init",
+            &moons,
+            "--out",
+            w,
+        ],
+        "was trained with a different SDE",
+    );
+    let mnist = format!("{root}/models/mnist-unet-ve.safetensors");
+    fails_with(
+        &[
+            "train",
+            "--data",
+            "ring8",
+            "--conditional",
+            "--init",
+            &mnist,
+            "--out",
+            w,
+        ],
+        "is a unet network with another architecture",
+    );
+    fails_with(
+        &[
+            "train",
+            "--data",
+            "ring8",
+            "--conditional",
+            "--label-dropout",
+            "2",
+            "--out",
+            w,
+        ],
+        "invalid --label-dropout",
+    );
+}
+
 #[test]
 fn closed_stdout_is_not_a_panic() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_scorelab"))

@@ -226,6 +226,7 @@ fn flow_matching_learns_the_velocity_and_samples_the_mixture() {
         arch: file.manifest.architecture.clone(),
         sde,
         clip: None,
+        class: None,
     };
     let x = gmm.sample(50, Noise::new(5).rng());
     let lcfg = LikelihoodConfig {
@@ -268,6 +269,7 @@ fn flow_matching_is_dsm_weighted_by_the_noise_level() {
             t: vec![t; 64],
             z: Noise::new(4).normal_vec(128),
             probe: None,
+            labels: None,
         };
         let loss = |name: &str| {
             let cfg = TrainConfig::default().with_named_objective(name).unwrap();

@@ -263,12 +263,12 @@ fn finite_difference_trace_matches_the_autodiff_divergence() {
     let mut trace = Tensor::<AB, 2>::zeros([n, 1], &device);
     for i in 0..2 {
         let xi = xt.clone().require_grad();
-        let raw = net.forward_raw(xi.clone(), col(ts.clone()));
+        let raw = net.forward_raw(xi.clone(), col(ts.clone()), None);
         let g = raw.slice([0..n, i..i + 1]).sum().backward();
         let gx = Tensor::<AB, 2>::from_inner(xi.grad(&g).unwrap());
         trace = trace + gx.slice([0..n, i..i + 1]);
     }
-    let raw = net.forward_raw(xt, col(ts.clone()));
+    let raw = net.forward_raw(xt, col(ts.clone()), None);
     let exact = (trace * s + raw.powi_scalar(2).sum_dim(1) * 0.5).mean();
     let exact = pollster::block_on(read_f64(exact)).unwrap()[0];
     assert!(
@@ -605,6 +605,7 @@ fn a_pytorch_state_dict_of_the_notebook_scorenet_loads() {
         arch,
         sde,
         clip: loaded.clip,
+        class: None,
     };
     let b = pollster::block_on(read_f64(direct.score(x, 0.3))).unwrap();
     assert_eq!(a, b);

@@ -90,6 +90,18 @@ pub struct TrainArgs {
     /// Continue from the checkpoint at --out (weights, EMA and Adam state) up to --steps
     #[arg(long)]
     resume: bool,
+    /// Start from this weight file's (EMA) weights: the same network, or its unconditional
+    /// form for --conditional (the label embedding starts at zero); fresh optimiser, step 0
+    #[arg(long, conflicts_with = "resume")]
+    init: Option<String>,
+    /// Train a class-conditional network on the data's classes (a preset's components, the
+    /// image sets' labels): a label embedding with a null label, learnt from --label-dropout
+    /// of the rows, for classifier-free guidance (`sample --class K --guidance W`)
+    #[arg(long)]
+    conditional: bool,
+    /// Probability that a row's label is replaced by the null label (--conditional; 0 to 1)
+    #[arg(long, default_value_t = 0.1)]
+    label_dropout: f64,
     /// Write only the sampling (EMA) weights: smaller files that cannot be resumed
     #[arg(long)]
     no_state: bool,
@@ -117,8 +129,9 @@ pub struct TrainArgs {
 }
 
 /// Training points `[N, d]` from the `--data` argument: a toy set or preset
-/// (`scorelab::app::data`), a gmm file, points in .npy or .csv, or an image set.
-fn load_data(spec: &str, n: usize, seed: u64) -> Result<(Vec<f64>, usize)> {
+/// (`scorelab::app::data`), a gmm file, points in .npy or .csv, or an image set; with their
+/// classes where they have them.
+fn load_data(spec: &str, n: usize, seed: u64) -> Result<TrainingData> {
     let data = if let Some(named) = TrainingData::named(spec, n, seed) {
         named?
     } else if spec.starts_with("gmm:") {
@@ -127,8 +140,7 @@ fn load_data(spec: &str, n: usize, seed: u64) -> Result<(Vec<f64>, usize)> {
         let bytes = std::fs::read(spec).map_err(|e| Error::io(spec, e))?;
         points_file(spec, &bytes, None)?
     } else if let Some(images) = scorelab::data::images::named(spec) {
-        let images = images?;
-        return Ok((images.pixels, scorelab::data::images::PIXELS));
+        TrainingData::images(images?)
     } else {
         return Err(unknown_data(
             "--data",
@@ -136,7 +148,7 @@ fn load_data(spec: &str, n: usize, seed: u64) -> Result<(Vec<f64>, usize)> {
             "mnist, fashion, gmm:FILE.json, FILE.npy, FILE.csv",
         ));
     };
-    Ok((data.rows, data.dim))
+    Ok(data)
 }
 
 pub async fn train(a: TrainArgs) -> Result<()> {
@@ -281,7 +293,8 @@ where
         _ => sde,
     };
     let image_data = scorelab::data::images::named(&a.data).is_some();
-    let (data, dim) = load_data(&a.data, a.n_data, a.seed)?;
+    let data = load_data(&a.data, a.n_data, a.seed)?;
+    let dim = data.dim;
     let cfg = TrainConfig {
         steps: a.steps,
         batch: a.batch,
@@ -305,16 +318,51 @@ where
         sigma_last: 0.01,
         ddpm_steps: a.ddpm_steps,
         dequantize: a.dequantize.unwrap_or(image_data),
+        label_dropout: a.label_dropout,
     };
     cfg.validate().map_err(flag)?;
     let network = a
         .model
         .as_deref()
         .unwrap_or(training::default_network(named.objective));
-    let arch = training::architecture(network, dim, a.hidden, a.layers).map_err(flag)?;
+    let mut arch = training::architecture(network, dim, a.hidden, a.layers).map_err(flag)?;
+    let labels = match (&data.labels, a.conditional) {
+        (_, false) => None,
+        (None, true) => {
+            return Err(Error::invalid(
+                "--conditional",
+                format!(
+                    "the data '{}' have no classes; accepted: a mixture preset or gmm:FILE (a class is a component), mnist, fashion",
+                    a.data
+                ),
+            ))
+        }
+        (Some(l), true) => {
+            arch = arch.with_classes(l.classes).map_err(flag)?;
+            Some(std::sync::Arc::<[usize]>::from(l.of_rows.clone()))
+        }
+    };
     scorelab::train::loss::check_objective(&cfg, &arch, &sde).map_err(flag)?;
-    let data: std::sync::Arc<[f64]> = data.into();
-    let mut trainer = Trainer::<B>::new(arch.clone(), sde, cfg.clone(), data.clone(), &device)?;
+    let data: std::sync::Arc<[f64]> = data.rows.into();
+    let mut trainer = Trainer::<B>::labelled(
+        arch.clone(),
+        sde,
+        cfg.clone(),
+        data.clone(),
+        labels.clone(),
+        &device,
+    )?;
+    let mut init_note = None;
+    if let Some(path) = &a.init {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let file = weights::parse(&bytes, path)?;
+        trainer.initialize(&file, path)?;
+        init_note = Some(format!(
+            "{path} ({}, {} steps)",
+            file.manifest.architecture.name(),
+            file.manifest.steps
+        ));
+    }
     let mut seconds_before = 0.0;
     if let Some(file) = &previous {
         trainer.restore(file, &a.out)?;
@@ -339,8 +387,17 @@ where
         go.push(tx);
         let (arch, cfg, data, device) = (arch.clone(), cfg.clone(), data.clone(), device.clone());
         let (previous, out, ranks) = (previous.clone(), a.out.clone(), devices.len());
+        let (labels, init) = (labels.clone(), a.init.clone());
         workers.push(std::thread::spawn(move || {
-            rank_worker::<B>(rank, ranks, arch, sde, cfg, data, device, previous, out, rx)
+            let run = Run {
+                arch,
+                sde,
+                cfg,
+                data,
+                labels,
+                init,
+            };
+            rank_worker::<B>(rank, ranks, run, device, previous, out, rx)
         }));
     }
     if devices.len() > 1 {
@@ -379,6 +436,9 @@ where
         metrics.insert("backend".to_string(), serde_json::json!(a.backend));
         metrics.insert("devices".to_string(), serde_json::json!(devices.len()));
         metrics.insert("command".to_string(), serde_json::json!(command.join(" ")));
+        if let Some(note) = &init_note {
+            metrics.insert("initialized_from".to_string(), serde_json::json!(note));
+        }
         let manifest = checkpoint::training_manifest(trainer, &a.data, metrics);
         let bytes = pollster::block_on(checkpoint::checkpoint_bytes(
             trainer,
@@ -456,29 +516,39 @@ where
     Ok(())
 }
 
+/// What every rank of a data-parallel run builds its trainer from (the same as rank 0's).
+struct Run {
+    arch: Architecture,
+    sde: Sde,
+    cfg: TrainConfig,
+    data: std::sync::Arc<[f64]>,
+    labels: Option<std::sync::Arc<[usize]>>,
+    init: Option<String>,
+}
+
 /// Rank `rank` of a data-parallel run: the same trainer as rank 0 on its own device, one step
 /// per message from rank 0 until rank 0 hangs up. The loss is averaged over the ranks before
 /// anyone reads it, so a non-finite loss stops every rank at the same step (rank 0 reports
 /// it). Any other failure here (a device lost) would leave the other ranks waiting in an
 /// all-reduce: it is reported in one line and ends the process; the checkpoint at --out is
 /// rank 0's last complete one (written atomically).
-#[allow(clippy::too_many_arguments)]
 fn rank_worker<B: AutodiffBackend>(
     rank: usize,
     ranks: usize,
-    arch: Architecture,
-    sde: Sde,
-    cfg: TrainConfig,
-    data: std::sync::Arc<[f64]>,
+    r: Run,
     device: B::Device,
     previous: Option<std::sync::Arc<scorelab::weights::WeightFile>>,
     out: String,
     go: std::sync::mpsc::Receiver<()>,
 ) {
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
-        let mut t = Trainer::<B>::new(arch, sde, cfg, data, &device)?;
+        let mut t = Trainer::<B>::labelled(r.arch, r.sde, r.cfg, r.data, r.labels, &device)?;
         if let Some(file) = &previous {
             t.restore(file, &out)?;
+        }
+        if let Some(path) = &r.init {
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            t.initialize(&weights::parse(&bytes, path)?, path)?;
         }
         let mut t = t.sharded(Shard { rank, ranks })?;
         while go.recv().is_ok() {
