@@ -134,9 +134,9 @@ pub fn encode(tensors: Vec<HostTensor>, manifest: &Manifest) -> Vec<u8> {
 }
 
 /// A host tensor as the `safetensors` crate writes it: F32, little-endian.
-struct F32View<'a> {
-    shape: &'a [usize],
-    data: &'a [f32],
+pub(crate) struct F32View<'a> {
+    pub shape: &'a [usize],
+    pub data: &'a [f32],
 }
 
 impl safetensors::View for F32View<'_> {

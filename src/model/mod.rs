@@ -3,6 +3,7 @@
 //! Samplers and the likelihood take a `&dyn ScoreModel<B>`, so the exact Gaussian
 //! mixture (the oracle, [`gmm`]) and trained networks are interchangeable.
 
+pub mod classifier;
 pub mod clip;
 pub mod energy;
 pub mod gmm;

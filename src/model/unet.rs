@@ -182,7 +182,7 @@ pub struct UNet<B: Backend> {
     pub side: usize,
 }
 
-fn conv<B: Backend>(c: &Conv2d<B>, x: Tensor<B, 4>, kernels: Kernels) -> Tensor<B, 4> {
+pub(crate) fn conv<B: Backend>(c: &Conv2d<B>, x: Tensor<B, 4>, kernels: Kernels) -> Tensor<B, 4> {
     match kernels {
         Kernels::Backend => c.forward(x),
         Kernels::Matmul => conv2d(x, c.weight.val(), c.stride[0]),

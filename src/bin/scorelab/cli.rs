@@ -69,6 +69,12 @@ enum Cmd {
     /// exact-vs-exact band, as CSV (and a PNG chart)
     #[command(allow_negative_numbers = true)]
     Frontier(crate::frontier::FrontierArgs),
+    /// Train the small digit classifier that measures guidance (held-out accuracy reported
+    /// and stored in the file).
+    Classifier(crate::classify::ClassifierArgs),
+    /// Classify images (e.g. guided samples) with a classifier file: counts per class and
+    /// the fraction classified as --class.
+    Classify(crate::classify::ClassifyArgs),
     /// List presets, SDEs, samplers, predictors, correctors and ODE solvers.
     List,
     /// Copy a weight file without its training state (what ships; cannot be resumed).
@@ -282,6 +288,8 @@ pub fn main() -> ExitCode {
         Cmd::Likelihood(a) => pollster::block_on(likelihood(a)),
         Cmd::Train(a) => pollster::block_on(crate::train::train(a)),
         Cmd::Frontier(a) => pollster::block_on(crate::frontier::frontier(a)),
+        Cmd::Classifier(a) => pollster::block_on(crate::classify::train(a)),
+        Cmd::Classify(a) => pollster::block_on(crate::classify::classify(a)),
         Cmd::Info { target } => info(&target),
         Cmd::Strip { input, output } => strip(&input, &output),
         Cmd::Export(a) => export(&a),
