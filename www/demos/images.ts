@@ -8,15 +8,30 @@ export async function images(root: HTMLElement, labBackend: 'webgpu' | 'cpu', al
     el('h2', {}, 'Image lab: the notebook U-Net on MNIST'),
     el('p', {}, 'The shipped model (models/mnist-unet-ve.safetensors, VE σ = 25) samples 16 digits; every step is drawn, from noise to digits. Draw a digit in the pad (ink = 1, as in MNIST) and ask for its bits/dim: the probability-flow ODE likelihood with one Hutchinson probe, after 8-bit quantisation and uniform dequantisation, as `scorelab likelihood --bpd`, of p_ε at the model’s smallest training time ε = 1e-7 (1.75-1.80 bits/dim on average over the 1,000 held-out MNIST digits with this model, none above 4; pure noise scores far worse). The model’s denoiser x + σ²s is kept in the pixel range [0, 1], as in `scorelab`.'),
     look('The digits form from the coarse shape down to the strokes: at large t only the overall blob is decided, fine detail appears last. Your own digit\'s bits/dim is near the average (about 1.8) when it looks like MNIST (white on black, centred, thick strokes) and higher for anything else: the number is how many bits per pixel the model needs to encode the picture.'),
+    look('Pick a digit and the class-conditional model draws it with classifier-free guidance: at w = 0 the digits are that class’s own, varied and sometimes ambiguous; as w grows they become more typical and more alike (guidance trades diversity for fidelity; the README’s table counts how often a classifier agrees at w = 0, 1, 3, 7).'),
   );
   const sampler = el('select', { id: 'imgSampler', title: 'pc: predictor–corrector; em: Euler–Maruyama on the reverse SDE; ode: the probability-flow ODE (RK4); ddim: DDIM (η = 0); edm: EDM’s Heun steps (2 evaluations each); dpmpp-2m: DPM-Solver++(2M), good digits from about 20 steps' });
   for (const s of ['pc', 'em', 'ode', 'ddim', 'edm', 'dpmpp-2m']) sampler.add(new Option(s, s));
   const steps = el('input', { type: 'number', value: '100', min: '10', max: '2000', id: 'imgSteps', title: 'N, the time steps from t = 1 to ε (10 to 2000): more steps, better digits, more time' });
+  // classifier-free guidance: a digit asks the class-conditional model (its label, and its
+  // null label for the unconditional score) for (1 + w) s(x | digit) − w s(x)
+  const digit = el('select', { id: 'imgClass', title: 'the digit to draw: any (the unconditional model) or one class, sampled with classifier-free guidance from the class-conditional model (models/mnist-unet-ve-cond.safetensors)' });
+  digit.add(new Option('any', ''));
+  for (let d = 0; d <= 9; d++) digit.add(new Option(String(d), String(d)));
+  const scale = el('input', { type: 'range', min: '0', max: '10', step: '0.5', value: '3', id: 'imgGuidance', title: 'guidance scale w (0 to 10): the score (1 + w) s(x | digit) − w s(x); 0 samples the digit’s own distribution, larger w more typical, less varied digits' });
+  const scaleText = el('span', { class: 'mono', id: 'imgGuidanceText' }, 'w = 3');
+  const showScale = () => {
+    scaleText.textContent = `w = ${scale.value}`;
+    scale.disabled = digit.value === '';
+  };
+  scale.oninput = showScale;
+  digit.onchange = showScale;
+  showScale();
   const go = el('button', { id: 'imgRun', title: 'sample 16 digits from noise, every step drawn' }, 'sample');
   const c = canvas('imgGrid', 448);
   const text = el('div', { class: 'mono', id: 'imgText' }, 'loading the model…');
   const controls = el('div');
-  controls.append(labelled('sampler ', sampler), labelled(' steps ', steps), go);
+  controls.append(labelled('sampler ', sampler), labelled(' steps ', steps), labelled(' digit ', digit), labelled(' guidance ', scale), scaleText, go);
   root.append(controls);
   const pad = el('canvas', { id: 'digitPad', width: '224', height: '224', class: 'demo-plot fit' });
   const bpdBtn = el('button', { id: 'bpdBtn', title: 'the likelihood of the drawn digit in bits per pixel: −log₂ p(x)/784 + 8, by the probability-flow ODE' }, 'bits/dim of my digit');
@@ -61,6 +76,19 @@ export async function images(root: HTMLElement, labBackend: 'webgpu' | 'cpu', al
   const session = (await remote.createSession(backend, {})).session;
   await session.loadWeights(model?.name ?? 'mnist', bytes);
   demoState.model = model?.name ?? 'mnist-unet-ve';
+  const unconditional = session.state().model as string;
+  /** The class-conditional model's key in the session, loaded when a digit is first asked for. */
+  let conditional: string | null = null;
+  const conditionalModel = async () => {
+    if (conditional === null) {
+      text.textContent = 'loading the class-conditional model…';
+      const res = await fetch('models/mnist-unet-ve-cond.safetensors');
+      if (!res.ok) throw new Error(`models/mnist-unet-ve-cond.safetensors: ${res.status} ${res.statusText}`);
+      await session.loadWeights('mnist-cond', new Uint8Array(await res.arrayBuffer()));
+      conditional = session.state().model as string;
+    }
+    return conditional;
+  };
   // likelihoods in a second worker: they run beside the sampler and can be cancelled alone
   let judge: Session | null = null;
   const judgeSession = async () => {
@@ -171,10 +199,13 @@ export async function images(root: HTMLElement, labBackend: 'webgpu' | 'cpu', al
       return Promise.resolve();
     }
     const kind = sampler.value;
+    const guidance = digit.value === '' ? undefined : { class: Number(digit.value), scale: Number(scale.value) };
     return start(async (current) => {
       delete demoState.done;
       const spec: Record<string, unknown> = kind === 'ode' ? { kind: 'ode', solver: 'rk4', steps: n } : { kind, steps: n };
-      await session.setState({ ...session.state(), sampler: spec, n: 16, seed: 0, denoise: kind !== 'ode' });
+      const net = guidance ? await conditionalModel() : unconditional;
+      await session.setState({ ...session.state(), model: net, guidance, sampler: spec, n: 16, seed: 0, denoise: kind !== 'ode' });
+      demoState.guidance = guidance ?? null;
       let info: StepInfo | null = null;
       const t0 = performance.now();
       while (current() && !info?.done) {
