@@ -73,3 +73,25 @@ pub async fn read_scalar<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<
         .copied()
         .ok_or_else(|| Error::Backend("empty readback".into()))
 }
+
+/// A host tensor as the `safetensors` crate writes it: F32, little-endian (weight files,
+/// classifier files).
+pub struct F32View<'a> {
+    pub shape: &'a [usize],
+    pub data: &'a [f32],
+}
+
+impl safetensors::View for F32View<'_> {
+    fn dtype(&self) -> safetensors::Dtype {
+        safetensors::Dtype::F32
+    }
+    fn shape(&self) -> &[usize] {
+        self.shape
+    }
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        self.data.iter().flat_map(|v| v.to_le_bytes()).collect()
+    }
+    fn data_len(&self) -> usize {
+        4 * self.data.len()
+    }
+}

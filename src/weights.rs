@@ -15,6 +15,7 @@ pub use crate::model::net::Architecture;
 use crate::model::net::{Net, NetScore};
 use crate::sde::Sde;
 use crate::tensor::read_f32;
+use crate::tensor::F32View;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 use safetensors::{Dtype, SafeTensors};
@@ -131,27 +132,6 @@ pub async fn to_bytes<B: Backend>(net: &Net<B>, manifest: &Manifest) -> Result<V
 /// Serialise host tensors and a manifest as safetensors.
 pub fn encode(tensors: Vec<HostTensor>, manifest: &Manifest) -> Vec<u8> {
     encode_with(tensors, Some(manifest))
-}
-
-/// A host tensor as the `safetensors` crate writes it: F32, little-endian.
-pub(crate) struct F32View<'a> {
-    pub shape: &'a [usize],
-    pub data: &'a [f32],
-}
-
-impl safetensors::View for F32View<'_> {
-    fn dtype(&self) -> Dtype {
-        Dtype::F32
-    }
-    fn shape(&self) -> &[usize] {
-        self.shape
-    }
-    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
-        self.data.iter().flat_map(|v| v.to_le_bytes()).collect()
-    }
-    fn data_len(&self) -> usize {
-        4 * self.data.len()
-    }
 }
 
 /// Serialise host tensors as safetensors (the `safetensors` crate) with or without a

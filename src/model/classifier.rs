@@ -303,7 +303,7 @@ pub async fn to_bytes<B: Backend>(
     let views = tensors.iter().map(|(name, shape, data)| {
         (
             name.as_str(),
-            crate::weights::F32View {
+            crate::tensor::F32View {
                 shape: shape.as_slice(),
                 data: data.as_slice(),
             },

@@ -365,6 +365,13 @@ where
     }
     let mut seconds_before = 0.0;
     if let Some(file) = &previous {
+        // a resumed run keeps the record of the weights its first run started from
+        init_note = file
+            .manifest
+            .metrics
+            .get("initialized_from")
+            .and_then(|v| v.as_str())
+            .map(String::from);
         trainer.restore(file, &a.out)?;
         seconds_before = checkpoint::recorded_seconds(file).unwrap_or(0.0);
         if trainer.step >= a.steps {
