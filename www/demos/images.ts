@@ -212,7 +212,8 @@ export async function images(root: HTMLElement, labBackend: 'webgpu' | 'cpu', al
         info = (await session.step(1)) as StepInfo | null;
         const p = (await session.particles()) as Float32Array;
         drawDigits(c, p, 16);
-        text.textContent = `${info ? stepText(info, kind !== 'ode') : ''}   t = ${info?.t.toFixed(4)}   NFE ${info?.nfe}   ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+        const guided = guidance ? `   digit ${guidance.class}, w = ${guidance.scale}` : '';
+        text.textContent = `${info ? stepText(info, kind !== 'ode') : ''}   t = ${info?.t.toFixed(4)}   NFE ${info?.nfe}   ${((performance.now() - t0) / 1000).toFixed(1)} s${guided}`;
         demoState.step = info?.index;
         await frame();
       }
