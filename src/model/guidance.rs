@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Guidance {
-    /// The class c: a mixture's component index.
+    /// The class c: a mixture's component index, or a class-conditional network's label.
     pub class: usize,
     /// The guidance scale w ≥ 0 (0: the conditional distribution itself).
     #[serde(default)]
