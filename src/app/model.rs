@@ -134,11 +134,17 @@ impl ModelSource {
                     ));
                 };
                 guidance.validate(classes, &format!("the {} network", arch.name()))?;
+                // one network (loaded once) under two labels; the clip after guiding
                 let mut conditional = net_score::<B>(f, clip, what, device)?;
-                conditional.class = Some(guidance.class);
                 let clip = conditional.clip.take().map(|c| (c, sde));
-                let mut unconditional = net_score::<B>(f, Some(false), what, device)?;
-                unconditional.net = conditional.net.clone();
+                let unconditional = NetScore {
+                    net: conditional.net.clone(),
+                    arch: conditional.arch.clone(),
+                    sde: conditional.sde,
+                    clip: None,
+                    class: None,
+                };
+                conditional.class = Some(guidance.class);
                 Ok(Box::new(Guided {
                     conditional: Box::new(conditional),
                     unconditional: Box::new(unconditional),
