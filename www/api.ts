@@ -5,6 +5,7 @@
 import type { Playground } from './main';
 import { demoState, demoHooks, demoWorkers } from './demos';
 import { measureBackends, TOY_WORKLOAD } from './wasm';
+import { $ } from './page';
 
 //
 // Early callers: the API exists as soon as the page's script runs, before the wasm module
@@ -96,8 +97,10 @@ export function installApi(pg: Playground): void {
       return pg.refresh(false);
     }),
     /** Training data from points (as if drawn) or from a file's bytes (.npy/.csv). */
-    setTrainingPoints: now('setTrainingPoints', (points: number[]) => {
+    setTrainingPoints: now('setTrainingPoints', (points: number[], labels?: number[]) => {
+      if (labels !== undefined && labels.length * 2 !== points.length) throw new Error(`labels: need one class per point (${points.length / 2} points), got ${labels.length}`);
       pg.drawn = points.slice();
+      pg.drawnLabels = labels?.slice() ?? points.filter((_, i) => i % 2 === 0).map(() => 0);
       pg.trainingData = 'drawn';
       pg.resetTraining(`${points.length / 2} points set by a script`);
     }),
@@ -110,6 +113,12 @@ export function installApi(pg: Playground): void {
     }),
     /** Sample from a mixture of one's own ({weights, means, covs}, 2-D), as a dropped .json. */
     loadMixture: later((spec: unknown) => pg.loadMixture(spec)),
+    /** Train a class-conditional network (as the "by class" box). */
+    setConditional: now('setConditional', (on: boolean) => {
+      pg.conditional = on === true;
+      $<HTMLInputElement>('trainConditional').checked = pg.conditional;
+      pg.resetTraining(`a new ${pg.conditional ? 'class-conditional' : 'unconditional'} network will be trained`);
+    }),
     setObjective: now('setObjective', (o: string) => {
       if (!pg.objectives.includes(o)) throw new Error(`objective: unknown '${o}'; accepted: ${pg.objectives.join(', ')}`);
       pg.objective = o;

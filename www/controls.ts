@@ -41,6 +41,8 @@ export interface ControlsHost {
   choices: Choices;
   /** Networks loaded into the lab (`weights:NAME`). */
   loadedNets: string[];
+  /** A loaded class-conditional network's number of classes (`weights:NAME` → classes). */
+  netClasses: Map<string, number>;
   mixture: Record<string, unknown> | null;
   addMixtureData(): void;
   updateOverlayControls(): void;
@@ -104,8 +106,35 @@ export function buildControls(host: ControlsHost): void {
     delete c.weights;
     if (v === 'mixture') c.mixture = host.mixture;
     else delete c.mixture;
+    delete c.guidance; // classes are the model's own
     return c;
   }), `the score model s(x, t): an exact Gaussian mixture (its score and density in closed form) or a trained network${about ? `; this one: ${about}` : ''}`);
+  // classifier-free guidance: a mixture's class is a component, a conditional network's a label
+  const classes = classesOf(host, s);
+  if (classes.length > 0) {
+    const el = document.createElement('select');
+    el.id = 'labClass';
+    const none = new Option('none (the whole model)', '', false, !s.guidance);
+    none.title = 'no guidance: the score s(x, t) of the whole model';
+    el.add(none);
+    const word = s.model.startsWith('weights:') ? 'class' : 'component';
+    classes.forEach((about, k) => {
+      const o = new Option(`${word} ${k}`, String(k), false, s.guidance?.class === k);
+      o.title = about;
+      el.add(o);
+    });
+    el.onchange = () =>
+      host.guard(() => {
+        const c = clone();
+        if (el.value === '') delete c.guidance;
+        else c.guidance = { class: Number(el.value), scale: s.guidance?.scale ?? 0 };
+        return host.setState(c);
+      });
+    row('class', el, `sample one class with classifier-free guidance (Ho & Salimans 2022): the score (1 + w) s(x, t | class) − w s(x, t); ${word === 'class' ? "this network's classes are the labels it was trained with" : "a mixture's class is a component (its score is exact)"}`);
+    if (s.guidance) {
+      row('  w', number('guidance.scale', s.guidance.scale, (x) => ({ ...clone(), guidance: { ...s.guidance, scale: x } })), 'the guidance scale w in [0, 20]: 0 samples the class itself; larger w pushes samples to where the class is much likelier than the rest (more typical, less varied)');
+    }
+  }
   // a parameter's help: its description in the registry entry of the current choice
   const help = (choices: Choice[], kind: string, key: string) =>
     choices.find((c) => c.name === kind)?.params.find((p) => p.name === key)?.description ?? '';
@@ -135,4 +164,16 @@ export function buildControls(host: ControlsHost): void {
   host.updateOverlayControls();
   const preset = host.presets.find((p) => p.name === s.model);
   $('about').textContent = preset?.description ?? (s.model.startsWith('weights:') ? `trained network ${s.model.slice(8)}` : '');
+}
+
+/** The classes the lab's model offers for guidance, each described: a mixture's
+ * components (weight and mean), a conditional network's labels (none: unconditional). */
+function classesOf(host: ControlsHost, s: Settings): string[] {
+  if (s.model.startsWith('weights:')) {
+    return Array.from({ length: host.netClasses.get(s.model) ?? 0 }, (_, k) => `the network's label ${k} (the class of the training rows it was given)`);
+  }
+  const m = (s.model === 'mixture' ? host.mixture : host.presets.find((p) => p.name === s.model)?.mixture) as { weights?: number[]; means?: number[][] } | null | undefined;
+  const weights = m?.weights ?? [];
+  const total = weights.reduce((a, b) => a + b, 0);
+  return weights.map((w, k) => `the mixture's component ${k}: weight ${(w / total).toFixed(3)}, mean (${(m?.means?.[k] ?? []).map((v) => v.toFixed(2)).join(', ')})`);
 }

@@ -1,7 +1,10 @@
 // Drawing training data on the lab's plot: in draw mode a click adds one point and a drag
 // adds points every DRAW_SPACING along the stroke, with a little spread across it, so a
-// stroke becomes a density of even thickness whatever the pointer's speed.
+// stroke becomes a density of even thickness whatever the pointer's speed. Each point
+// carries the class chosen when it was drawn (its colour): a class-conditional network
+// learns from them.
 import { $, VIEW } from './page';
+import { CLASS_COLORS, CLASS_NAMES } from './plot';
 
 /** Distance between two drawn points along a stroke (plot units). */
 const DRAW_SPACING = 0.08;
@@ -9,8 +12,11 @@ const DRAW_SPACING = 0.08;
 /** What drawing needs of the page (the Playground). */
 export interface DrawingHost {
   drawMode: boolean;
-  /** The drawn points, n·2 coordinates. */
+  /** The drawn points, n·2 coordinates, and each one's class. */
   drawn: number[];
+  drawnLabels: number[];
+  /** The class new points get. */
+  drawClass: number;
   trainingData: string;
   readonly trainingNow: boolean;
   training: { free(): void } | null;
@@ -30,8 +36,18 @@ export function bindDrawing(host: DrawingHost): void {
       host.resetTraining('drag on the plot to draw data, then train');
     }
   };
+  const cls = $<HTMLSelectElement>('drawClass');
+  CLASS_COLORS.forEach((color, k) => {
+    const o = new Option(`class ${k} (${CLASS_NAMES[k]})`, String(k), false, k === host.drawClass);
+    o.style.color = color;
+    cls.add(o);
+  });
+  cls.onchange = () => {
+    host.drawClass = Number(cls.value);
+  };
   $('clearDrawn').onclick = () => {
     host.drawn = [];
+    host.drawnLabels = [];
     host.resetTraining('drawing cleared');
     void host.refresh(false);
   };
@@ -44,7 +60,10 @@ export function bindDrawing(host: DrawingHost): void {
     return [VIEW.lo + ((e.clientX - r.left) / r.width) * (VIEW.hi - VIEW.lo), VIEW.hi - ((e.clientY - r.top) / r.height) * (VIEW.hi - VIEW.lo)];
   };
   const push = (x: number, y: number) => {
-    if (host.drawn.length < 200_000) host.drawn.push(x, y);
+    if (host.drawn.length < 200_000) {
+      host.drawn.push(x, y);
+      host.drawnLabels.push(host.drawClass);
+    }
   };
   canvas.addEventListener('pointerdown', (e) => {
     if (!host.drawMode) return;

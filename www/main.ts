@@ -47,7 +47,7 @@ export class Playground {
   toySets: string[] = [];
   /** The named objectives of the training panel (the library's objective registry). */
   objectives: string[] = [];
-  hash: HashState = { backend: 'auto', embed: false, hide: [], demo: null, k: null, settings: null, data: null, objective: null };
+  hash: HashState = { backend: 'auto', embed: false, hide: [], demo: null, k: null, settings: null, data: null, objective: null, conditional: false };
   playing = false;
   stepsPerFrame = 5;
   info: StepInfo | null = null;
@@ -76,11 +76,16 @@ export class Playground {
   trainingNow = false;
   trainingData = 'ring8';
   objective = 'dsm';
+  /** Train a class-conditional network (the data's classes), and the class a stroke draws. */
+  conditional = false;
+  drawClass = 0;
   lossHistory: { step: number; loss: number }[] = [];
   stepsPerSecond = 0;
   autoTrain = false;
   drawMode = false;
   drawn: number[] = [];
+  /** The drawn points' classes, one per point. */
+  drawnLabels: number[] = [];
   uploaded: { name: string; points: Float32Array } | null = null;
   /** Why the last points file was refused (training on "uploaded" says so until a good one comes). */
   uploadRefused: string | null = null;
@@ -130,6 +135,7 @@ export class Playground {
     if (parsed.errors.length) notes.push(`${parsed.errors.join('; ')} (ignored; the rest of the link is used)`);
     if (this.hash.data) this.trainingData = this.hash.data;
     if (this.hash.objective) this.objective = this.hash.objective;
+    this.conditional = this.hash.conditional;
     this.applyChrome();
     keepFitted(this.hash.embed);
     let created;
@@ -292,6 +298,7 @@ export class Playground {
 
   loadedNets: string[] = [];
   netData = new Map<string, string>();
+  netClasses = new Map<string, number>();
   /** The loaded networks' bytes, to load them again into a restarted worker. */
   netBytes = new Map<string, Uint8Array>();
 
@@ -344,11 +351,12 @@ export class Playground {
   async loadWeights(name: string, bytes: Uint8Array): Promise<void> {
     this.playing = false; // a file dropped while playing: the loop stops, the load waits its turn
     await this.serial(async () => {
-      const manifest = (await this.session.loadWeights(name, bytes)) as { data: string };
+      const manifest = (await this.session.loadWeights(name, bytes)) as { data: string; architecture?: { classes?: number | null } };
       this.netBytes.set(name, bytes);
       const key = `weights:${name}`;
       if (!this.loadedNets.includes(key)) this.loadedNets.push(key);
       this.netData.set(key, manifest.data);
+      this.netClasses.set(key, manifest.architecture?.classes ?? 0);
       this.info = null;
       this.hash.settings = null; // a loaded network cannot live in a link
       this.hash.k = null;

@@ -37,8 +37,9 @@ export interface Scene {
   arrows?: { grid: Grid; vectors: Float32Array; color: string }[];
   /** Trajectories, drawn incrementally into their own layer (see `TrailLayer`). */
   trails?: TrailLayer;
-  /** Data points drawn by the user (n·2 values). */
+  /** Data points drawn by the user (n·2 values), and each one's class (colour: CLASS_COLORS). */
   drawn?: Float32Array;
+  drawnClasses?: Uint8Array;
   /** Tick labels and axis names (default: on). */
   axes?: boolean;
 }
@@ -125,6 +126,11 @@ export const COLORS = {
   learned: '#1d1d2b',
   exact: '#D55E00',
 };
+
+/** The classes of drawn points (class 0 in the drawn points' green; colour-blind-safe, the
+ * particles' blue left out). */
+export const CLASS_COLORS = [COLORS.drawn, '#D55E00', '#CC79A7', '#E69F00', '#56B4E9', '#000000'];
+export const CLASS_NAMES = ['green', 'vermilion', 'purple', 'orange', 'sky blue', 'black'];
 
 /** Tick labels on the edges and the axis names (x₁ right, x₂ up). */
 function drawAxes(ctx: CanvasRenderingContext2D, view: View, w: number, h: number, sx: (v: number) => number, sy: (v: number) => number): void {
@@ -218,8 +224,10 @@ export function drawScene(canvas: HTMLCanvasElement, s: Scene): void {
   for (const a of s.arrows ?? []) drawArrows(ctx, a.grid, a.vectors, a.color, sx, sy, (view.hi - view.lo) / a.grid.g);
   if (s.trails && s.dim === 2) ctx.drawImage(s.trails.canvas, 0, 0, w, h);
   if (s.drawn) {
-    ctx.fillStyle = COLORS.drawn;
-    for (let i = 0; i + 1 < s.drawn.length; i += 2) ctx.fillRect(sx(s.drawn[i]) - 2, sy(s.drawn[i + 1]) - 2, 4, 4);
+    for (let i = 0; i + 1 < s.drawn.length; i += 2) {
+      ctx.fillStyle = CLASS_COLORS[(s.drawnClasses?.[i / 2] ?? 0) % CLASS_COLORS.length];
+      ctx.fillRect(sx(s.drawn[i]) - 2, sy(s.drawn[i + 1]) - 2, 4, 4);
+    }
   }
   // with trajectories on, the other particles fade so the followed ones stand out
   ctx.globalAlpha = s.trails && s.dim === 2 ? 0.2 : 0.6;

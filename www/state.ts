@@ -1,6 +1,6 @@
 // Settings that are also the URL (after TensorFlow Playground's state.ts): the hash holds
 // the backend choice, embed mode, hidden controls, the demo, the step to show, the settings
-// JSON and the training panel's data set and objective, so a link reproduces a run, down to
+// JSON and the training panel's data set, objective and conditioning, so a link reproduces a run, down to
 // step k, and opens the training panel as it was set.
 
 export interface HashState {
@@ -17,6 +17,8 @@ export interface HashState {
   data: string | null;
   /** The training panel's objective (the library's named objectives). */
   objective: string | null;
+  /** The training panel trains a class-conditional network (on the data's classes). */
+  conditional: boolean;
 }
 
 /** The names the training keys accept (known once the wasm module is loaded). */
@@ -30,10 +32,10 @@ const BACKENDS = ['auto', 'webgpu', 'cpu'] as const;
 export const HIDEABLE = [
   'header', 'controls', 'player', 'train', 'overlays', 'info', 'demos',
   // single controls of the settings panel (a section hides its parameters too)
-  'model', 'sde', 'sampler', 'particles', 'seed', 'denoise',
+  'model', 'class', 'sde', 'sampler', 'particles', 'seed', 'denoise',
 ] as const;
 export const DEMOS = ['lab', 'pitfall', 'manifold', 'low-density', 'sde-vs-ode', 'bakeoff', 'images'] as const;
-const KEYS = ['backend', 'embed', 'hide', 'demo', 'k', 's', 'data', 'objective'];
+const KEYS = ['backend', 'embed', 'hide', 'demo', 'k', 's', 'data', 'objective', 'conditional'];
 
 /** The hash as parsed: the keys that were valid, and one message per bad key (a bad key
  * never discards the good ones: `#backend=cpu&k=abc` keeps the CPU backend). */
@@ -47,7 +49,7 @@ export interface ParsedHash {
 export function parseHash(hash: string, choices: HashChoices): ParsedHash {
   const params = new URLSearchParams(hash.replace(/^#/, ''));
   const errors: string[] = [];
-  const state: HashState = { backend: 'auto', embed: false, hide: [], demo: null, k: null, settings: null, data: null, objective: null };
+  const state: HashState = { backend: 'auto', embed: false, hide: [], demo: null, k: null, settings: null, data: null, objective: null, conditional: false };
   for (const key of new Set(params.keys())) {
     if (!KEYS.includes(key)) errors.push(`invalid hash key '${key}'; accepted: ${KEYS.join(', ')}`);
   }
@@ -56,10 +58,11 @@ export function parseHash(hash: string, choices: HashChoices): ParsedHash {
     if ((BACKENDS as readonly string[]).includes(backend)) state.backend = backend as HashState['backend'];
     else errors.push(`invalid hash backend: '${backend}'; accepted: ${BACKENDS.join(', ')}`);
   }
-  const embed = params.get('embed');
-  if (embed !== null) {
-    if (embed === '0' || embed === '1') state.embed = embed === '1';
-    else errors.push(`invalid hash embed: '${embed}'; accepted: 0, 1`);
+  for (const key of ['embed', 'conditional'] as const) {
+    const v = params.get(key);
+    if (v === null) continue;
+    if (v === '0' || v === '1') state[key] = v === '1';
+    else errors.push(`invalid hash ${key}: '${v}'; accepted: 0, 1`);
   }
   for (const h of (params.get('hide') ?? '').split(',').filter((h) => h !== '')) {
     if ((HIDEABLE as readonly string[]).includes(h)) state.hide.push(h);
@@ -109,6 +112,7 @@ export function hashString(state: HashState): string {
   if (state.settings) params.set('s', JSON.stringify(state.settings));
   if (state.data) params.set('data', state.data);
   if (state.objective) params.set('objective', state.objective);
+  if (state.conditional) params.set('conditional', '1');
   return '#' + params.toString();
 }
 

@@ -13,6 +13,8 @@ import { saveModel, listModels, loadModel } from './store';
 export interface TrainingPanelHost {
   trainingData: string;
   objective: string;
+  /** Train a class-conditional network (the data's classes). */
+  conditional: boolean;
   readonly objectives: string[];
   /** The library's choices, for the objectives' descriptions. */
   readonly choices: Choices;
@@ -75,6 +77,12 @@ export function bindTrainingPanel(host: TrainingPanelHost): void {
     host.objective = obj.value;
     host.resetTraining(`a new network will be trained with ${obj.value}` + (obj.value === 'flow-matching' ? ' (a velocity network on the linear path x_t = (1 − t) x₀ + t z, whatever the lab\'s SDE)' : ''));
   };
+  const cond = $<HTMLInputElement>('trainConditional');
+  cond.checked = host.conditional;
+  cond.onchange = () => {
+    host.conditional = cond.checked;
+    host.resetTraining(cond.checked ? 'a new class-conditional network will be trained on the classes of ' + host.trainingData + " (a mixture's components, drawn points' classes); then choose a class in the lab" : 'a new (unconditional) network will be trained');
+  };
   $('trainBtn').onclick = () => host.guard(() => host.train(100));
   const auto = $<HTMLInputElement>('autoTrain');
   auto.onchange = () => {
@@ -85,7 +93,7 @@ export function bindTrainingPanel(host: TrainingPanelHost): void {
     host.guard(async () => {
       if (!host.training) throw new Error('train first: press "train 100 steps"');
       const bytes = await host.trainSerial(() => host.training!.export());
-      const name = `${host.trainingData}-${host.objective}-browser`;
+      const name = `${host.trainingData}-${host.objective}${host.conditional ? '-cond' : ''}-browser`;
       await saveModel(name, bytes).catch(() => undefined);
       await refreshSaved();
       await host.loadWeights(name, bytes);

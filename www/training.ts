@@ -32,6 +32,9 @@ export interface TrainingHost {
   stepsPerSecond: number;
   autoTrain: boolean;
   drawn: number[];
+  drawnLabels: number[];
+  /** Train a class-conditional network on the data's classes. */
+  conditional: boolean;
   uploaded: { name: string; points: Float32Array } | null;
   uploadRefused: string | null;
   mixture: Record<string, unknown> | null;
@@ -43,10 +46,11 @@ export interface TrainingHost {
 }
 
 /** The `data` / `points` of a training spec for the chosen training data. */
-export function trainingSource(host: TrainingHost): { data: string; points?: number[] } {
+export function trainingSource(host: TrainingHost): { data: string; points?: number[]; labels?: number[] } {
   if (host.trainingData === 'drawn') {
     if (host.drawn.length < 4) throw new Error('drawn data: draw at least 2 points (tick "draw data" and drag on the plot)');
-    return { data: 'drawn', points: host.drawn.slice() };
+    // each drawn point's class (the class its stroke was drawn with) for a conditional network
+    return { data: 'drawn', points: host.drawn.slice(), ...(host.conditional ? { labels: host.drawnLabels.slice() } : {}) };
   }
   if (host.trainingData === 'uploaded') {
     if (!host.uploaded) throw new Error(host.uploadRefused ? `uploaded data: ${host.uploadRefused}; choose a valid .npy or .csv file, or another data set` : 'uploaded data: choose a .npy or .csv file first');
@@ -81,6 +85,7 @@ export async function train(host: TrainingHost, k: number): Promise<number> {
         hidden: 128,
         layers: 3,
         objective: host.objective,
+        conditional: host.conditional,
         train: { batch: 256, lr: 0.002, warmup: 50, seed: s.seed },
       };
       host.trainingSnapshot = null;
@@ -150,6 +155,7 @@ export function resetTraining(host: TrainingHost, note: string): void {
   const named = host.namedTrainingSets().includes(host.trainingData);
   host.hash.data = named && host.trainingData !== 'ring8' ? host.trainingData : null;
   host.hash.objective = host.objective !== 'dsm' ? host.objective : null;
+  host.hash.conditional = host.conditional;
   writeHash(host.hash);
 }
 

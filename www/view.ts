@@ -3,7 +3,7 @@
 // report against the mixture at the end of a run, and a warning for particles outside the
 // plotted square.
 import { $, VIEW } from './page';
-import { COLORS, drawScene, type Scene, type TrailLayer } from './plot';
+import { CLASS_COLORS, COLORS, drawScene, type Scene, type TrailLayer } from './plot';
 import { computeOverlays, type Overlays, type OverlaysHost } from './overlays';
 import { record, type PlayerHost } from './player';
 import { stepText, type Preset } from './wasm';
@@ -14,6 +14,7 @@ export interface ViewHost extends OverlaysHost, PlayerHost {
   overlayScene: Partial<Scene>;
   particles: Float32Array;
   drawn: number[];
+  drawnLabels: number[];
   readonly trails: TrailLayer;
   readParticles(): Promise<Float32Array>;
   referencePreset(): Preset | undefined;
@@ -34,7 +35,11 @@ function countOutside(p: Float32Array, view: { lo: number; hi: number }): number
 function legend(scene: Partial<Scene> & { means: number[][]; n: number; t: number | null }): void {
   const items: [string, string, string][] = [['●', COLORS.particles, `samples x (${scene.n} particles of the sampler${scene.t === null ? '' : `, at time t = ${scene.t.toFixed(3)}`})`]];
   if (scene.means.length) items.push(['×', COLORS.means, 'the mixture\'s means (where the data are)']);
-  if (scene.drawn) items.push(['■', COLORS.drawn, 'points drawn for training']);
+  if (scene.drawn) {
+    const classes = new Set(scene.drawnClasses ?? []);
+    if (classes.size <= 1) items.push(['■', CLASS_COLORS[([...classes][0] ?? 0) % CLASS_COLORS.length], 'points drawn for training']);
+    else for (const c of [...classes].sort((a, b) => a - b)) items.push(['■', CLASS_COLORS[c % CLASS_COLORS.length], `points drawn, class ${c}`]);
+  }
   for (const a of scene.arrows ?? []) {
     items.push(['→', a.color, a.color === COLORS.exact ? 'exact score ∇ₓ log p_t(x) (arrows scaled to the grid)' : 'learned score s_θ(x, t) (arrows scaled to the grid)']);
   }
@@ -91,6 +96,7 @@ export async function refresh(host: ViewHost, read = true): Promise<void> {
       ...host.overlayScene,
       trails: host.overlays.trails ? updateTrails(host, upto) : undefined,
       drawn: host.drawn.length ? Float32Array.from(host.drawn) : undefined,
+      drawnClasses: host.drawn.length ? Uint8Array.from(host.drawnLabels) : undefined,
     };
     drawScene($('plot'), scene);
     legend({ ...scene, n: shown.length / 2, t: shownInfo?.t ?? null });
@@ -109,9 +115,16 @@ export async function refresh(host: ViewHost, read = true): Promise<void> {
     const fmt = (v: number[]) => v.map((w) => w.toFixed(3)).join(' ');
     const weights = host.state().weights ?? preset.mixture.weights;
     const total = (weights as number[]).reduce((a: number, b: number) => a + b, 0);
+    // a guided run: at w = 0 the class's component is the target; at w > 0 there is no
+    // closed form (p(x|c)^{1+w} p(x)^{−w}), so the share in the class's mode is what is known
+    const g = r.guided;
     $('report').textContent =
       (r.mode_weights.length <= 10 ? `mode weights ${fmt(r.mode_weights)} (mixture ${fmt((weights as number[]).map((w) => w / total))})   ` : '') +
-      `sliced W2 ${r.sw.toFixed(3)} (exact vs exact: ${r.sw_median.toFixed(3)} median)`;
+      (!g
+        ? `sliced W2 ${r.sw.toFixed(3)} (exact vs exact: ${r.sw_median.toFixed(3)} median)`
+        : g.component
+          ? `class ${g.class}: sliced W2 to its component ${g.component.sw.toFixed(3)} (exact vs exact: ${g.component.sw_median.toFixed(3)} median)`
+          : `class ${g.class}: ${(100 * g.share).toFixed(1)} % of the samples in its mode (guided, w = ${g.scale}: no closed form to compare with)`);
   } else {
     $('report').textContent = '';
   }

@@ -46,6 +46,9 @@ export interface Report {
   sw: number;
   sw_median: number;
   sw_q99: number;
+  /** A guided run (`app::sampling::compare`): the class, w, the share of samples in the
+   * class's mode, and at w = 0 the samples against the class's component. */
+  guided: { class: number; scale: number; share: number; component: { sw: number; sw_median: number; sw_q99: number } | null } | null;
 }
 
 /**

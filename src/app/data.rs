@@ -114,6 +114,39 @@ impl TrainingData {
     }
 }
 
+impl TrainingData {
+    /// The rows with classes of one's own (the page's drawn points, each stroke drawn with a
+    /// class): one label per row, each below [`MAX_CLASSES`]; the classes are `0..=max`.
+    /// `field` names the labels in errors.
+    pub fn with_labels(mut self, labels: Vec<usize>, field: &str) -> Result<Self> {
+        let n = self.rows.len() / self.dim;
+        if labels.len() != n {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "need one class per point ({n} points), got {}",
+                    labels.len()
+                ),
+            ));
+        }
+        let classes = labels.iter().max().map_or(0, |m| m + 1);
+        if classes > MAX_CLASSES {
+            return Err(Error::invalid(
+                field,
+                format!("classes are 0 to {}, got {}", MAX_CLASSES - 1, classes - 1),
+            ));
+        }
+        self.labels = Some(ClassLabels {
+            of_rows: labels,
+            classes,
+        });
+        Ok(self)
+    }
+}
+
+/// The most classes points of one's own may carry.
+pub const MAX_CLASSES: usize = 64;
+
 /// Points from a file's bytes, by the extension of its `name`: `.npy` (float32 or float64,
 /// `[n, d]`, C order) or `.csv` (`crate::data::csv`). `dim` is the width required (the page
 /// trains 2-D points), `None` any. Errors name the file. The one reader of point files: the

@@ -10,9 +10,12 @@
 use super::model::ModelSource;
 use crate::config::Settings;
 use crate::error::Result;
+use crate::model::gmm::Gmm;
+use crate::model::guidance::Guidance;
 use crate::model::ScoreModel;
 use crate::sample::Sampler;
 use crate::sde::Sde;
+use crate::stats::{self, MixtureReport};
 use burn::tensor::backend::Backend;
 
 /// The score model and the sampler of one run.
@@ -54,5 +57,79 @@ impl<B: Backend> SamplingRun<B> {
             model,
             sampler,
         })
+    }
+}
+
+/// A run's samples against its reference mixture, guidance considered
+/// ([`crate::model::guidance`]): the CLI's report after `sample` and the page's line under
+/// the plot.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Comparison {
+    /// Against the whole mixture: mode weights and sliced W2 with their exact-vs-exact spread.
+    #[serde(flatten)]
+    pub mixture: MixtureReport,
+    /// A guided run's comparison; `None` without guidance.
+    pub guided: Option<GuidedComparison>,
+}
+
+/// What a guided run can be compared with.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct GuidedComparison {
+    pub class: usize,
+    pub scale: f64,
+    /// The fraction of the samples in the class's mode (its component is the likeliest).
+    pub share: f64,
+    /// At w = 0 the target is the class's component itself: the samples against it. At
+    /// w > 0, p(x|c)^{1+w} p(x)^{−w} is no mixture and has no closed-form samples: `None`.
+    pub component: Option<MixtureReport>,
+}
+
+/// Compare samples `x` (`[n, d]`) with `gmm`, the run's reference mixture, and with the
+/// class's component where `guidance` is at w = 0. `repeats` exact-vs-exact draws give the
+/// spreads ([`stats::mixture_report`]).
+pub fn compare(
+    gmm: &Gmm,
+    guidance: Option<&Guidance>,
+    x: &[f64],
+    repeats: usize,
+    seed: u64,
+) -> Comparison {
+    let mixture = stats::mixture_report(gmm, x, repeats, seed);
+    let guided = guidance
+        .filter(|g| g.class < gmm.components())
+        .map(|g| GuidedComparison {
+            class: g.class,
+            scale: g.scale,
+            share: mixture.mode_weights[g.class],
+            component: (g.scale == 0.0)
+                .then(|| stats::mixture_report(&gmm.component(g.class), x, repeats, seed)),
+        });
+    Comparison { mixture, guided }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::presets::preset;
+    use crate::rng::Noise;
+
+    /// Exact samples of one component: at w = 0 they match it (within the exact-vs-exact
+    /// spread) and all lie in its mode; at w > 0 only the share is reported; without
+    /// guidance they are far from the whole mixture.
+    #[test]
+    fn a_guided_run_is_compared_with_its_class() {
+        let gmm = preset("ring8").unwrap();
+        let x = gmm.component(3).sample(500, Noise::new(4).rng());
+        let at = |scale| Guidance { class: 3, scale };
+        let c = compare(&gmm, Some(&at(0.0)), &x, 20, 1);
+        let g = c.guided.as_ref().unwrap();
+        let r = g.component.as_ref().unwrap();
+        assert!(r.sw < 1.25 * r.sw_q99, "{} vs {}", r.sw, r.sw_q99);
+        assert!(g.share > 0.99, "{}", g.share);
+        assert!(c.mixture.sw > 2.0 * c.mixture.sw_q99, "{}", c.mixture.sw);
+        let c = compare(&gmm, Some(&at(2.0)), &x, 20, 1);
+        let g = c.guided.unwrap();
+        assert!(g.component.is_none() && g.share > 0.99 && g.scale == 2.0);
+        assert!(compare(&gmm, None, &x, 20, 1).guided.is_none());
     }
 }

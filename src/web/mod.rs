@@ -20,7 +20,6 @@ use crate::model::presets;
 use crate::model::ScoreModel;
 use crate::sample::{Sampler, StepInfo};
 use crate::sde::Sde;
-use crate::stats;
 use crate::tensor::read_f32;
 use crate::train::{TrainConfig, Trainer};
 use crate::weights::{self, Manifest, WeightFile};
@@ -191,9 +190,17 @@ impl<B: Backend> Run<B> {
         crate::error::in_range("t", t, 1e-5, 1.0)?;
         let x = self.points(points)?;
         let model = read_f32(self.model.score(x.clone(), t).detach()).await?;
+        // a guided run's exact score is the mixture's guided one, (1 + w) ∇log p_c − w ∇log p
         let exact = match &self.gmm {
             Some(g) if g.dim() == self.model.dim() => {
-                let e = ExactGmm::<B>::new(g.clone(), self.settings.sde, &self.device);
+                let source = ModelSource::Exact(g.clone());
+                let sde = self.settings.sde;
+                let e = match &self.settings.guidance {
+                    Some(guidance) => {
+                        source.guided_model::<B>(guidance, sde, None, "model", &self.device)?
+                    }
+                    None => Box::new(ExactGmm::<B>::new(g.clone(), sde, &self.device)),
+                };
                 Some(read_f32(e.score(x, t)).await?)
             }
             _ => None,
@@ -407,6 +414,7 @@ impl Session {
         };
         s.model = key.clone();
         s.sde = sde;
+        s.guidance = None; // classes are the model's own (the lab's class menu offers its)
         if let Err(e) = self.set_state(to_js(&s)?) {
             let mut nets = self.nets.borrow_mut();
             match previous {
@@ -559,10 +567,12 @@ impl Session {
     }
 
     /// Compare particles (n·d values) with the current mixture: mode weights, sliced
-    /// Wasserstein, and the exact-vs-exact spread of both at the same n.
+    /// Wasserstein, and the exact-vs-exact spread of both at the same n; a guided run's
+    /// `guided` ([`crate::app::sampling::compare`]).
     pub fn report(&self, particles: Float32Array, repeats: u32) -> Result<JsValue, JsError> {
         let e = self.engine.try_borrow().map_err(|_| JsError::new("busy"))?;
-        let gmm = with_run!(&*e, r => r.gmm.clone()).ok_or_else(|| {
+        let (gmm, guidance) = with_run!(&*e, r => (r.gmm.clone(), r.settings.guidance));
+        let gmm = gmm.ok_or_else(|| {
             JsError::new("report: this model has no reference mixture to compare with")
         })?;
         let x: Vec<f64> = particles.to_vec().into_iter().map(|v| v as f64).collect();
@@ -573,8 +583,9 @@ impl Session {
                 x.len()
             )));
         }
-        to_js(&stats::mixture_report(
+        to_js(&crate::app::sampling::compare(
             &gmm,
+            guidance.as_ref(),
             &x,
             repeats.clamp(1, 200) as usize,
             1,
@@ -656,6 +667,11 @@ struct TrainSpec {
     mixture: Option<GmmSpec>,
     /// Training points (n·2 values, row-major): drawn in the page or read from a file.
     points: Option<Vec<f64>>,
+    /// The points' classes (one per point, each below 64): points drawn with a class.
+    labels: Option<Vec<usize>>,
+    /// Train a class-conditional network on the data's classes (a mixture's components, the
+    /// points' `labels`), with label dropout `train.label_dropout` (classifier-free guidance).
+    conditional: bool,
     n_data: usize,
     sde: Sde,
     train: Option<TrainConfig>,
@@ -680,6 +696,8 @@ fn spec_field(json: &serde_json::Value) -> String {
             "data" | "objective" => fails::<Option<String>>(v),
             "mixture" => fails::<Option<GmmSpec>>(v),
             "points" => fails::<Option<Vec<f64>>>(v),
+            "labels" => fails::<Option<Vec<usize>>>(v),
+            "conditional" => fails::<bool>(v),
             "n_data" | "hidden" | "layers" => fails::<usize>(v),
             "sde" => fails::<Sde>(v),
             "train" => fails::<Option<TrainConfig>>(v),
@@ -699,6 +717,8 @@ impl Default for TrainSpec {
             data: String::new(),
             mixture: None,
             points: None,
+            labels: None,
+            conditional: false,
             n_data: 10_000,
             sde: Sde::default(),
             train: None,
@@ -728,7 +748,16 @@ impl<B: AutodiffBackend> TrainRun<B> {
         let seed = spec.train.as_ref().map_or(0, |t| t.seed);
         let data = if let Some(points) = spec.points {
             crate::error::count("points", points.len() / 2, 2, 1_000_000)?;
-            TrainingData::points(points, 2, "points")?
+            let data = TrainingData::points(points, 2, "points")?;
+            match spec.labels {
+                Some(labels) => data.with_labels(labels, "labels")?,
+                None => data,
+            }
+        } else if spec.labels.is_some() {
+            return Err(crate::Error::invalid(
+                "labels",
+                "classes of one's own go with points; a named data set or mixture has its own",
+            ));
         } else if let Some(m) = &spec.mixture {
             let gmm = Gmm::from_spec(m.clone()).map_err(|e| e.within("mixture"))?;
             TrainingData::sampled(gmm, spec.n_data, seed)
@@ -741,10 +770,18 @@ impl<B: AutodiffBackend> TrainRun<B> {
             .mixture
             .clone()
             .or_else(|| presets::preset(&spec.data).ok());
-        let (data, dim) = (data.rows, data.dim);
         let network = crate::app::training::default_network(config.objective);
-        let arch = crate::app::training::architecture(network, dim, spec.hidden, spec.layers)?;
-        let trainer = Trainer::new(arch, spec.sde, config, data, device)?;
+        let arch = crate::app::training::architecture(network, data.dim, spec.hidden, spec.layers)?;
+        let (arch, labels) = crate::app::training::conditioning(
+            arch,
+            &data,
+            spec.conditional,
+            "conditional",
+            &spec.data,
+            "a mixture preset or a mixture of one's own (a class is a component), or points drawn with classes",
+        )?;
+        let dim = data.dim;
+        let trainer = Trainer::labelled(arch, spec.sde, config, data.rows, labels, device)?;
         Ok(TrainRun {
             trainer,
             data: spec.data,

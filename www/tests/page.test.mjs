@@ -514,6 +514,70 @@ await test('training data: drawn points, uploaded files, objectives; bad data ge
   await page.close();
 });
 
+await test('guidance in the 2-D lab: the class menu samples a component of the mixture; a network trained by class on drawn points samples each class', async () => {
+  const { page, errors } = await open('#backend=cpu');
+  // ring8's eight components after "none"; no w until a class is chosen
+  assert.equal(await page.locator('#labClass option').count(), 9);
+  assert.equal(await page.locator('label[data-field="class"] input').count(), 0);
+  await page.selectOption('#labClass', '5');
+  await page.waitForFunction(() => window.scorelab.state().guidance?.class === 5);
+  assert.deepEqual((await page.evaluate(() => window.scorelab.state())).guidance, { class: 5, scale: 0 });
+  // w = 0 is the component itself: compared with it, within the exact-vs-exact spread
+  await page.evaluate(() => window.scorelab.run());
+  let rep = await page.evaluate(() => window.scorelab.report());
+  assert.ok(rep.guided.component.sw < 1.25 * rep.guided.component.sw_q99, `component 5: sliced W2 ${rep.guided.component.sw} vs q99 ${rep.guided.component.sw_q99}`);
+  assert.ok(rep.guided.share > 0.97, `share in mode 5: ${rep.guided.share}`);
+  await page.waitForFunction(() => /class 5: sliced W2 to its component/.test(document.querySelector('#report').textContent));
+  // w from its field; w > 0 has no closed form: the share in the class's mode is reported
+  const setW = (w) => page.$eval('label[data-field="class"] input', (el, w) => { el.value = w; el.dispatchEvent(new Event('change')); }, w);
+  await setW('2');
+  await page.waitForFunction(() => window.scorelab.state().guidance?.scale === 2);
+  await page.evaluate(() => window.scorelab.run());
+  await page.waitForFunction(() => /class 5: .* % of the samples in its mode \(guided, w = 2/.test(document.querySelector('#report').textContent));
+  assert.match(decodeURIComponent(await page.evaluate(() => window.scorelab.link())), /"guidance":\{"class":5,"scale":2\}/);
+  // a bad w gets the library's message naming the field; the guidance in force stays
+  await setW('50');
+  await page.waitForFunction(() => /guidance\.scale/.test(document.querySelector('#error').textContent));
+  assert.equal((await page.evaluate(() => window.scorelab.state())).guidance.scale, 2);
+  await page.selectOption('#labClass', '');
+  await page.waitForFunction(() => !window.scorelab.state().guidance);
+  // two clusters drawn in two classes; a network trained by class learns each
+  const pts = [];
+  const labels = [];
+  for (let i = 0; i < 400; i++) {
+    const c = i % 2;
+    pts.push((c ? 4 : -4) + 0.6 * Math.sin(i * 1.3), 0.6 * Math.cos(i * 2.1));
+    labels.push(c);
+  }
+  let msg = await page.evaluate(([p, l]) => { try { window.scorelab.setTrainingPoints(p, l); return 'accepted'; } catch (e) { return e.message; } }, [pts, labels.slice(1)]);
+  assert.match(msg, /labels: need one class per point \(400 points\), got 399/);
+  await page.evaluate(() => window.scorelab.setConditional(true));
+  assert.match(await page.evaluate(() => window.scorelab.link()), /conditional=1/);
+  // a data set without classes is refused naming the field
+  await page.selectOption('#trainData', 'moons');
+  msg = await page.evaluate(() => window.scorelab.train(10).then(() => 'trained', (e) => e.message));
+  assert.match(msg, /invalid conditional: the data 'moons' have no classes; accepted: a mixture preset/);
+  await page.evaluate(([p, l]) => window.scorelab.setTrainingPoints(p, l), [pts, labels]);
+  for (let i = 0; i < 6; i++) await page.evaluate(() => window.scorelab.train(100));
+  await page.evaluate(() => window.scorelab.useTrained());
+  assert.equal(await page.locator('#labClass option').count(), 3, 'the network has two classes');
+  const side = async (cls) => {
+    const s = await page.evaluate(() => window.scorelab.state());
+    await page.evaluate((s) => window.scorelab.setState(s), { ...s, guidance: { class: cls, scale: 1 }, sampler: { kind: 'ode', steps: 100 }, n: 400 });
+    await page.evaluate(() => window.scorelab.run());
+    const x = await page.evaluate(async () => Array.from(await window.scorelab.particles()));
+    let right = 0;
+    for (let i = 0; i < x.length; i += 2) if (x[i] > 0) right++;
+    return right / (x.length / 2);
+  };
+  const right1 = await side(1);
+  const right0 = await side(0);
+  assert.ok(right1 > 0.9 && right0 < 0.1, `class 1 right of 0: ${right1}; class 0: ${right0}`);
+  await page.screenshot({ path: 'test-results/lab-guided-drawn.png' });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 await test('hash: hide= hides parts, a bad key or value gets a message naming it', async () => {
   const { page, errors } = await open('#backend=cpu&hide=controls,train');
   assert.equal(await page.isVisible('#controls'), false);

@@ -19,7 +19,7 @@ use scorelab::sde::Sde;
 use scorelab::solver::SolverKind;
 use scorelab::tensor::read_f64;
 use scorelab::weights;
-use scorelab::{npy, stats, Error, Result};
+use scorelab::{npy, Error, Result};
 use serde_json::{json, Value};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -592,7 +592,8 @@ async fn sample_on<B: Backend>(a: SampleArgs, s: Settings, loaded: ModelSource) 
     if gmm.dim() != d {
         return Ok(());
     }
-    let r = stats::mixture_report(&gmm, &x, 20, s.seed);
+    let c = scorelab::app::sampling::compare(&gmm, s.guidance.as_ref(), &x, 20, s.seed);
+    let r = &c.mixture;
     let fmt = |v: &[f64]| {
         v.iter()
             .map(|w| format!("{w:.3}"))
@@ -606,24 +607,21 @@ async fn sample_on<B: Backend>(a: SampleArgs, s: Settings, loaded: ModelSource) 
             fmt(&gmm.weights)
         );
     }
-    match s.guidance {
+    match &c.guided {
         None => eprintln!(
             "max mode-weight error {:.3} (exact samples, 99th pct: {:.3}); sliced W2 {:.3} (exact vs exact: median {:.3}, 99th pct {:.3})",
             r.max_weight_error, r.weight_error_q99, r.sw, r.sw_median, r.sw_q99
         ),
-        // At w = 0 the target is the class's component; at w > 0 p(x|c)^{1+w} p(x)^{−w} has
-        // no closed form (tests compare it with the exact guided score's samples).
-        Some(g) if g.scale == 0.0 => {
-            let r = stats::mixture_report(&gmm.component(g.class), &x, 20, s.seed);
-            eprintln!(
+        Some(g) => match &g.component {
+            Some(r) => eprintln!(
                 "class {}: sliced W2 to its component {:.3} (exact vs exact: median {:.3}, 99th pct {:.3})",
                 g.class, r.sw, r.sw_median, r.sw_q99
-            )
-        }
-        Some(g) => eprintln!(
-            "class {}: {:.3} of the samples in its mode (guided, w = {}: no closed form to compare with)",
-            g.class, r.mode_weights.get(g.class).copied().unwrap_or(0.0), g.scale
-        ),
+            ),
+            None => eprintln!(
+                "class {}: {:.3} of the samples in its mode (guided, w = {}: no closed form to compare with)",
+                g.class, g.share, g.scale
+            ),
+        },
     }
     Ok(())
 }

@@ -325,23 +325,16 @@ where
         .model
         .as_deref()
         .unwrap_or(training::default_network(named.objective));
-    let mut arch = training::architecture(network, dim, a.hidden, a.layers).map_err(flag)?;
-    let labels = match (&data.labels, a.conditional) {
-        (_, false) => None,
-        (None, true) => {
-            return Err(Error::invalid(
-                "--conditional",
-                format!(
-                    "the data '{}' have no classes; accepted: a mixture preset or gmm:FILE (a class is a component), mnist, fashion",
-                    a.data
-                ),
-            ))
-        }
-        (Some(l), true) => {
-            arch = arch.with_classes(l.classes).map_err(flag)?;
-            Some(std::sync::Arc::<[usize]>::from(l.of_rows.clone()))
-        }
-    };
+    let arch = training::architecture(network, dim, a.hidden, a.layers).map_err(flag)?;
+    let (arch, labels) = training::conditioning(
+        arch,
+        &data,
+        a.conditional,
+        "conditional",
+        &a.data,
+        "a mixture preset or gmm:FILE (a class is a component), mnist, fashion",
+    )
+    .map_err(flag)?;
     scorelab::train::loss::check_objective(&cfg, &arch, &sde).map_err(flag)?;
     let data: std::sync::Arc<[f64]> = data.rows.into();
     let mut trainer = Trainer::<B>::labelled(
