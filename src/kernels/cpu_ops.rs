@@ -44,7 +44,15 @@ pub(crate) fn backend_of<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Option
     }
 }
 
-/// Whether the fused layers ([`super::norm_silu`], [`super::linear_silu`]) may run:
+/// Whether `B` is burn's CPU backend without autodiff, in f32 (the page, the networks) or
+/// f64 (the CLI's exact mixtures): host loops may read and write its tensors directly.
+pub(crate) fn plain_cpu<B: Backend>() -> bool {
+    let b = TypeId::of::<B>();
+    b == TypeId::of::<Cpu>() || b == TypeId::of::<NdArray<f64>>()
+}
+
+/// Whether the fused layers ([`super::norm_silu`], [`super::linear_silu`]) and the exact
+/// mixture's one-pass score (`crate::model::gmm::Marginal::score_rows`) may run:
 /// `SCORELAB_FUSE=off` turns them off (native builds; for benchmarks, read once per
 /// process). The convolutions have their own switch, `SCORELAB_CONV`.
 pub fn fusion_enabled() -> bool {

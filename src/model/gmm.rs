@@ -274,6 +274,47 @@ pub struct Marginal {
 }
 
 impl Marginal {
+    /// The score ∇ₓ log p_t at each row of `x` on the host, in f64: per row each component's
+    /// `C_k⁻¹(x − m μ_k)` and its posterior weight (a softmax of `ln w_k + ln N(x; m μ_k,
+    /// C_k)`), in one pass with nothing allocated per row. The same sum as
+    /// [`ExactGmm`]'s tensor composition (`score = −Σ_k r_k C_k⁻¹(x − m μ_k)`), which on
+    /// burn's CPU backend costs ten passes over `[K, n, d]` tensors, each allocated.
+    ///
+    /// # Shapes
+    /// `x: [n, d]` → `[n, d]`
+    pub fn score_rows(&self, x: &[f64]) -> Vec<f64> {
+        let (k, d) = (self.k, self.d);
+        let mut out = vec![0.0; x.len()];
+        let mut pd = vec![0.0; k * d];
+        let mut r = vec![0.0; k];
+        for (row, o) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+            for c in 0..k {
+                let mean = &self.means[c * d..(c + 1) * d];
+                let p = &self.prec[c * d * d..(c + 1) * d * d];
+                let mut q = 0.0;
+                for i in 0..d {
+                    let mut s = 0.0;
+                    for j in 0..d {
+                        s += p[i * d + j] * (row[j] - mean[j]);
+                    }
+                    pd[c * d + i] = s;
+                    q += (row[i] - mean[i]) * s;
+                }
+                r[c] = self.log_norm[c] - 0.5 * q;
+            }
+            let m = r.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let mut z = 0.0;
+            for v in r.iter_mut() {
+                *v = (*v - m).exp();
+                z += *v;
+            }
+            for (i, o) in o.iter_mut().enumerate() {
+                *o = -(0..k).map(|c| r[c] * pd[c * d + i]).sum::<f64>() / z;
+            }
+        }
+        out
+    }
+
     /// `ln w_k + ln N(x; mean_k, C_k)` for each component.
     pub fn component_log_probs(&self, x: &[f64]) -> Vec<f64> {
         let d = self.d;
@@ -477,9 +518,17 @@ impl<B: Backend> ScoreModel<B> for ExactGmm<B> {
 
     fn score(&self, x: Tensor<B, 2>, t: f64) -> Tensor<B, 2> {
         let [n, d] = x.dims();
-        let (logits, pd) = self.components(x, t);
-        let r = softmax(logits, 0); // [K, n, 1]
-        (r * pd).sum_dim(0).reshape([n, d]).neg()
+        // burn's CPU backend (no autodiff): one pass on the host ([`Marginal::score_rows`])
+        if crate::kernels::cpu_ops::plain_cpu::<B>() && crate::kernels::cpu_ops::fusion_enabled() {
+            let values = x
+                .into_data()
+                .convert::<f64>()
+                .to_vec::<f64>()
+                .expect("a float tensor converts to f64");
+            let score = self.gmm.marginal(&self.sde, t).score_rows(&values);
+            return host_tensor::<B, 2>(score, [n, d], &self.device);
+        }
+        self.score_composed(x, t)
     }
 
     fn log_prob(&self, x: Tensor<B, 2>, t: f64) -> Option<Tensor<B, 1>> {
@@ -491,9 +540,72 @@ impl<B: Backend> ScoreModel<B> for ExactGmm<B> {
     }
 }
 
+impl<B: Backend> ExactGmm<B> {
+    /// The score by burn's tensor operations (every backend but the plain CPU one, where
+    /// [`Marginal::score_rows`] gives the same values in one pass; autodiff backends keep
+    /// this graph).
+    ///
+    /// # Shapes
+    /// `x: [n, d]` → `[n, d]`
+    fn score_composed(&self, x: Tensor<B, 2>, t: f64) -> Tensor<B, 2> {
+        let [n, d] = x.dims();
+        let (logits, pd) = self.components(x, t);
+        let r = softmax(logits, 0); // [K, n, 1]
+        (r * pd).sum_dim(0).reshape([n, d]).neg()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one-pass host score equals the tensor composition (the path of every other
+    /// backend) on every preset, under VP and VE, from t near 0 to 1: to f64 rounding on
+    /// `NdArray<f64>`, to f32 rounding relative to the score's size on `NdArray<f32>`.
+    #[test]
+    fn one_pass_score_matches_the_composition() {
+        use burn::backend::NdArray;
+        fn check<B: Backend>(tol: f64) {
+            let device = Default::default();
+            for (name, _) in crate::model::presets::PRESETS {
+                let gmm = crate::model::presets::preset(name).unwrap();
+                let d = gmm.dim();
+                let mut rng = crate::rng::Noise::new(3);
+                let x: Vec<f64> = (0..200 * d)
+                    .map(|_| 6.0 * rng.rng().random::<f64>() - 3.0)
+                    .collect();
+                for sde in [
+                    Sde::default(),
+                    serde_json::from_str(r#"{"kind":"ve"}"#).unwrap(),
+                ] {
+                    let model = ExactGmm::<B>::new(gmm.clone(), sde, &device);
+                    for t in [1e-3, 0.05, 0.5, 1.0] {
+                        let xt = host_tensor::<B, 2>(x.clone(), [200, d], &device);
+                        let fused = model
+                            .score(xt.clone(), t)
+                            .into_data()
+                            .convert::<f64>()
+                            .to_vec::<f64>()
+                            .unwrap();
+                        let composed = model
+                            .score_composed(xt, t)
+                            .into_data()
+                            .convert::<f64>()
+                            .to_vec::<f64>()
+                            .unwrap();
+                        for (a, b) in fused.iter().zip(&composed) {
+                            assert!(
+                                (a - b).abs() <= tol * (1.0 + b.abs()),
+                                "{name} t={t}: {a} vs {b}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        check::<NdArray<f64>>(1e-9);
+        check::<NdArray<f32>>(2e-3);
+    }
 
     #[test]
     fn parses_scalar_diagonal_and_full_covariances() {
