@@ -560,15 +560,29 @@ mod tests {
     use super::*;
 
     /// The one-pass host score equals the tensor composition (the path of every other
-    /// backend) on every preset, under VP and VE, from t near 0 to 1: to f64 rounding on
+    /// backend) on a ring of narrow modes, full covariances and a 3-D mixture, under VP and VE, from t near 0 to 1: to f64 rounding on
     /// `NdArray<f64>`, to f32 rounding relative to the score's size on `NdArray<f32>`.
     #[test]
     fn one_pass_score_matches_the_composition() {
         use burn::backend::NdArray;
         fn check<B: Backend>(tol: f64) {
             let device = Default::default();
-            for (name, _) in crate::model::presets::PRESETS {
-                let gmm = crate::model::presets::preset(name).unwrap();
+            let ring: Vec<String> = (0..8)
+                .map(|k| {
+                    format!(
+                        "[{:.4},{:.4}]",
+                        4.0 * (k as f64).cos(),
+                        4.0 * (k as f64).sin()
+                    )
+                })
+                .collect();
+            let mixtures = [
+                format!(r#"{{"weights":[{}],"means":[{}],"covs":[{}]}}"#, ["0.125"; 8].join(","), ring.join(","), ["0.01"; 8].join(",")),
+                r#"{"weights":[0.5,0.25,0.25],"means":[[0,0],[1,1],[2,2]],"covs":[2.0,[1,3],[[2,0.5],[0.5,1]]]}"#.into(),
+                r#"{"weights":[0.3,0.7],"means":[[1,0,-1],[-2,1,0]],"covs":[0.5,[1,2,0.3]]}"#.into(),
+            ];
+            for (name, json) in mixtures.iter().enumerate() {
+                let gmm = Gmm::from_json(json).unwrap();
                 let d = gmm.dim();
                 let mut rng = crate::rng::Noise::new(3);
                 let x: Vec<f64> = (0..200 * d)
