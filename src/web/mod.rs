@@ -414,7 +414,7 @@ impl Session {
         };
         s.model = key.clone();
         s.sde = sde;
-        s.guidance = None; // classes are the model's own (the lab's class menu offers its)
+        s.guidance = None; // classes are each model's own (the lab's class menu offers the new one's)
         if let Err(e) = self.set_state(to_js(&s)?) {
             let mut nets = self.nets.borrow_mut();
             match previous {
