@@ -114,7 +114,7 @@ export function buildControls(host: ControlsHost): void {
   if (classes.length > 0) {
     const el = document.createElement('select');
     el.id = 'labClass';
-    const none = new Option('none (the whole model)', '', false, !s.guidance);
+    const none = new Option('none', '', false, !s.guidance);
     none.title = 'no guidance: the score s(x, t) of the whole model';
     el.add(none);
     const word = s.model.startsWith('weights:') ? 'class' : 'component';
