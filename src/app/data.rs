@@ -112,9 +112,7 @@ impl TrainingData {
             labels: None,
         })
     }
-}
 
-impl TrainingData {
     /// The rows with classes of one's own (the page's drawn points, each stroke drawn with a
     /// class): one label per row, each below [`MAX_CLASSES`]; the classes are `0..=max`.
     /// `field` names the labels in errors.

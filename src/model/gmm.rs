@@ -288,20 +288,7 @@ impl Marginal {
         let mut pd = vec![0.0; k * d];
         let mut r = vec![0.0; k];
         for (row, o) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
-            for c in 0..k {
-                let mean = &self.means[c * d..(c + 1) * d];
-                let p = &self.prec[c * d * d..(c + 1) * d * d];
-                let mut q = 0.0;
-                for i in 0..d {
-                    let mut s = 0.0;
-                    for j in 0..d {
-                        s += p[i * d + j] * (row[j] - mean[j]);
-                    }
-                    pd[c * d + i] = s;
-                    q += (row[i] - mean[i]) * s;
-                }
-                r[c] = self.log_norm[c] - 0.5 * q;
-            }
+            self.component_terms(row, &mut r, &mut pd);
             let m = r.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
             let mut z = 0.0;
             for v in r.iter_mut() {
@@ -317,22 +304,29 @@ impl Marginal {
 
     /// `ln w_k + ln N(x; mean_k, C_k)` for each component.
     pub fn component_log_probs(&self, x: &[f64]) -> Vec<f64> {
+        let mut logits = vec![0.0; self.k];
+        self.component_terms(x, &mut logits, &mut vec![0.0; self.k * self.d]);
+        logits
+    }
+
+    /// For one point `x` (`[d]`): each component's `ln w_k + ln N(x; m μ_k, C_k)` into
+    /// `logits` (`[K]`) and `C_k⁻¹(x − m μ_k)` into `pd` (`[K, d]`).
+    fn component_terms(&self, x: &[f64], logits: &mut [f64], pd: &mut [f64]) {
         let d = self.d;
-        (0..self.k)
-            .map(|k| {
-                let diff: Vec<f64> = (0..d).map(|i| x[i] - self.means[k * d + i]).collect();
-                let p = &self.prec[k * d * d..(k + 1) * d * d];
-                let mut q = 0.0;
-                for i in 0..d {
-                    let mut s = 0.0;
-                    for j in 0..d {
-                        s += p[i * d + j] * diff[j];
-                    }
-                    q += diff[i] * s;
+        for c in 0..self.k {
+            let mean = &self.means[c * d..(c + 1) * d];
+            let p = &self.prec[c * d * d..(c + 1) * d * d];
+            let mut q = 0.0;
+            for i in 0..d {
+                let mut s = 0.0;
+                for j in 0..d {
+                    s += p[i * d + j] * (x[j] - mean[j]);
                 }
-                self.log_norm[k] - 0.5 * q
-            })
-            .collect()
+                pd[c * d + i] = s;
+                q += (x[i] - mean[i]) * s;
+            }
+            logits[c] = self.log_norm[c] - 0.5 * q;
+        }
     }
 
     /// Exact samples (`[n, d]` row-major).
