@@ -145,9 +145,9 @@ where
     // workers), tens of µs a hand-off: small passes (the toy MLP's element-wise ones) stay on
     // one thread (ARCHITECTURE.md, "Wasm threads").
     #[cfg(all(target_arch = "wasm32", feature = "threads"))]
-    let parallel = a.len() + b.len() >= WASM_PAR_MIN_ELEMENTS;
+    let parallel = a.len() + b.len() >= WASM_PAR_MIN_ELEMENTS && !nested();
     #[cfg(not(target_arch = "wasm32"))]
-    let parallel = true;
+    let parallel = !nested();
     #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
     if parallel {
         use rayon::prelude::*;
@@ -163,6 +163,44 @@ where
         .enumerate()
         .map(|(i, (x, y))| f(i, x, y))
         .collect()
+}
+
+/// Whether this thread is one of rayon's pool threads, i.e. already inside a parallel task
+/// (a part of [`batch_parts`]'s split): the passes and GEMMs it runs stay on it, as a pool
+/// thread waiting on nested tasks would only add hand-offs.
+fn nested() -> bool {
+    #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
+    return rayon::current_thread_index().is_some();
+    #[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
+    false
+}
+
+/// In how many parts an inference batch of `n` runs, one per thread ([`par_map`]): every
+/// thread's share of the page's threaded CPU module (`NdArray<f32>` without autodiff, feature
+/// `threads`), one part elsewhere. In the page each operation's own split (the [`per_sample`]
+/// passes, the GEMM's row blocks) costs a hand-off through the browser per operation and left
+/// the threads idle half the time while the calling worker ran the serial parts; a batch in
+/// parts has one hand-off per network evaluation (ARCHITECTURE.md, "Wasm threads"). Native
+/// builds keep the per-operation split (matrixmultiply threads its GEMM itself there).
+pub(crate) fn batch_parts<B: Backend>(n: usize) -> usize {
+    #[cfg(all(target_arch = "wasm32", feature = "threads"))]
+    if TypeId::of::<B>() == TypeId::of::<Cpu>() && !nested() {
+        return rayon::current_num_threads().min(n).max(1);
+    }
+    let _ = n;
+    1
+}
+
+/// `f` on every item, on rayon's threads where there are (native builds, the threaded wasm
+/// module), in order otherwise; results in the items' order.
+pub(crate) fn par_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync + Send) -> Vec<R> {
+    #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
+    {
+        use rayon::prelude::*;
+        items.into_par_iter().map(f).collect()
+    }
+    #[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
+    items.into_iter().map(f).collect()
 }
 
 /// Wasm threads: the fewest elements a [`per_sample`] pass splits over threads.
@@ -244,7 +282,7 @@ pub(super) fn gemm_add(
     // rayon task per block (matrixmultiply's own threading is native-only). Measured on 2
     // cores: image lab 9.5 s → 8.3 s at 100 PC steps (ARCHITECTURE.md, "Wasm threads").
     #[cfg(all(target_arch = "wasm32", feature = "threads"))]
-    if m >= 64 && m * k * n >= WASM_PAR_MIN_MACS {
+    if m >= 64 && m * k * n >= WASM_PAR_MIN_MACS && !nested() {
         use rayon::prelude::*;
         let rows = m.div_ceil(rayon::current_num_threads() * 2).max(16);
         c.par_chunks_mut(rows * n)
