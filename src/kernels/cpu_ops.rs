@@ -15,7 +15,7 @@ use std::any::{Any, TypeId};
 use burn::backend::ndarray::NdArrayTensor;
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::ops::FloatTensorOps;
-use burn::tensor::{backend::Backend, DType, Tensor, TensorData};
+use burn::tensor::{backend::Backend, DType, Tensor, TensorData, TensorPrimitive};
 
 pub(crate) type Cpu = NdArray<f32>;
 pub(crate) type CpuAd = Autodiff<Cpu>;
@@ -65,17 +65,17 @@ pub fn fusion_enabled() -> bool {
     true
 }
 
-/// `σ(z) = 1/(1 + e^{−z})` in f32 with an inline `exp`, so a loop over it vectorises.
+/// `e^x` in f32 inline, so a loop over it vectorises (wasm SIMD: four lanes).
 ///
-/// glibc's `expf` is a call per element: in the fused SiLU loops it was 6 % of a U-Net
-/// training step and kept the whole loop scalar. Here `e^x = 2ⁿ·e^r` with `n = round(x/ln 2)`
-/// (the 1.5·2²³ rounding trick), `r = x − n ln 2` (ln 2 split in two, Cody–Waite) and Cephes'
-/// `expf` polynomial on `|r| ≤ ln 2 / 2`; `2ⁿ` is built from its exponent bits. x is clamped
-/// to [−87, 88], where σ is already 0 or 1 in f32; NaN stays NaN. Relative error of σ within
-/// 3e-7 of the f64 value (`tests::sigmoid_is_accurate`).
+/// glibc's `expf` (and wasm's libm) is a call per element: in the fused SiLU loops it was 6 %
+/// of a U-Net training step and kept the whole loop scalar. Here `e^x = 2ⁿ·e^r` with
+/// `n = round(x/ln 2)` (the 1.5·2²³ rounding trick), `r = x − n ln 2` (ln 2 split in two,
+/// Cody–Waite) and Cephes' `expf` polynomial on `|r| ≤ ln 2 / 2`; `2ⁿ` is built from its
+/// exponent bits. x is clamped to [−87, 88] (e^−87 ≈ 1.6e−38, the smallest normal f32 is
+/// 1.2e−38); NaN stays NaN. Relative error within 3e-7 (`tests::exp_is_accurate`).
 #[inline(always)]
-pub(super) fn sigmoid(z: f32) -> f32 {
-    let x = (-z).clamp(-87.0, 88.0);
+pub(crate) fn exp_f32(x: f32) -> f32 {
+    let x = x.clamp(-87.0, 88.0);
     let t = x * std::f32::consts::LOG2_E + 12_582_912.0;
     let n = t - 12_582_912.0;
     let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
@@ -85,7 +85,34 @@ pub(super) fn sigmoid(z: f32) -> f32 {
         + 0.5;
     let e_r = p * r * r + r + 1.0;
     let two_n = f32::from_bits(((t.to_bits() as i32 - 0x4B40_0000 + 127) << 23) as u32);
-    1.0 / (1.0 + e_r * two_n)
+    e_r * two_n
+}
+
+/// `σ(z) = 1/(1 + e^{−z})` in f32 with the inline [`exp_f32`]: σ is already 0 or 1 in f32
+/// where the clamp acts. Relative error of σ within 3e-7 of the f64 value
+/// (`tests::sigmoid_is_accurate`).
+#[inline(always)]
+pub(super) fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + exp_f32(-z))
+}
+
+/// `f` on the values of a tensor of burn's f32 CPU backend without autodiff (the page's),
+/// read in place (no element-by-element conversion), its result as a tensor of the same
+/// shape; `Err(x)` on any other backend or dtype.
+///
+/// # Shapes
+/// `x: [n, d]` → `[n, d]`
+pub(crate) fn map_plain_f32<B: Backend>(
+    x: Tensor<B, 2>,
+    f: impl FnOnce(&[f32]) -> Vec<f32>,
+) -> Result<Tensor<B, 2>, Tensor<B, 2>> {
+    if backend_of(&x) != Some(CpuBackend::Plain) {
+        return Err(x);
+    }
+    let shape = x.dims();
+    let t: NdArrayTensor = cast(x.into_primitive().tensor());
+    let y = cpu_tensor(with_values(&t, f), &shape);
+    Ok(Tensor::from_primitive(TensorPrimitive::Float(cast(y))))
 }
 
 /// Moves a value to the type it already is (checked by the caller through `TypeId`).
@@ -295,7 +322,22 @@ pub(super) fn gemm_add(
 
 #[cfg(test)]
 mod tests {
-    use super::sigmoid;
+    use super::{exp_f32, sigmoid};
+
+    /// Against `exp` in f64 on a fine grid over [−87, 88] (where the result is a normal f32):
+    /// relative error below 3e-7 (f32's own rounding is 6e-8); clamped beyond, NaN stays NaN.
+    #[test]
+    fn exp_is_accurate() {
+        let mut worst = 0f64;
+        for i in -1_740_000..=1_760_000 {
+            let x = i as f32 * 5e-5;
+            let exact = (x as f64).exp();
+            worst = worst.max((exp_f32(x) as f64 - exact).abs() / exact);
+        }
+        assert!(worst < 3e-7, "relative error {worst:e}");
+        assert!(exp_f32(-200.0) < 2e-38 && exp_f32(-200.0) >= 0.0);
+        assert!(exp_f32(f32::NAN).is_nan());
+    }
 
     /// Against σ in f64 on a fine grid over [−100, 100] (both tails included): relative error
     /// below 3e-7 where σ is a normal f32 (f32's own rounding is 6e-8), 1 and ~0 beyond;
