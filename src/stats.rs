@@ -25,7 +25,7 @@ fn project_sorted(x: &[f64], dir: &[f64]) -> Vec<f64> {
         .chunks(dir.len())
         .map(|r| r.iter().zip(dir).map(|(u, v)| u * v).sum())
         .collect();
-    p.sort_by(|u, v| u.total_cmp(v));
+    p.sort_unstable_by(f64::total_cmp);
     p
 }
 
