@@ -234,46 +234,146 @@ pub const MAX_ROWS: usize = 5000;
 /// Compare particles `x` (`[n, d]`) with exact samples of `gmm`; `repeats` exact-vs-exact
 /// draws set the reference spread. Uses the first [`MAX_ROWS`] rows.
 pub fn mixture_report(gmm: &Gmm, x: &[f64], repeats: usize, seed: u64) -> MixtureReport {
-    let d = gmm.dim();
-    let x = &x[..x.len().min(MAX_ROWS * d)];
-    let n = x.len() / d;
-    let (clean, non_finite) = finite_rows(x, d);
-    let mut noise = Noise::new(seed ^ 0x5eed);
-    let reference = gmm.sample(n, noise.rng());
-    let directions = 64;
-    let sw = sliced_wasserstein(&clean, &reference, d, directions, seed);
-    let mode = mode_weights(gmm, &clean);
-    let mut sws = vec![];
-    let mut werrs = vec![];
-    for r in 0..repeats.max(1) {
-        let a = gmm.sample(n, noise.rng());
-        let b = gmm.sample(n, noise.rng());
-        sws.push(sliced_wasserstein(
-            &a,
-            &b,
-            d,
-            directions,
-            seed.wrapping_add(r as u64 + 1),
-        ));
-        werrs.push(weight_error(gmm, &a));
+    Baselines::default().report(gmm, x, repeats, seed)
+}
+
+/// What a [`MixtureReport`] measures particles against: an exact sample of the same size and
+/// the exact-vs-exact spreads over `repeats` draws. It depends only on the mixture, the size,
+/// `repeats` and the seed, and is most of a report's cost (2·`repeats` + 1 exact samples, 64
+/// sorted projections each), so [`Baselines`] keeps it between reports.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    gmm: Gmm,
+    n: usize,
+    repeats: usize,
+    seed: u64,
+    reference: Vec<f64>,
+    expected_weights: Vec<f64>,
+    weight_error_median: f64,
+    weight_error_q99: f64,
+    sw_median: f64,
+    sw_q99: f64,
+}
+
+const DIRECTIONS: usize = 64;
+
+impl Baseline {
+    fn new(gmm: &Gmm, n: usize, repeats: usize, seed: u64) -> Self {
+        let d = gmm.dim();
+        let mut noise = Noise::new(seed ^ 0x5eed);
+        let reference = gmm.sample(n, noise.rng());
+        let mut sws = vec![];
+        let mut werrs = vec![];
+        for r in 0..repeats.max(1) {
+            let a = gmm.sample(n, noise.rng());
+            let b = gmm.sample(n, noise.rng());
+            let dirs_seed = seed.wrapping_add(r as u64 + 1);
+            sws.push(sliced_wasserstein(&a, &b, d, DIRECTIONS, dirs_seed));
+            werrs.push(weight_error(gmm, &a));
+        }
+        Baseline {
+            gmm: gmm.clone(),
+            n,
+            repeats,
+            seed,
+            expected_weights: mode_weights(gmm, &reference),
+            reference,
+            weight_error_median: quantile(werrs.clone(), 0.5),
+            weight_error_q99: quantile(werrs, 0.99),
+            sw_median: quantile(sws.clone(), 0.5),
+            sw_q99: quantile(sws, 0.99),
+        }
     }
-    MixtureReport {
-        n,
-        max_weight_error: weight_error(gmm, &clean),
-        mode_weights: mode,
-        expected_weights: mode_weights(gmm, &reference),
-        weight_error_median: quantile(werrs.clone(), 0.5),
-        weight_error_q99: quantile(werrs, 0.99),
-        sw,
-        sw_median: quantile(sws.clone(), 0.5),
-        sw_q99: quantile(sws, 0.99),
-        non_finite,
+
+    fn is_for(&self, gmm: &Gmm, n: usize, repeats: usize, seed: u64) -> bool {
+        (self.n, self.repeats, self.seed) == (n, repeats, seed) && self.gmm == *gmm
+    }
+}
+
+/// The last few [`Baseline`]s: the page reports after every run, mostly on the same mixture
+/// and particle count, and a report then costs one sample's sorts instead of 2·`repeats` + 1.
+/// The values are those of a fresh baseline (the same seeded draws).
+#[derive(Debug, Default)]
+pub struct Baselines(Vec<Baseline>);
+
+impl Baselines {
+    /// Baselines kept (a guided run at w = 0 uses two: the mixture's and its class's).
+    const KEPT: usize = 4;
+
+    /// [`mixture_report`], reusing a kept baseline.
+    pub fn report(&mut self, gmm: &Gmm, x: &[f64], repeats: usize, seed: u64) -> MixtureReport {
+        let d = gmm.dim();
+        let x = &x[..x.len().min(MAX_ROWS * d)];
+        let n = x.len() / d;
+        let i = match self.0.iter().position(|b| b.is_for(gmm, n, repeats, seed)) {
+            Some(i) => i,
+            None => {
+                if self.0.len() == Self::KEPT {
+                    self.0.remove(0);
+                }
+                self.0.push(Baseline::new(gmm, n, repeats, seed));
+                self.0.len() - 1
+            }
+        };
+        let b = &self.0[i];
+        let (clean, non_finite) = finite_rows(x, d);
+        MixtureReport {
+            n,
+            max_weight_error: weight_error(gmm, &clean),
+            mode_weights: mode_weights(gmm, &clean),
+            expected_weights: b.expected_weights.clone(),
+            weight_error_median: b.weight_error_median,
+            weight_error_q99: b.weight_error_q99,
+            sw: sliced_wasserstein(&clean, &b.reference, d, DIRECTIONS, seed),
+            sw_median: b.sw_median,
+            sw_q99: b.sw_q99,
+            non_finite,
+        }
+    }
+
+    /// How many baselines are kept.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A kept baseline gives the report a fresh one gives (the same seeded draws), and a
+    /// baseline is kept per mixture, size, repeats and seed.
+    #[test]
+    fn a_kept_baseline_reports_what_a_fresh_one_does() {
+        let gmm =
+            Gmm::from_json(r#"{"weights":[0.3,0.7],"means":[[0,0],[4,1]],"covs":[1,[0.5,2]]}"#)
+                .unwrap();
+        let other = Gmm::from_json(r#"{"weights":[1],"means":[[0,0]],"covs":[1]}"#).unwrap();
+        let mut noise = Noise::new(9);
+        let x = gmm.sample(300, noise.rng());
+        let y: Vec<f64> = gmm
+            .sample(300, noise.rng())
+            .iter()
+            .map(|v| v + 0.3)
+            .collect();
+        let mut kept = Baselines::default();
+        for pts in [&x, &y, &x] {
+            let fresh = mixture_report(&gmm, pts, 10, 2);
+            let again = kept.report(&gmm, pts, 10, 2);
+            assert_eq!(format!("{fresh:?}"), format!("{again:?}"));
+        }
+        assert_eq!(kept.len(), 1);
+        kept.report(&gmm, &x[..400], 10, 2);
+        kept.report(&other, &x, 10, 2);
+        kept.report(&gmm, &x, 10, 3);
+        assert_eq!(kept.len(), 4);
+        kept.report(&gmm, &x, 5, 2);
+        assert_eq!(kept.len(), 4, "at most four kept");
+    }
 
     #[test]
     fn erfc_matches_known_values() {

@@ -86,15 +86,17 @@ pub struct GuidedComparison {
 
 /// Compare samples `x` (`[n, d]`) with `gmm`, the run's reference mixture, and with the
 /// class's component where `guidance` is at w = 0. `repeats` exact-vs-exact draws give the
-/// spreads ([`stats::mixture_report`]).
+/// spreads ([`stats::mixture_report`]), kept in `baselines` between calls (the page reports
+/// after every run).
 pub fn compare(
+    baselines: &mut stats::Baselines,
     gmm: &Gmm,
     guidance: Option<&Guidance>,
     x: &[f64],
     repeats: usize,
     seed: u64,
 ) -> Comparison {
-    let mixture = stats::mixture_report(gmm, x, repeats, seed);
+    let mixture = baselines.report(gmm, x, repeats, seed);
     let guided = guidance
         .filter(|g| g.class < gmm.components())
         .map(|g| GuidedComparison {
@@ -102,7 +104,7 @@ pub fn compare(
             scale: g.scale,
             share: mixture.mode_weights[g.class],
             component: (g.scale == 0.0)
-                .then(|| stats::mixture_report(&gmm.component(g.class), x, repeats, seed)),
+                .then(|| baselines.report(&gmm.component(g.class), x, repeats, seed)),
         });
     Comparison { mixture, guided }
 }
@@ -121,15 +123,17 @@ mod tests {
         let gmm = preset("ring8").unwrap();
         let x = gmm.component(3).sample(500, Noise::new(4).rng());
         let at = |scale| Guidance { class: 3, scale };
-        let c = compare(&gmm, Some(&at(0.0)), &x, 20, 1);
+        let c = compare(&mut Default::default(), &gmm, Some(&at(0.0)), &x, 20, 1);
         let g = c.guided.as_ref().unwrap();
         let r = g.component.as_ref().unwrap();
         assert!(r.sw < 1.25 * r.sw_q99, "{} vs {}", r.sw, r.sw_q99);
         assert!(g.share > 0.99, "{}", g.share);
         assert!(c.mixture.sw > 2.0 * c.mixture.sw_q99, "{}", c.mixture.sw);
-        let c = compare(&gmm, Some(&at(2.0)), &x, 20, 1);
+        let c = compare(&mut Default::default(), &gmm, Some(&at(2.0)), &x, 20, 1);
         let g = c.guided.unwrap();
         assert!(g.component.is_none() && g.share > 0.99 && g.scale == 2.0);
-        assert!(compare(&gmm, None, &x, 20, 1).guided.is_none());
+        assert!(compare(&mut Default::default(), &gmm, None, &x, 20, 1)
+            .guided
+            .is_none());
     }
 }

@@ -195,11 +195,9 @@ where
 /// Whether this thread is one of rayon's pool threads, i.e. already inside a parallel task
 /// (a part of [`batch_parts`]'s split): the passes and GEMMs it runs stay on it, as a pool
 /// thread waiting on nested tasks would only add hand-offs.
+#[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
 fn nested() -> bool {
-    #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
-    return rayon::current_thread_index().is_some();
-    #[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
-    false
+    rayon::current_thread_index().is_some()
 }
 
 /// In how many parts an inference batch of `n` runs, one per thread ([`par_map`]): every

@@ -376,6 +376,8 @@ pub struct Session {
     engine: Rc<RefCell<Engine>>,
     backend: String,
     nets: Nets,
+    /// The reports' exact-vs-exact baselines, kept between runs ([`crate::stats::Baselines`]).
+    baselines: RefCell<crate::stats::Baselines>,
 }
 
 fn busy() -> JsValue {
@@ -395,6 +397,7 @@ impl Session {
             engine: Rc::new(RefCell::new(run)),
             backend: BACKEND.into(),
             nets,
+            baselines: Default::default(),
         })
     }
 
@@ -584,6 +587,7 @@ impl Session {
             )));
         }
         to_js(&crate::app::sampling::compare(
+            &mut self.baselines.borrow_mut(),
             &gmm,
             guidance.as_ref(),
             &x,

@@ -592,7 +592,14 @@ async fn sample_on<B: Backend>(a: SampleArgs, s: Settings, loaded: ModelSource) 
     if gmm.dim() != d {
         return Ok(());
     }
-    let c = scorelab::app::sampling::compare(&gmm, s.guidance.as_ref(), &x, 20, s.seed);
+    let c = scorelab::app::sampling::compare(
+        &mut Default::default(),
+        &gmm,
+        s.guidance.as_ref(),
+        &x,
+        20,
+        s.seed,
+    );
     let r = &c.mixture;
     let fmt = |v: &[f64]| {
         v.iter()
