@@ -262,10 +262,17 @@ impl ConvOp {
         let mut m = vec![0f32; w.len()];
         match self.kind {
             Conv::Direct => {
-                for oc in 0..o {
+                // output channels in blocks of 16: each write is a run of 16 in a row of
+                // `m` and each read advances along 16 rows of `w` (a whole-row-at-a-time
+                // order wrote one value per cache line: 5-8 % of a U-Net forward in the page)
+                for o0 in (0..o).step_by(16) {
+                    let block = o0..(o0 + 16).min(o);
                     for ci in 0..c {
                         for t in 0..k * k {
-                            m[(t * c + ci) * o + oc] = w[(oc * c + ci) * k * k + t];
+                            let row = (t * c + ci) * o;
+                            for oc in block.clone() {
+                                m[row + oc] = w[(oc * c + ci) * k * k + t];
+                            }
                         }
                     }
                 }
