@@ -205,7 +205,7 @@ fn nested() -> bool {
 /// `threads`), one part elsewhere. In the page each operation's own split (the [`per_sample`]
 /// passes, the GEMM's row blocks) costs a hand-off through the browser per operation and left
 /// the threads idle half the time while the calling worker ran the serial parts; a batch in
-/// parts has one hand-off per network evaluation (ARCHITECTURE.md, "Wasm threads"). Native
+/// parts has one hand-off per network evaluation (ARCHITECTURE.md, "A U-Net batch in parts"). Native
 /// builds keep the per-operation split (matrixmultiply threads its GEMM itself there).
 pub(crate) fn batch_parts<B: Backend>(n: usize) -> usize {
     #[cfg(all(target_arch = "wasm32", feature = "threads"))]
