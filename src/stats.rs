@@ -5,6 +5,9 @@
 use crate::model::gmm::Gmm;
 use crate::rng::Noise;
 use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
 
 /// `count` random unit directions in `d` dimensions, the same for a seed.
 fn directions(d: usize, count: usize, seed: u64) -> Vec<Vec<f64>> {
@@ -21,12 +24,90 @@ fn directions(d: usize, count: usize, seed: u64) -> Vec<Vec<f64>> {
 
 /// The rows of `x` (`[n, d]` row-major) projected on `dir`, sorted.
 fn project_sorted(x: &[f64], dir: &[f64]) -> Vec<f64> {
-    let mut p: Vec<f64> = x
+    let keys = x
         .chunks(dir.len())
-        .map(|r| r.iter().zip(dir).map(|(u, v)| u * v).sum())
+        .map(|r| total_order_key(r.iter().zip(dir).map(|(u, v)| u * v).sum()))
         .collect();
-    p.sort_unstable_by(f64::total_cmp);
-    p
+    sort_keys(keys)
+        .into_iter()
+        .map(from_total_order_key)
+        .collect()
+}
+
+/// `v` sorted in `f64::total_cmp`'s order: the result of `v.sort_unstable_by(f64::total_cmp)`
+/// ([`sort_keys`]).
+#[cfg(test)]
+fn sort_total(v: &mut [f64]) {
+    let keys = sort_keys(v.iter().map(|&x| total_order_key(x)).collect());
+    for (x, k) in v.iter_mut().zip(keys) {
+        *x = from_total_order_key(k);
+    }
+}
+
+const SIGN: u64 = 1 << 63;
+
+/// A `u64` that orders as `f64::total_cmp` orders `x`: a negative value's bits inverted, a
+/// positive value's sign bit set.
+fn total_order_key(x: f64) -> u64 {
+    let b = x.to_bits();
+    b ^ (((b as i64 >> 63) as u64) | SIGN)
+}
+
+fn from_total_order_key(k: u64) -> f64 {
+    f64::from_bits(if k & SIGN != 0 { k ^ SIGN } else { !k })
+}
+
+/// Radix passes of [`sort_keys`], one byte each, from the key's top.
+const RADIX_PASSES: usize = 3;
+
+/// `keys` sorted, about three times faster than a comparison sort for the reports' projections
+/// (1000 values): they are most of a report's cost (2·repeats + 1 samples × 64 directions, one
+/// sort each), and a comparison sort's unpredictable branches cost most in the page's wasm.
+///
+/// A least-significant-digit radix sort on the keys' top [`RADIX_PASSES`] bytes (a pass is
+/// skipped when every key shares its byte) orders the values to a relative 2⁻¹²; runs of keys
+/// that share those bytes (a few values each for samples of a continuous distribution) are
+/// then sorted on the whole key.
+fn sort_keys(mut a: Vec<u64>) -> Vec<u64> {
+    let n = a.len();
+    if n < 64 {
+        a.sort_unstable();
+        return a;
+    }
+    let low = 64 - 8 * RADIX_PASSES;
+    let mut counts = [[0u32; 256]; RADIX_PASSES];
+    for &k in &a {
+        for (pass, c) in counts.iter_mut().enumerate() {
+            c[(k >> (low + 8 * pass)) as usize & 255] += 1;
+        }
+    }
+    let mut b = vec![0u64; n];
+    for (pass, c) in counts.iter_mut().enumerate() {
+        let shift = low + 8 * pass;
+        if c[(a[0] >> shift) as usize & 255] as usize == n {
+            continue;
+        }
+        let mut sum = 0;
+        for count in c.iter_mut() {
+            (*count, sum) = (sum, sum + *count);
+        }
+        for &k in &a {
+            let digit = (k >> shift) as usize & 255;
+            b[c[digit] as usize] = k;
+            c[digit] += 1;
+        }
+        std::mem::swap(&mut a, &mut b);
+    }
+    let mut start = 0;
+    for i in 1..=n {
+        if i == n || a[i] >> low != a[start] >> low {
+            if i - start > 1 {
+                a[start..i].sort_unstable();
+            }
+            start = i;
+        }
+    }
+    a
 }
 
 /// Sliced 2-Wasserstein distance between two equal-size samples (`[n, d]` row-major):
@@ -37,20 +118,29 @@ pub fn sliced_wasserstein(a: &[f64], b: &[f64], d: usize, directions: usize, see
         b.len(),
         "sliced_wasserstein needs equal sample sizes"
     );
-    let n = a.len() / d;
     let dirs = self::directions(d, directions, seed);
-    let total: f64 = dirs
+    sliced_wasserstein_sorted(&sorted_projections(a, &dirs), &sorted_projections(b, &dirs))
+}
+
+/// The sorted projections of `x` (`[n, d]` row-major) on each of `dirs`.
+fn sorted_projections(x: &[f64], dirs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    dirs.iter().map(|dir| project_sorted(x, dir)).collect()
+}
+
+/// [`sliced_wasserstein`] from two samples' [`sorted_projections`] on the same directions.
+fn sliced_wasserstein_sorted(a: &[Vec<f64>], b: &[Vec<f64>]) -> f64 {
+    let total: f64 = a
         .iter()
-        .map(|dir| {
-            let (pa, pb) = (project_sorted(a, dir), project_sorted(b, dir));
+        .zip(b)
+        .map(|(pa, pb)| {
             pa.iter()
-                .zip(&pb)
+                .zip(pb)
                 .map(|(u, v)| (u - v) * (u - v))
                 .sum::<f64>()
-                / n as f64
+                / pa.len() as f64
         })
         .sum();
-    (total / directions as f64).sqrt()
+    (total / a.len() as f64).sqrt()
 }
 
 /// `erfc(x)` (Numerical Recipes' Chebyshev fit, relative error below 1.2e-7 everywhere).
@@ -247,7 +337,8 @@ pub struct Baseline {
     n: usize,
     repeats: usize,
     seed: u64,
-    reference: Vec<f64>,
+    /// The exact sample's sorted projections on the report's directions.
+    reference: Vec<Vec<f64>>,
     expected_weights: Vec<f64>,
     weight_error_median: f64,
     weight_error_q99: f64,
@@ -259,30 +350,54 @@ const DIRECTIONS: usize = 64;
 
 impl Baseline {
     fn new(gmm: &Gmm, n: usize, repeats: usize, seed: u64) -> Self {
+        Self::unless_cancelled(gmm, n, repeats, seed, &AtomicBool::new(false))
+            .expect("not cancelled")
+    }
+
+    /// [`Baseline::new`], or `None` once `cancel` is set (checked before each repeat).
+    fn unless_cancelled(
+        gmm: &Gmm,
+        n: usize,
+        repeats: usize,
+        seed: u64,
+        cancel: &AtomicBool,
+    ) -> Option<Self> {
         let d = gmm.dim();
         let mut noise = Noise::new(seed ^ 0x5eed);
         let reference = gmm.sample(n, noise.rng());
-        let mut sws = vec![];
-        let mut werrs = vec![];
-        for r in 0..repeats.max(1) {
-            let a = gmm.sample(n, noise.rng());
-            let b = gmm.sample(n, noise.rng());
-            let dirs_seed = seed.wrapping_add(r as u64 + 1);
-            sws.push(sliced_wasserstein(&a, &b, d, DIRECTIONS, dirs_seed));
-            werrs.push(weight_error(gmm, &a));
+        // the exact samples drawn in order (one noise stream), their distances on every thread
+        let pairs: Vec<(u64, Vec<f64>, Vec<f64>)> = (0..repeats.max(1))
+            .map(|r| {
+                let a = gmm.sample(n, noise.rng());
+                (r as u64, a, gmm.sample(n, noise.rng()))
+            })
+            .collect();
+        let spreads = crate::kernels::cpu_ops::par_map(pairs, |(r, a, b)| {
+            if cancel.load(Ordering::Relaxed) {
+                return (f64::NAN, f64::NAN);
+            }
+            let dirs_seed = seed.wrapping_add(r + 1);
+            (
+                sliced_wasserstein(&a, &b, d, DIRECTIONS, dirs_seed),
+                weight_error(gmm, &a),
+            )
+        });
+        if cancel.load(Ordering::Relaxed) {
+            return None;
         }
-        Baseline {
+        let (sws, werrs): (Vec<f64>, Vec<f64>) = spreads.into_iter().unzip();
+        Some(Baseline {
             gmm: gmm.clone(),
             n,
             repeats,
             seed,
             expected_weights: mode_weights(gmm, &reference),
-            reference,
+            reference: sorted_projections(&reference, &directions(d, DIRECTIONS, seed)),
             weight_error_median: quantile(werrs.clone(), 0.5),
             weight_error_q99: quantile(werrs, 0.99),
             sw_median: quantile(sws.clone(), 0.5),
             sw_q99: quantile(sws, 0.99),
-        }
+        })
     }
 
     fn is_for(&self, gmm: &Gmm, n: usize, repeats: usize, seed: u64) -> bool {
@@ -293,29 +408,103 @@ impl Baseline {
 /// The last few [`Baseline`]s: the page reports after every run, mostly on the same mixture
 /// and particle count, and a report then costs one sample's sorts instead of 2·`repeats` + 1.
 /// The values are those of a fresh baseline (the same seeded draws).
-#[derive(Debug, Default)]
-pub struct Baselines(Vec<Baseline>);
+///
+/// Where there are threads (native builds, the page's threaded module), the baselines a
+/// report will need can be started on rayon's pool before it is asked for
+/// ([`Baselines::prepare`]): the page starts them with a run, on the cores its toy sampler
+/// leaves idle, and the report at the run's end waits only for what is left of them.
+#[derive(Default)]
+pub struct Baselines {
+    kept: Vec<Baseline>,
+    pending: Vec<Pending>,
+}
+
+/// What a baseline is for: mixture, rows, repeats, seed.
+type BaselineKey = (Gmm, usize, usize, u64);
+
+/// A baseline being computed on rayon's pool ([`Baselines::prepare`]).
+struct Pending {
+    key: BaselineKey,
+    /// Set when the baseline is no longer wanted; the computation stops at its next repeat.
+    cancel: Arc<AtomicBool>,
+    /// The result (`None` if cancelled) once computed.
+    done: Receiver<Option<Baseline>>,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Pending {
+    fn is_for(&self, gmm: &Gmm, n: usize, repeats: usize, seed: u64) -> bool {
+        (self.key.1, self.key.2, self.key.3) == (n, repeats, seed) && self.key.0 == *gmm
+    }
+}
 
 impl Baselines {
     /// Baselines kept (a guided run at w = 0 uses two: the mixture's and its class's).
     const KEPT: usize = 4;
 
-    /// [`mixture_report`], reusing a kept baseline.
+    /// Start computing the baselines of `wanted` (mixture, rows, repeats, seed, as
+    /// [`Baselines::report`] takes them) that are neither kept nor already started, on rayon's
+    /// pool; those started earlier and not in `wanted` are cancelled. Without threads (the
+    /// page's one-thread module) nothing starts: a report computes its baseline itself.
+    pub fn prepare(&mut self, wanted: &[(&Gmm, usize, usize, u64)]) {
+        let wanted: Vec<_> = wanted
+            .iter()
+            .map(|&(g, n, r, s)| (g, n.min(MAX_ROWS), r, s))
+            .collect();
+        self.pending
+            .retain(|p| wanted.iter().any(|&(g, n, r, s)| p.is_for(g, n, r, s)));
+        #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
+        for &(gmm, n, repeats, seed) in &wanted {
+            let started = self.kept.iter().any(|b| b.is_for(gmm, n, repeats, seed))
+                || self.pending.iter().any(|p| p.is_for(gmm, n, repeats, seed));
+            if started {
+                continue;
+            }
+            let (send, done) = std::sync::mpsc::channel();
+            let cancel = Arc::new(AtomicBool::new(false));
+            let (g, stop) = (gmm.clone(), cancel.clone());
+            rayon::spawn(move || {
+                let _ = send.send(Baseline::unless_cancelled(&g, n, repeats, seed, &stop));
+            });
+            self.pending.push(Pending {
+                key: (gmm.clone(), n, repeats, seed),
+                cancel,
+                done,
+            });
+        }
+    }
+
+    /// [`mixture_report`], reusing a kept baseline or waiting for a prepared one.
     pub fn report(&mut self, gmm: &Gmm, x: &[f64], repeats: usize, seed: u64) -> MixtureReport {
         let d = gmm.dim();
         let x = &x[..x.len().min(MAX_ROWS * d)];
         let n = x.len() / d;
-        let i = match self.0.iter().position(|b| b.is_for(gmm, n, repeats, seed)) {
+        let i = match self
+            .kept
+            .iter()
+            .position(|b| b.is_for(gmm, n, repeats, seed))
+        {
             Some(i) => i,
             None => {
-                if self.0.len() == Self::KEPT {
-                    self.0.remove(0);
+                let prepared = self
+                    .pending
+                    .iter()
+                    .position(|p| p.is_for(gmm, n, repeats, seed))
+                    .and_then(|i| self.pending.remove(i).done.recv().ok().flatten());
+                if self.kept.len() == Self::KEPT {
+                    self.kept.remove(0);
                 }
-                self.0.push(Baseline::new(gmm, n, repeats, seed));
-                self.0.len() - 1
+                self.kept
+                    .push(prepared.unwrap_or_else(|| Baseline::new(gmm, n, repeats, seed)));
+                self.kept.len() - 1
             }
         };
-        let b = &self.0[i];
+        let b = &self.kept[i];
         let (clean, non_finite) = finite_rows(x, d);
         MixtureReport {
             n,
@@ -324,7 +513,10 @@ impl Baselines {
             expected_weights: b.expected_weights.clone(),
             weight_error_median: b.weight_error_median,
             weight_error_q99: b.weight_error_q99,
-            sw: sliced_wasserstein(&clean, &b.reference, d, DIRECTIONS, seed),
+            sw: sliced_wasserstein_sorted(
+                &sorted_projections(&clean, &directions(d, DIRECTIONS, seed)),
+                &b.reference,
+            ),
             sw_median: b.sw_median,
             sw_q99: b.sw_q99,
             non_finite,
@@ -333,11 +525,11 @@ impl Baselines {
 
     /// How many baselines are kept.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.kept.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.kept.is_empty()
     }
 }
 
@@ -373,6 +565,82 @@ mod tests {
         assert_eq!(kept.len(), 4);
         kept.report(&gmm, &x, 5, 2);
         assert_eq!(kept.len(), 4, "at most four kept");
+    }
+
+    /// A baseline prepared on the pool gives the report a fresh one gives; one no longer
+    /// wanted is cancelled, one kept is not started again, and a cancelled computation stops.
+    #[test]
+    fn a_prepared_baseline_reports_what_a_fresh_one_does() {
+        let gmm =
+            Gmm::from_json(r#"{"weights":[0.3,0.7],"means":[[0,0],[4,1]],"covs":[1,[0.5,2]]}"#)
+                .unwrap();
+        let other = Gmm::from_json(r#"{"weights":[1],"means":[[0,0]],"covs":[1]}"#).unwrap();
+        let x = gmm.sample(300, Noise::new(9).rng());
+        let mut b = Baselines::default();
+        b.prepare(&[(&gmm, 300, 10, 2), (&other, 300, 10, 2)]);
+        assert_eq!(b.pending.len(), 2);
+        b.prepare(&[(&gmm, 300, 10, 2)]);
+        assert_eq!(b.pending.len(), 1, "the other mixture's is cancelled");
+        let fresh = mixture_report(&gmm, &x, 10, 2);
+        assert_eq!(
+            format!("{fresh:?}"),
+            format!("{:?}", b.report(&gmm, &x, 10, 2))
+        );
+        assert_eq!((b.pending.len(), b.kept.len()), (0, 1));
+        b.prepare(&[(&gmm, 300, 10, 2)]);
+        assert!(
+            b.pending.is_empty(),
+            "a kept baseline is not computed again"
+        );
+        let cancelled = AtomicBool::new(true);
+        assert!(Baseline::unless_cancelled(&gmm, 300, 10, 2, &cancelled).is_none());
+    }
+
+    /// The radix sort gives `sort_unstable_by(f64::total_cmp)`'s result, bit for bit: signs,
+    /// zeros of both signs, infinities, NaNs, repeated values, and values too close for the
+    /// radix passes' top 32 bits (the runs sorted on the whole key), at sizes around its
+    /// threshold.
+    #[test]
+    fn the_radix_sort_is_total_cmp_order() {
+        let mut noise = Noise::new(5);
+        let specials = [
+            0.0,
+            -0.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+            1e-310,
+            -1e-310,
+        ];
+        for n in [0, 1, 63, 64, 65, 1000, 5000] {
+            let normal = noise.normal_vec(n);
+            let cases: Vec<Vec<f64>> = vec![
+                normal.iter().map(|v| v * 3.0).collect(),
+                // one value with its last bits varied: a single run of equal top 32 bits
+                normal.iter().map(|v| 5.0 + v * 1e-12).collect(),
+                // a few distinct values, many repeats, and the special ones
+                normal
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        if i % 7 == 0 {
+                            specials[i % specials.len()]
+                        } else {
+                            (v * 2.0).round()
+                        }
+                    })
+                    .collect(),
+            ];
+            for case in cases {
+                let mut want = case.clone();
+                want.sort_unstable_by(f64::total_cmp);
+                let mut got = case;
+                sort_total(&mut got);
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "n = {n}");
+            }
+        }
     }
 
     #[test]

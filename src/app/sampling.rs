@@ -109,6 +109,26 @@ pub fn compare(
     Comparison { mixture, guided }
 }
 
+/// Start the baselines [`compare`] will need for `n` samples (the mixture's and, for a
+/// guided run at w = 0, its class's) on rayon's pool where there are threads
+/// ([`stats::Baselines::prepare`]): the page calls it when a run starts, so the report at its
+/// end does not wait for the exact-vs-exact draws.
+pub fn prepare_comparison(
+    baselines: &mut stats::Baselines,
+    gmm: &Gmm,
+    guidance: Option<&Guidance>,
+    n: usize,
+    repeats: usize,
+    seed: u64,
+) {
+    let component = guidance
+        .filter(|g| g.class < gmm.components() && g.scale == 0.0)
+        .map(|g| gmm.component(g.class));
+    let mut wanted = vec![(gmm, n, repeats, seed)];
+    wanted.extend(component.as_ref().map(|c| (c, n, repeats, seed)));
+    baselines.prepare(&wanted);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -478,6 +478,7 @@ impl Session {
 
     /// Take up to `k` steps; resolves to the last step's info (or null before any step).
     pub fn step(&self, k: u32) -> Promise {
+        self.prepare_report();
         let engine = self.engine.clone();
         future_to_promise(async move {
             let mut e = engine.try_borrow_mut().map_err(|_| busy())?;
@@ -489,6 +490,7 @@ impl Session {
 
     /// Run the sampler to the end; resolves to the last step's info.
     pub fn run(&self) -> Promise {
+        self.prepare_report();
         let engine = self.engine.clone();
         future_to_promise(async move {
             let mut e = engine.try_borrow_mut().map_err(|_| busy())?;
@@ -596,6 +598,34 @@ impl Session {
         ))
     }
 }
+
+impl Session {
+    /// When a run on a mixture takes its first step, start the baseline of the report at its
+    /// end ([`REPORT_REPEATS`] draws, seed 1, as the page asks for) on the threaded module's
+    /// pool, which the toy sampler leaves idle ([`crate::app::sampling::prepare_comparison`]).
+    fn prepare_report(&self) {
+        let Ok(e) = self.engine.try_borrow() else {
+            return;
+        };
+        let Ok(mut baselines) = self.baselines.try_borrow_mut() else {
+            return;
+        };
+        with_run!(&*e, r => if let (None, Some(gmm)) = (&r.last, &r.gmm) {
+            crate::app::sampling::prepare_comparison(
+                &mut baselines,
+                gmm,
+                r.settings.guidance.as_ref(),
+                r.settings.n,
+                REPORT_REPEATS,
+                1,
+            );
+        });
+    }
+}
+
+/// The exact-vs-exact draws of the page's reports (`report(particles, 20)` in view.ts and
+/// api.ts): the repeats a run's prepared baseline is for.
+const REPORT_REPEATS: usize = 20;
 
 fn parse_settings(v: JsValue) -> Result<Settings, JsError> {
     if v.is_undefined() || v.is_null() {
