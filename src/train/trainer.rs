@@ -7,14 +7,43 @@ use super::parallel::Shard;
 use crate::config::training::{Objective, TrainConfig};
 use crate::error::{Error, Result};
 use crate::kernels::adam::ClippedAdam;
+use crate::kernels::cpu_ops::{batch_parts, par_map};
 use crate::model::net::{Architecture, Net, NetScore};
 use crate::rng::Noise;
 use crate::sde::Sde;
 use crate::tensor::{host_tensor, read_scalar};
 use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::{adaptor::OptimizerAdaptor, GradientsParams, Optimizer};
-use burn::tensor::{backend::AutodiffBackend, backend::Backend, Tensor};
+use burn::tensor::{backend::AutodiffBackend, backend::Backend, ElementConversion, Tensor};
 use rand::Rng;
+
+/// A step's gradient: computed already (in parts), or the loss to run backward from.
+enum Gradient<B: AutodiffBackend> {
+    Computed(GradientsParams),
+    OfLoss(Tensor<B, 1>),
+}
+
+/// Adds `share` × a block's gradients (`part`) to `total`, parameter by parameter
+/// ([`Trainer::loss_and_gradients_in_parts`]).
+struct SumGradients<B: AutodiffBackend> {
+    total: GradientsParams,
+    part: GradientsParams,
+    share: f64,
+    _b: std::marker::PhantomData<B>,
+}
+
+impl<B: AutodiffBackend> ModuleVisitor<B> for SumGradients<B> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        if let Some(g) = self.part.remove::<B::InnerBackend, D>(param.id) {
+            let g = g * self.share;
+            let sum = match self.total.remove::<B::InnerBackend, D>(param.id) {
+                Some(t) => t + g,
+                None => g,
+            };
+            self.total.register::<B::InnerBackend, D>(param.id, sum);
+        }
+    }
+}
 
 /// The float parameters of a module in visiting order, flattened.
 struct Collect<B: Backend>(Vec<Tensor<B, 1>>);
@@ -215,18 +244,77 @@ impl<B: AutodiffBackend> Trainer<B> {
     ///
     /// # Shapes
     /// → `[cfg.batch, d]`
-    fn batch(&mut self) -> (Tensor<B, 2>, Draws) {
+    fn batch(&mut self) -> (Vec<f64>, Draws) {
         let d = self.arch.dim();
         let b = self.cfg.batch;
         let (rows, draws) = self.draw_batch(b * self.ranks());
-        let (rows, draws) = match self.shard {
+        match self.shard {
             None => (rows, draws),
             Some(shard) => {
                 let r = shard.rows(b);
                 (rows[r.start * d..r.end * d].to_vec(), draws.rows(r, d))
             }
+        }
+    }
+
+    /// The batch loss and its gradient computed in `parts` blocks of rows at once, one per
+    /// thread (the page's threaded CPU module, [`batch_parts`]): each block's loss and
+    /// backward pass on its own copy of the network (`Module::fork`: leaves of its own, so
+    /// the blocks' autodiff graphs stay apart and run their backward passes at the same
+    /// time), then the blocks' losses and gradients weighted by their rows and summed. The
+    /// batch loss is a mean over rows, so this is the whole batch's loss and gradient within
+    /// float rounding: the in-process form of [`super::parallel`]'s split (ARCHITECTURE.md,
+    /// "Toy training in parts").
+    ///
+    /// # Shapes
+    /// `rows: [n, d]` row-major, `draws` of `n` rows
+    fn loss_and_gradients_in_parts(
+        &self,
+        model: &Net<B>,
+        rows: &[f64],
+        draws: &Draws,
+        parts: usize,
+    ) -> (f64, GradientsParams) {
+        let d = self.arch.dim();
+        let n = draws.t.len();
+        let per = n.div_ceil(parts);
+        let blocks: Vec<_> = (0..n.div_ceil(per))
+            .map(|p| {
+                let r = p * per..((p + 1) * per).min(n);
+                let x0 = host_tensor::<B, 2>(
+                    rows[r.start * d..r.end * d].to_vec(),
+                    [r.len(), d],
+                    &self.device,
+                );
+                let share = r.len() as f64 / n as f64;
+                (
+                    model.clone().fork(&self.device),
+                    x0,
+                    draws.rows(r, d),
+                    share,
+                )
+            })
+            .collect();
+        let (arch, sde, cfg) = (&self.arch, &self.sde, &self.cfg);
+        let computed = par_map(blocks, |(net, x0, draws, share)| {
+            let loss = loss_with(&net, arch, sde, x0, cfg, &draws);
+            let value: f64 = loss.clone().into_scalar().elem();
+            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            (value * share, grads, share)
+        });
+        let mut value = 0.0;
+        let mut sum = SumGradients::<B> {
+            total: GradientsParams::new(),
+            part: GradientsParams::new(),
+            share: 0.0,
+            _b: std::marker::PhantomData,
         };
-        (host_tensor(rows, [b, d], &self.device), draws)
+        for (v, grads, share) in computed {
+            value += v;
+            (sum.part, sum.share) = (grads, share);
+            model.visit(&mut sum);
+        }
+        (value, sum.total)
     }
 
     /// Devices in this run (1 unless [`Trainer::sharded`]).
@@ -281,14 +369,24 @@ impl<B: AutodiffBackend> Trainer<B> {
     /// One optimiser step; returns the batch loss. A non-finite loss stops with an error
     /// naming the step and leaves the weights (and EMA) as they were.
     pub async fn step(&mut self) -> Result<f64> {
-        let (x0, draws) = self.batch();
+        let (rows, draws) = self.batch();
         let model = self.model.take().expect("model present between steps");
-        let loss = loss_with(&model, &self.arch, &self.sde, x0, &self.cfg, &draws);
-        let value = match self.read_loss(&loss).await {
-            Ok(v) => v,
-            Err(e) => {
-                self.model = Some(model);
-                return Err(e);
+        let parts = match self.shard {
+            None => batch_parts::<B::InnerBackend>(draws.t.len()),
+            Some(_) => 1,
+        };
+        let (value, gradient) = if parts > 1 {
+            let (value, grads) = self.loss_and_gradients_in_parts(&model, &rows, &draws, parts);
+            (value, Gradient::Computed(grads))
+        } else {
+            let x0 = host_tensor(rows, [self.cfg.batch, self.arch.dim()], &self.device);
+            let loss = loss_with(&model, &self.arch, &self.sde, x0, &self.cfg, &draws);
+            match self.read_loss(&loss).await {
+                Ok(v) => (v, Gradient::OfLoss(loss)),
+                Err(e) => {
+                    self.model = Some(model);
+                    return Err(e);
+                }
             }
         };
         if !value.is_finite() {
@@ -298,7 +396,10 @@ impl<B: AutodiffBackend> Trainer<B> {
                 format!("is {value} at step {}; stopped, the last good weights are kept (try a smaller lr)", self.step + 1),
             ));
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let grads = match gradient {
+            Gradient::Computed(grads) => grads,
+            Gradient::OfLoss(loss) => GradientsParams::from_grads(loss.backward(), &model),
+        };
         let grads = match self.mean_gradients(&model, grads) {
             Ok(g) => g,
             Err(e) => {
@@ -347,5 +448,71 @@ impl<B: AutodiffBackend> Trainer<B> {
 
     pub fn ema(&self) -> &Net<B::InnerBackend> {
         &self.ema
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::mlp::MlpScoreConfig;
+    use crate::model::presets::preset;
+
+    type AB = crate::CpuBackend<f32>;
+
+    /// Every parameter's gradient in `grads`, flattened (empty without one), in the model's
+    /// visiting order.
+    struct Values<'a>(&'a GradientsParams, Vec<Vec<f32>>);
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Values<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let g = self.0.get::<B::InnerBackend, D>(param.id);
+            self.1
+                .push(g.map_or(vec![], |g| g.into_data().to_vec().unwrap()));
+        }
+    }
+
+    /// A batch in 2 or 3 blocks of rows (the page's threaded training) has the whole batch's
+    /// loss and gradient within f32 rounding, for DSM and SSM (its probes split with the rows).
+    #[test]
+    fn a_batch_in_parts_has_the_whole_batchs_loss_and_gradient() {
+        let device = Default::default();
+        let data = preset("ring8").unwrap().sample(500, Noise::new(3).rng());
+        for objective in [Objective::Dsm, Objective::Ssm] {
+            let cfg = TrainConfig {
+                batch: 64,
+                objective,
+                ..Default::default()
+            };
+            let arch = Architecture::Mlp(MlpScoreConfig::new(2));
+            let sde = Sde::from_name("vp").unwrap();
+            let mut t = Trainer::<AB>::new(arch, sde, cfg, data.clone(), &device).unwrap();
+            let (rows, draws) = t.batch();
+            let model = t.model.take().unwrap();
+            let x0 = host_tensor::<AB, 2>(rows.clone(), [64, 2], &device);
+            let loss = loss_with(&model, &t.arch, &t.sde, x0, &t.cfg, &draws);
+            let whole: f64 = loss.clone().into_scalar().elem();
+            let whole_grads = GradientsParams::from_grads(loss.backward(), &model);
+            let mut want = Values(&whole_grads, vec![]);
+            model.visit(&mut want);
+            for parts in [2, 3] {
+                let (value, grads) = t.loss_and_gradients_in_parts(&model, &rows, &draws, parts);
+                assert!(
+                    (value - whole).abs() < 1e-5 * whole.abs(),
+                    "{objective:?}: {value} vs {whole}"
+                );
+                let mut got = Values(&grads, vec![]);
+                model.visit(&mut got);
+                assert_eq!(got.1.len(), want.1.len());
+                for (g, w) in got.1.iter().zip(&want.1) {
+                    assert_eq!(g.len(), w.len(), "the same parameters have gradients");
+                    let scale = w.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+                    for (a, b) in g.iter().zip(w) {
+                        assert!(
+                            (a - b).abs() < 1e-4 * scale,
+                            "{objective:?}, {parts} parts: {a} vs {b}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }
