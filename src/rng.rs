@@ -1,28 +1,30 @@
 //! Seeded host-side randomness. Noise is drawn on the host (ChaCha8, portable and stable
-//! across platforms) and uploaded, so a seed reproduces a run bit-for-bit on the CPU backend
+//! across platforms: `rand_chacha`'s stream, four blocks at a time in [`chacha`]) and uploaded, so a seed reproduces a run bit-for-bit on the CPU backend
 //! and draws the same noise on WebGPU: a link with a seed means the same particles.
 
 use crate::tensor::host_tensor;
 use burn::tensor::{backend::Backend, Tensor};
 use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
+
+mod chacha;
+pub use chacha::ChaCha8;
 
 /// A seeded noise source for samplers and estimators.
 #[derive(Debug, Clone)]
 pub struct Noise {
-    rng: ChaCha8Rng,
+    rng: ChaCha8,
 }
 
 impl Noise {
     pub fn new(seed: u64) -> Self {
         Noise {
-            rng: ChaCha8Rng::seed_from_u64(seed),
+            rng: ChaCha8::seed_from_u64(seed),
         }
     }
 
     /// The host RNG (for exact samples in tests and reports).
-    pub fn rng(&mut self) -> &mut ChaCha8Rng {
+    pub fn rng(&mut self) -> &mut ChaCha8 {
         &mut self.rng
     }
 
