@@ -537,14 +537,20 @@ impl Baselines {
 mod tests {
     use super::*;
 
-    /// A kept baseline gives the report a fresh one gives (the same seeded draws), and a
-    /// baseline is kept per mixture, size, repeats and seed.
-    #[test]
-    fn a_kept_baseline_reports_what_a_fresh_one_does() {
+    /// A 2-D mixture of two unequal components, and a standard normal.
+    fn two_mixtures() -> (Gmm, Gmm) {
         let gmm =
             Gmm::from_json(r#"{"weights":[0.3,0.7],"means":[[0,0],[4,1]],"covs":[1,[0.5,2]]}"#)
                 .unwrap();
         let other = Gmm::from_json(r#"{"weights":[1],"means":[[0,0]],"covs":[1]}"#).unwrap();
+        (gmm, other)
+    }
+
+    /// A kept baseline gives the report a fresh one gives (the same seeded draws), and a
+    /// baseline is kept per mixture, size, repeats and seed.
+    #[test]
+    fn a_kept_baseline_reports_what_a_fresh_one_does() {
+        let (gmm, other) = two_mixtures();
         let mut noise = Noise::new(9);
         let x = gmm.sample(300, noise.rng());
         let y: Vec<f64> = gmm
@@ -571,10 +577,7 @@ mod tests {
     /// wanted is cancelled, one kept is not started again, and a cancelled computation stops.
     #[test]
     fn a_prepared_baseline_reports_what_a_fresh_one_does() {
-        let gmm =
-            Gmm::from_json(r#"{"weights":[0.3,0.7],"means":[[0,0],[4,1]],"covs":[1,[0.5,2]]}"#)
-                .unwrap();
-        let other = Gmm::from_json(r#"{"weights":[1],"means":[[0,0]],"covs":[1]}"#).unwrap();
+        let (gmm, other) = two_mixtures();
         let x = gmm.sample(300, Noise::new(9).rng());
         let mut b = Baselines::default();
         b.prepare(&[(&gmm, 300, 10, 2), (&other, 300, 10, 2)]);
