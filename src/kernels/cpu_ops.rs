@@ -5,7 +5,7 @@
 //! The operations are specialisations by type: generic code over `B: Backend` asks
 //! [`backend_of`] whether `B` is `NdArray<f32>` or `Autodiff<NdArray<f32>>` (a `TypeId`
 //! comparison) and, if so, moves its tensors to that type ([`cast`], which cannot fail after
-//! the check), runs plain Rust loops and `matrixmultiply`'s GEMM on the values, and registers
+//! the check), runs plain Rust loops and a GEMM ([`gemm`]) on the values, and registers
 //! the gradient with burn's autodiff as a custom operation (burn's `Backward` trait, as in its
 //! custom-kernel examples). Any other backend (WebGPU, Vulkan, CUDA, or ndarray in f64) takes
 //! the generic composition of burn's tensor operations, which the tests compare against.
@@ -237,8 +237,9 @@ const WASM_PAR_MIN_ELEMENTS: usize = 1 << 17;
 const WASM_PAR_MIN_MACS: usize = 1 << 23;
 
 /// `C = op(A)·op(B)` for row-major `A` (`[m, k]`, or `[k, m]` read transposed when `ta`)
-/// and `B` (`[k, n]`, or `[n, k]` read transposed when `tb`): `matrixmultiply`'s SGEMM with
-/// strides, so no transpose is copied (threads on native builds).
+/// and `B` (`[k, n]`, or `[n, k]` read transposed when `tb`): `matrixmultiply`'s SGEMM
+/// natively (with its threads), [`super::sgemm`] in the wasm build, both with strides, so no
+/// transpose is copied.
 ///
 /// # Shapes
 /// → `[m, n]`
@@ -278,9 +279,29 @@ pub(super) fn gemm_add(
     if m == 0 || n == 0 || k == 0 {
         return;
     }
-    let (rsa, csa) = if ta { (1, m as isize) } else { (k as isize, 1) };
-    let (rsb, csb) = if tb { (1, k as isize) } else { (n as isize, 1) };
-    // `C[r0..r0 + rows] += op(A)[r0..r0 + rows]·op(B)` for the rows `cc` of C from row r0.
+    let (rsa, csa) = if ta { (1, m) } else { (k, 1) };
+    let (rsb, csb) = if tb { (1, k) } else { (n, 1) };
+    // `C[r0..r0 + rows] += op(A)[r0..r0 + rows]·op(B)` for the rows `cc` of C from row r0:
+    // the wasm build's own SGEMM (its register tile fits V8's registers: super::sgemm),
+    // matrixmultiply's natively (AVX2/FMA kernels).
+    #[cfg(target_arch = "wasm32")]
+    let rows_of_c = |r0: usize, cc: &mut [f32]| {
+        use super::sgemm::{sgemm_add, Strided};
+        let a = Strided {
+            data: a,
+            offset: r0 * rsa,
+            rows: rsa,
+            cols: csa,
+        };
+        let b = Strided {
+            data: b,
+            offset: 0,
+            rows: rsb,
+            cols: csb,
+        };
+        sgemm_add(cc.len() / n, k, n, a, b, cc);
+    };
+    #[cfg(not(target_arch = "wasm32"))]
     let rows_of_c = |r0: usize, cc: &mut [f32]| {
         // SAFETY: the strides address the rows r0..r0 + cc.len()/n of op(A) (m·k elements,
         // asserted above), all k·n of op(B), and exactly `cc`; `c` does not alias `a` or `b`.
@@ -290,12 +311,12 @@ pub(super) fn gemm_add(
                 k,
                 n,
                 1.0,
-                a.as_ptr().offset(r0 as isize * rsa),
-                rsa,
-                csa,
+                a.as_ptr().add(r0 * rsa),
+                rsa as isize,
+                csa as isize,
                 b.as_ptr(),
-                rsb,
-                csb,
+                rsb as isize,
+                csb as isize,
                 1.0,
                 cc.as_mut_ptr(),
                 n as isize,

@@ -15,7 +15,7 @@
 //! - The CPU backend's own operations: [`cpu_conv`] (im2col gather, one SGEMM, col2im
 //!   scatter), the CPU halves of [`norm_silu`] and [`linear_silu`], and what they share in
 //!   [`cpu_ops`] (reaching burn's concrete CPU tensors, channels-last buffers, per-sample
-//!   threads, the GEMM).
+//!   threads, the GEMM: `matrixmultiply` natively, [`sgemm`] in the wasm build).
 //! - [`adam`]: the trainer's optimiser (Adam with per-parameter clipping) and EMA, one pass
 //!   per parameter on the CPU, one fused chain elsewhere.
 //!
@@ -29,3 +29,7 @@ pub(crate) mod cpu_ops;
 pub mod gpu;
 pub mod linear_silu;
 pub mod norm_silu;
+// Native builds use matrixmultiply; the portable form is there for the tests (public for
+// the Chromium test of the SIMD form).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub mod sgemm;
