@@ -13,8 +13,8 @@ WASM := $(CARGO_TARGET_DIR)/$(WASM_TARGET)/wasm/scorelab.wasm
 # wasm-opt from npm's binaryen (Debian's breaks the module: ../shared/PLATFORM.md).
 WASM_OPT := node_modules/.bin/wasm-opt
 WASM_OPT_FLAGS ?= -O1
-WASM_OPT_FEATURES := --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-  --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-threads
+WASM_OPT_FEATURES := --enable-simd --enable-relaxed-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-threads
 # The threaded CPU module: wasm threads need std rebuilt with atomics, which only nightly cargo
 # does (-Z build-std), so a pinned nightly (with rust-src) builds it, in its own target
 # directory (other toolchain and flags: the stable builds' caches stay). The linker makes the
@@ -25,8 +25,16 @@ THREADS_TARGET_DIR := $(CARGO_TARGET_DIR)/threads
 THREADS_WASM := $(THREADS_TARGET_DIR)/$(WASM_TARGET)/wasm/scorelab.wasm
 THREADS_LINK_ARGS := --shared-memory --import-memory --max-memory=4294967296 \
   --export=__wasm_init_tls --export=__tls_size --export=__tls_align --export=__tls_base
+THREADS_RUSTFLAGS := -C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128
+# The CPU modules' relaxed-SIMD twins (+relaxed-simd: the GEMM's multiply-add fused, 1.2x
+# training; Chrome/Edge 114+, Firefox 146+; Safari loads the plain ones): their own target
+# directories (RUSTFLAGS replace .cargo/config.toml's, so +simd128 is repeated), bindings in
+# pkg/relaxed/ (the threaded one's wasm-bindgen-rayon snippet must import its own module).
+RELAXED_TARGET_DIR := $(CARGO_TARGET_DIR)/relaxed
+RELAXED_THREADS_TARGET_DIR := $(CARGO_TARGET_DIR)/threads-relaxed
+RELAXED := +simd128,+relaxed-simd
 
-.PHONY: bench-gpu bench-page bench-wasm-ops deps deps-rust deps-node deps-browser deps-system wasm page serve cli test test-native test-wasm test-browser fmt-check bench clean
+.PHONY: bench-gpu bench-page bench-wasm-ops threads-module deps deps-rust deps-node deps-browser deps-system wasm page serve cli test test-native test-wasm test-browser fmt-check bench clean
 
 deps: deps-rust deps-node deps-browser deps-system
 
@@ -59,23 +67,34 @@ deps-browser:
 # unit; +simd128 from .cargo/config.toml): scorelab_cpu (burn's ndarray backend, one thread:
 # what a visit loads when the page is not cross-origin isolated), scorelab_cpu_threads (the
 # same on every core through wasm threads: loaded instead when it is) and scorelab_gpu
-# (burn-wgpu, loaded on the first WebGPU use). Names and producers sections dropped, then
-# wasm-opt. `npm run build` reports the gzipped sizes.
+# (burn-wgpu, loaded on the first WebGPU use); the two CPU modules again with relaxed SIMD in
+# pkg/relaxed/ (loaded instead where the browser has it). Names and producers sections
+# dropped, then wasm-opt. `npm run build` reports the gzipped sizes.
+BINDGEN := wasm-bindgen --target web --remove-name-section --remove-producers-section
 wasm: deps-rust deps-node
 	cargo build --profile wasm --lib --target $(WASM_TARGET)
-	wasm-bindgen --target web --remove-name-section --remove-producers-section --out-name scorelab_cpu --out-dir pkg $(WASM)
+	$(BINDGEN) --out-name scorelab_cpu --out-dir pkg $(WASM)
 	cargo build --profile wasm --lib --target $(WASM_TARGET) --features webgpu
-	wasm-bindgen --target web --remove-name-section --remove-producers-section --out-name scorelab_gpu --out-dir pkg $(WASM)
-	CARGO_TARGET_DIR=$(THREADS_TARGET_DIR) RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128" \
+	$(BINDGEN) --out-name scorelab_gpu --out-dir pkg $(WASM)
+	CARGO_TARGET_DIR=$(RELAXED_TARGET_DIR) RUSTFLAGS="-C target-feature=$(RELAXED)" \
+	  cargo build --profile wasm --lib --target $(WASM_TARGET)
+	$(BINDGEN) --out-name scorelab_cpu_relaxed --out-dir pkg/relaxed $(RELAXED_TARGET_DIR)/$(WASM_TARGET)/wasm/scorelab.wasm
+	$(MAKE) threads-module TARGET_DIR=$(THREADS_TARGET_DIR) FLAGS="$(THREADS_RUSTFLAGS)" OUT=pkg NAME=scorelab_cpu_threads
+	$(MAKE) threads-module TARGET_DIR=$(RELAXED_THREADS_TARGET_DIR) FLAGS="$(THREADS_RUSTFLAGS),$(RELAXED)" \
+	  OUT=pkg/relaxed NAME=scorelab_cpu_threads_relaxed
+	for m in scorelab_cpu scorelab_cpu_threads scorelab_gpu relaxed/scorelab_cpu_relaxed relaxed/scorelab_cpu_threads_relaxed; do \
+	  $(WASM_OPT) $(WASM_OPT_FLAGS) $(WASM_OPT_FEATURES) pkg/$${m}_bg.wasm -o pkg/$${m}_bg.wasm; done
+
+# One threaded CPU module (`make wasm` makes two): TARGET_DIR, FLAGS (RUSTFLAGS), OUT, NAME.
+threads-module:
+	CARGO_TARGET_DIR=$(TARGET_DIR) RUSTFLAGS="$(FLAGS)" \
 	  cargo +$(NIGHTLY) rustc --profile wasm --lib --target $(WASM_TARGET) --features threads -Z build-std=panic_abort,std \
 	  -- $(foreach a,$(THREADS_LINK_ARGS),-C link-arg=$(a))
-	wasm-bindgen --target web --remove-name-section --remove-producers-section --out-name scorelab_cpu_threads --out-dir pkg $(THREADS_WASM)
+	$(BINDGEN) --out-name $(NAME) --out-dir $(OUT) $(TARGET_DIR)/$(WASM_TARGET)/wasm/scorelab.wasm
 	@# wasm-bindgen-rayon's pool workers import the module as '../../..' (a wasm-pack package's
 	@# root); here the bindings are a named file.
-	sed -i "s#import('../../..')#import('../../../scorelab_cpu_threads.js')#" pkg/snippets/wasm-bindgen-rayon-*/src/workerHelpers.js
-	grep -q "scorelab_cpu_threads.js" pkg/snippets/wasm-bindgen-rayon-*/src/workerHelpers.js
-	for m in cpu cpu_threads gpu; do $(WASM_OPT) $(WASM_OPT_FLAGS) $(WASM_OPT_FEATURES) \
-	  pkg/scorelab_$${m}_bg.wasm -o pkg/scorelab_$${m}_bg.wasm; done
+	sed -i "s#import('../../..')#import('../../../$(NAME).js')#" $(OUT)/snippets/wasm-bindgen-rayon-*/src/workerHelpers.js
+	grep -q "$(NAME).js" $(OUT)/snippets/wasm-bindgen-rayon-*/src/workerHelpers.js
 
 # The static page in dist/ (works offline from any static host).
 page: wasm deps-node
@@ -111,6 +130,9 @@ check-cuda:
 test-wasm: deps-rust deps-browser
 	CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=600 cargo test --release --target $(WASM_TARGET) --test web
 	CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=600 cargo test --release --target $(WASM_TARGET) --test web --features webgpu
+	@# the relaxed-SIMD build's own kernels (the GEMM's fused multiply-add)
+	CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=600 CARGO_TARGET_DIR=$(RELAXED_TARGET_DIR) \
+	  RUSTFLAGS="-C target-feature=$(RELAXED)" cargo test --release --target $(WASM_TARGET) --test web the_simd_
 
 test-browser: page deps-browser
 	node www/tests/layering.mjs

@@ -19,10 +19,11 @@ const reportWasm = (): Plugin => ({
       const bytes = readFileSync(`${dir}/${f}`);
       const gz = gzipSync(bytes, { level: 6 }).length;
       const budget = `budget ${(FIRST_VISIT_WASM_GZ / 1e6).toFixed(1)} MB`;
+      const simd = f.includes('_relaxed') ? 'relaxed SIMD' : 'wasm SIMD without relaxed SIMD';
       const role = f.includes('_cpu_threads')
-        ? `CPU module on wasm threads, every cross-origin isolated visit (${budget})`
+        ? `CPU module on wasm threads, ${simd}: every cross-origin isolated visit (${budget})`
         : f.includes('_cpu')
-          ? `CPU module on one thread, every visit without isolation (${budget})`
+          ? `CPU module on one thread, ${simd}: every visit without isolation (${budget})`
           : 'WebGPU module, first WebGPU use';
       console.log(`wasm ${f}: ${(bytes.length / 1e6).toFixed(2)} MB, ${(gz / 1e6).toFixed(2)} MB gzipped (${role})`);
     }

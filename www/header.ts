@@ -19,8 +19,10 @@ export async function showBackend(host: HeaderHost, backend: string): Promise<vo
   }
   const engine = await host.remote.fn<CpuEngine>('cpuEngine');
   document.body.dataset.threads = String(engine.threads);
+  document.body.dataset.simd = engine.simd;
   el.textContent = engine.threads > 1 ? `CPU (wasm, ${engine.threads} threads)` : `CPU (wasm, 1 thread)`;
-  if (engine.why) el.title = `one thread: ${engine.why}`;
+  const simd = engine.simd === 'relaxed' ? 'wasm SIMD with relaxed SIMD (fused multiply-add)' : 'wasm SIMD (this browser has no relaxed SIMD)';
+  el.title = engine.why ? `one thread: ${engine.why}; ${simd}` : simd;
   $('threadsWhy').textContent = engine.why ? `one thread: ${engine.why}` : '';
 }
 

@@ -29,11 +29,29 @@ export function stepText(i: StepInfo, denoising: boolean): string {
 }
 
 /** The CPU engine a worker runs (its free function `cpuEngine`): its threads, and why only
- * one where so (empty when it runs on every core). */
+ * one where so (empty when it runs on every core); its module's SIMD: relaxed SIMD (fused
+ * multiply-add) where the browser has it, plain wasm SIMD otherwise. */
 export interface CpuEngine {
   threads: number;
   why: string;
+  simd: 'relaxed' | 'simd128';
 }
+
+/** Does this browser run relaxed SIMD (Chrome/Edge 114+, Firefox 146+; not Safari)? A
+ * module with one `f32x4.relaxed_madd`, as wasm-feature-detect checks it. The workers load
+ * the CPU module's relaxed-SIMD build where it does (worker.ts). */
+export function relaxedSimd(): boolean {
+  const probe = 'AGFzbQEAAAABBQFgAAF7AwIBAAo9ATsA/QwAAAAAAAAAAAAAAAAAAAAA/QwAAAAAAAAAAAAAAAAAAAAA/QwAAAAAAAAAAAAAAAAAAAAA/YUCCw==';
+  try {
+    return WebAssembly.validate(Uint8Array.from(atob(probe), (c) => c.charCodeAt(0)));
+  } catch {
+    return false;
+  }
+}
+
+/** The SIMD a worker's CPU module uses, told through its name (decided here, on the page's
+ * thread, once). */
+const WORKER_SIMD = relaxedSimd() ? '' : ':simd128';
 
 export interface Preset {
   name: string;
@@ -170,7 +188,7 @@ export class Remote {
 
   private ensure(): Worker {
     if (this.worker) return this.worker;
-    const w = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: `scorelab-${this.label}` });
+    const w = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: `scorelab-${this.label}${WORKER_SIMD}` });
     w.onmessage = (ev: MessageEvent<{ id: number; ok: boolean; value?: unknown; error?: string }>) => {
       if (ev.data.id === -2) {
         // the worker's WebGPU device is gone: so is everything it held on it; the owner

@@ -6,13 +6,15 @@
 // Cancelling is the page's side: it terminates this worker, which stops even a single long
 // call (an RK45 solve, a density map, a bits/dim) at once.
 //
-// The crate is built into three modules (`make wasm`): a CPU module (burn's ndarray backend)
+// The crate is built into five modules (`make wasm`): a CPU module (burn's ndarray backend)
 // loads with the worker and answers the free functions and every CPU object; the WebGPU
 // module (burn-wgpu) is fetched and started the first time a WebGPU object is asked for, so
 // a visit that never uses WebGPU never downloads it. Objects of both live side by side.
 // The CPU module comes in two builds: on every core through wasm threads (a pool of web
 // workers sharing its memory: wasm-bindgen-rayon) where the page is cross-origin isolated
-// (SharedArrayBuffer), and on this one thread otherwise. The page says which (`cpuEngine`).
+// (SharedArrayBuffer), and on this one thread otherwise; each of them twice, with relaxed
+// SIMD (pkg/relaxed/, where the browser has it: the page tells through the worker's name,
+// wasm.ts) and with plain wasm SIMD. The page says which (`cpuEngine`).
 import type * as CpuModule from '../pkg/scorelab_cpu.js';
 import type { CpuEngine } from './wasm';
 
@@ -70,7 +72,10 @@ if (adapterClass?.prototype?.requestDevice) {
   };
 }
 let cpu: Module;
-let engine: CpuEngine = { threads: 1, why: '' };
+/** Relaxed SIMD (wasm.ts decided; a name ending in ":simd128" says no). */
+const relaxed = !(self as unknown as { name: string }).name.endsWith(':simd128');
+const simd = relaxed ? 'relaxed' : 'simd128';
+let engine: CpuEngine = { threads: 1, why: '', simd };
 /** Threads for the pool: the browser's logical cores, at most 16 (the pool's workers each
  * instantiate the module; past that the GEMM blocks get too small to gain). */
 const MAX_THREADS = 16;
@@ -83,20 +88,20 @@ async function startCpu(): Promise<{ memory: WebAssembly.Memory }> {
   else if (cores < 2) why = 'the browser reports one core';
   else {
     try {
-      const m = await import('../pkg/scorelab_cpu_threads.js');
+      const m = relaxed ? await import('../pkg/relaxed/scorelab_cpu_threads_relaxed.js') : await import('../pkg/scorelab_cpu_threads.js');
       const exports = (await m.default()) as unknown as { memory: WebAssembly.Memory };
       await m.initThreadPool(cores);
       cpu = m as unknown as Module;
-      engine = { threads: cores, why: '' };
+      engine = { threads: cores, why: '', simd };
       return exports;
     } catch (e) {
       why = `the threaded module failed to start (${(e as Error)?.message ?? e})`;
     }
   }
-  const m = await import('../pkg/scorelab_cpu.js');
+  const m = relaxed ? await import('../pkg/relaxed/scorelab_cpu_relaxed.js') : await import('../pkg/scorelab_cpu.js');
   const exports = (await m.default()) as unknown as { memory: WebAssembly.Memory };
-  cpu = m;
-  engine = { threads: 1, why };
+  cpu = m as unknown as Module;
+  engine = { threads: 1, why, simd };
   return exports;
 }
 const ready = startCpu();

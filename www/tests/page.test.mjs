@@ -40,7 +40,9 @@ await test('a first visit downloads only the CPU module (threaded: the server is
   await page.waitForFunction(() => window.scorelab?.ready, null, { timeout: 120_000 });
   await page.evaluate(() => window.scorelab.run());
   assert.equal(wasm.length, 1, `wasm fetched: ${wasm}`);
-  assert.match(wasm[0], /^scorelab_cpu_threads_bg-.*\.wasm$/);
+  // Chromium has relaxed SIMD: its build of the module
+  assert.match(wasm[0], /^scorelab_cpu_threads_relaxed_bg-.*\.wasm$/);
+  assert.equal(await page.evaluate(() => document.body.dataset.simd), 'relaxed');
   // every core (headless Chromium reports the machine's), and the header says how many
   const cores = await page.evaluate(() => navigator.hardwareConcurrency);
   assert.ok(cores >= 2, `this test needs 2 cores or more, the browser reports ${cores}`);
@@ -76,7 +78,7 @@ await test('without COOP/COEP headers: the service worker isolates the page; whe
     assert.equal(await page.evaluate(() => crossOriginIsolated), false);
     assert.equal(await page.textContent('#backend'), 'CPU (wasm, 1 thread)');
     assert.match(await page.textContent('#threadsWhy'), /one thread: the page is not cross-origin isolated/);
-    assert.deepEqual(wasm.map((w) => w.replace(/-.*/, '')), ['scorelab_cpu_bg']);
+    assert.deepEqual(wasm.map((w) => w.replace(/-.*/, '')), ['scorelab_cpu_relaxed_bg']);
     // it samples and cancels as the threaded page does
     await sampleMatches(page, { model: 'ring8', sde: { kind: 'vp' }, sampler: { kind: 'pc', steps: 200 }, n: 1000, seed: 1 });
     await page.evaluate(async () => {
@@ -151,6 +153,42 @@ await test('Content-Security-Policy: make serve sends it, the static build carri
     await page.close();
   } finally {
     vite.kill();
+  }
+});
+
+await test('a browser without relaxed SIMD (Safari) runs the plain wasm SIMD modules, threaded and not: samples, trains, says so', async () => {
+  const plain = await serve('dist', 0, false);
+  try {
+    for (const [url, ctx, module, threads] of [
+      [base, await browser.newContext(), 'scorelab_cpu_threads_bg', /^CPU \(wasm, \d+ threads\)$/],
+      [`http://127.0.0.1:${plain.address().port}/`, await browser.newContext({ serviceWorkers: 'block' }), 'scorelab_cpu_bg', /^CPU \(wasm, 1 thread\)$/],
+    ]) {
+      const page = await ctx.newPage();
+      // the relaxed-SIMD probe (a module whose code is one f32x4.relaxed_madd) fails to validate
+      await page.addInitScript(() => {
+        const validate = WebAssembly.validate;
+        WebAssembly.validate = (b) => {
+          const bytes = new Uint8Array(b);
+          return bytes.join(',').includes('253,133,2') ? false : validate(b);
+        };
+      });
+      const errors = watch(page);
+      const wasm = [];
+      page.on('request', (r) => { if (r.url().endsWith('.wasm')) wasm.push(r.url().split('/').pop()); });
+      await page.goto(url + '#backend=cpu');
+      await page.waitForFunction(() => window.scorelab?.ready, null, { timeout: 120_000 });
+      assert.deepEqual(wasm.map((w) => w.replace(/-.*/, '')), [module]);
+      assert.equal(await page.evaluate(() => document.body.dataset.simd), 'simd128');
+      assert.match(await page.textContent('#backend'), threads);
+      assert.match(await page.getAttribute('#backend', 'title'), /this browser has no relaxed SIMD/);
+      await sampleMatches(page, { model: 'ring8', sde: { kind: 'vp' }, sampler: { kind: 'pc', steps: 200 }, n: 1000, seed: 1 });
+      const loss = await page.evaluate(() => window.scorelab.train(30));
+      assert.ok(Number.isFinite(loss), `loss ${loss}`);
+      assert.deepEqual(errors, []);
+      await ctx.close();
+    }
+  } finally {
+    plain.close();
   }
 });
 
