@@ -70,7 +70,8 @@ deps-browser:
 # (burn-wgpu, loaded on the first WebGPU use); the two CPU modules again with relaxed SIMD in
 # pkg/relaxed/ (loaded instead where the browser has it). Names and producers sections
 # dropped, then wasm-opt. `npm run build` reports the gzipped sizes.
-BINDGEN := wasm-bindgen --target web --remove-name-section --remove-producers-section
+# NAMES=1 keeps the functions' names (for profiles: www/bench/profile-workers.mjs).
+BINDGEN := wasm-bindgen --target web $(if $(NAMES),,--remove-name-section) --remove-producers-section
 wasm: deps-rust deps-node
 	cargo build --profile wasm --lib --target $(WASM_TARGET)
 	$(BINDGEN) --out-name scorelab_cpu --out-dir pkg $(WASM)
@@ -83,7 +84,7 @@ wasm: deps-rust deps-node
 	$(MAKE) threads-module TARGET_DIR=$(RELAXED_THREADS_TARGET_DIR) FLAGS="$(THREADS_RUSTFLAGS),$(RELAXED)" \
 	  OUT=pkg/relaxed NAME=scorelab_cpu_threads_relaxed
 	for m in scorelab_cpu scorelab_cpu_threads scorelab_gpu relaxed/scorelab_cpu_relaxed relaxed/scorelab_cpu_threads_relaxed; do \
-	  $(WASM_OPT) $(WASM_OPT_FLAGS) $(WASM_OPT_FEATURES) pkg/$${m}_bg.wasm -o pkg/$${m}_bg.wasm; done
+	  $(WASM_OPT) $(WASM_OPT_FLAGS) $(if $(NAMES),-g) $(WASM_OPT_FEATURES) pkg/$${m}_bg.wasm -o pkg/$${m}_bg.wasm; done
 
 # One threaded CPU module (`make wasm` makes two): TARGET_DIR, FLAGS (RUSTFLAGS), OUT, NAME.
 threads-module:
