@@ -38,7 +38,7 @@ export interface CpuEngine {
 }
 
 /** Does this browser run relaxed SIMD (Chrome/Edge 114+, Firefox 146+; not Safari)? A
- * module with one `f32x4.relaxed_madd`, as wasm-feature-detect checks it. The workers load
+ * module whose one function is an `f32x4.relaxed_madd` must validate. The workers load
  * the CPU module's relaxed-SIMD build where it does (worker.ts). */
 export function relaxedSimd(): boolean {
   const probe = 'AGFzbQEAAAABBQFgAAF7AwIBAAo9ATsA/QwAAAAAAAAAAAAAAAAAAAAA/QwAAAAAAAAAAAAAAAAAAAAA/QwAAAAAAAAAAAAAAAAAAAAA/YUCCw==';
