@@ -25,7 +25,7 @@
 //!
 //! The same code runs natively on a portable 4-lane form (`[f32; 4]`), so the blocking,
 //! packing and edges are tested by `cargo test`; the SIMD form is tested in Chromium
-//! (`tests/web.rs`), both through [`error_over_rounding_bound`].
+//! (`tests/web.rs`), both through [`assert_within_rounding_at_test_shapes`].
 
 /// Rows of C per register tile.
 const MR: usize = 4;
@@ -248,15 +248,7 @@ fn add_tile(
 /// f64 to the f32 rounding bound of a sum of k products, `(k + 1)·ε/2·Σ|terms|`: at most 1
 /// when every element is within float rounding. What the native tests and the Chromium test
 /// of the SIMD form (tests/web.rs) assert.
-#[doc(hidden)]
-pub fn error_over_rounding_bound(
-    m: usize,
-    k: usize,
-    n: usize,
-    ta: bool,
-    tb: bool,
-    seed: u64,
-) -> f64 {
+fn error_over_rounding_bound(m: usize, k: usize, n: usize, ta: bool, tb: bool, seed: u64) -> f64 {
     use rand::{Rng, SeedableRng};
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut draw =
@@ -289,8 +281,7 @@ pub fn error_over_rounding_bound(
 }
 
 /// Shapes around the tile (4 × 8) and block (256) sizes, with edges in m, n and k.
-#[doc(hidden)]
-pub const TEST_SHAPES: [(usize, usize, usize); 8] = [
+const TEST_SHAPES: [(usize, usize, usize); 8] = [
     (1, 1, 1),
     (3, 5, 7),
     (4, 8, 8),
@@ -301,23 +292,32 @@ pub const TEST_SHAPES: [(usize, usize, usize); 8] = [
     (64, 128, 128),
 ];
 
+/// Panics unless [`sgemm_add`] is within float rounding of the f64 product
+/// (`error_over_rounding_bound` ≤ 1) at every shape of `TEST_SHAPES` and every
+/// transposition: the native test of the portable form and the Chromium test of the SIMD
+/// form (tests/web.rs) both run this.
+#[doc(hidden)]
+pub fn assert_within_rounding_at_test_shapes() {
+    for (seed, &(m, k, n)) in TEST_SHAPES.iter().enumerate() {
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let r = error_over_rounding_bound(m, k, n, ta, tb, seed as u64);
+            assert!(
+                r <= 1.0,
+                "m {m} k {k} n {n} ta {ta} tb {tb}: error {r} x the rounding bound"
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{error_over_rounding_bound, sgemm_add, Strided, TEST_SHAPES};
+    use super::{assert_within_rounding_at_test_shapes, sgemm_add, Strided};
 
     /// Against the product in f64, for every transposition and shapes around the tile and
     /// block sizes: each element within float rounding.
     #[test]
     fn it_is_the_product_within_rounding() {
-        for (seed, &(m, k, n)) in TEST_SHAPES.iter().enumerate() {
-            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-                let r = error_over_rounding_bound(m, k, n, ta, tb, seed as u64);
-                assert!(
-                    r <= 1.0,
-                    "m {m} k {k} n {n} ta {ta} tb {tb}: error {r} x the rounding bound"
-                );
-            }
-        }
+        assert_within_rounding_at_test_shapes();
     }
 
     /// An operand at an offset inside a larger buffer (the threaded rows of C read A from
